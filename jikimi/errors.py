@@ -1,0 +1,37 @@
+"""Exceptions that carry one clear sentence for the user.
+
+Every error raised on untrusted input is one of these, so the scan can record the
+message on the item and go on.
+"""
+
+
+class JikimiError(Exception):
+    """Base class: the message is shown to the user as is."""
+
+
+class UnsupportedMedia(JikimiError):
+    """The bytes are not an image or video we can decode (corrupt, truncated, unknown)."""
+
+
+class MediaTooLarge(JikimiError):
+    """The media exceeds a configured limit (pixels, duration, bytes): a bomb or a huge file."""
+
+
+class UnsafeArchive(JikimiError):
+    """An archive entry would escape its root, is a link, or inflates suspiciously."""
+
+
+class UnsafePath(JikimiError):
+    """A path named by a source (e.g. result.json) points outside the source root."""
+
+
+class SourceError(JikimiError):
+    """The source as a whole cannot be read (missing, invalid result.json, wrong shape)."""
+
+
+class ExportFormatError(JikimiError):
+    """A hash list to import is malformed, or an export format is unknown."""
+
+
+class WorkspaceError(JikimiError):
+    """The workspace is missing, not initialised, or an id does not exist."""

@@ -1,0 +1,156 @@
+"""The workspace database: banks, scans, items and what matched.
+
+One SQLite file by default (PostgreSQL works through the same models). Media signals are
+stored per content (keyed by SHA-256), so a file seen in many scans is hashed once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class Bank(Base):
+    """A named list of known content. An allow bank lists content that must never match."""
+
+    __tablename__ = "banks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    pdq_threshold: Mapped[int] = mapped_column(Integer)
+    is_allow: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    contents: Mapped[list[BankContent]] = relationship(back_populates="bank")
+
+
+class BankContent(Base):
+    """One known file (or one imported hash line) in a bank, with its signals."""
+
+    __tablename__ = "bank_contents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # image | video | other
+    label: Mapped[str] = mapped_column(Text)  # file name or import note
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    bank: Mapped[Bank] = relationship(back_populates="contents")
+    signals: Mapped[list[BankSignal]] = relationship(back_populates="content")
+
+
+class BankSignal(Base):
+    """One hash of a bank content. Video frame hashes are `vpdq` rows with a timestamp."""
+
+    __tablename__ = "bank_signals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
+    content_id: Mapped[int] = mapped_column(ForeignKey("bank_contents.id"), index=True)
+    signal_type: Mapped[str] = mapped_column(String(16))  # sha256 | md5 | pdq | vpdq
+    value: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[int | None] = mapped_column(Integer)
+    timestamp: Mapped[float | None] = mapped_column(Float)
+    content: Mapped[BankContent] = relationship(back_populates="signals")
+    __table_args__ = (Index("ix_bank_signals_type_value", "signal_type", "value"),)
+
+
+class Content(Base):
+    """Signals of one unique file (by SHA-256), computed once whatever scan saw it."""
+
+    __tablename__ = "contents"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    md5: Mapped[str] = mapped_column(String(32), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    mime_type: Mapped[str | None] = mapped_column(String(100))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[float | None] = mapped_column(Float)
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)  # already blurred
+    error: Mapped[str | None] = mapped_column(Text)
+    frames: Mapped[list[ContentFrame]] = relationship(order_by="ContentFrame.timestamp")
+
+
+class ContentFrame(Base):
+    __tablename__ = "content_frames"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), index=True)
+    timestamp: Mapped[float] = mapped_column(Float)
+    pdq: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[int] = mapped_column(Integer)
+
+
+class Scan(Base):
+    __tablename__ = "scans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    source_kind: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # running | interrupted | complete | failed
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(200))
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    enumerated: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    items: Mapped[list[Item]] = relationship(back_populates="scan")
+
+
+class Item(Base):
+    """One unique file in a scan (or one unreadable entry), with every place it was posted."""
+
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), index=True)
+    first_ordinal: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)  # entry-level: missing, unsafe, unreadable
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    allowed_by: Mapped[str | None] = mapped_column(String(200))
+    scan: Mapped[Scan] = relationship(back_populates="items")
+    locators: Mapped[list[ItemLocator]] = relationship(order_by="ItemLocator.ordinal")
+    matches: Mapped[list[Match]] = relationship(order_by="Match.id")
+    __table_args__ = (UniqueConstraint("scan_id", "sha256"),)
+
+
+class ItemLocator(Base):
+    __tablename__ = "item_locators"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    fields: Mapped[dict] = mapped_column(JSON)  # Locator.to_dict()
+    __table_args__ = (UniqueConstraint("scan_id", "ordinal"),)
+
+
+class Match(Base):
+    __tablename__ = "matches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # md5 | sha256 | pdq | vpdq
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
+    bank_content_id: Mapped[int] = mapped_column(ForeignKey("bank_contents.id"))
+    distance: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    bank: Mapped[Bank] = relationship()
+    bank_content: Mapped[BankContent] = relationship()

@@ -1,0 +1,67 @@
+"""The evidence vault: every ingested original, stored once, unaltered, read-only.
+
+Files are content-addressed by SHA-256 (`vault/ab/cd/abcd...`), so the same file posted a
+thousand times is kept once, and its name is its integrity check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from jikimi.errors import MediaTooLarge
+
+CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Stored:
+    sha256: str
+    md5: str
+    size: int
+
+
+class Vault:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def path_for(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def ingest(self, stream: BinaryIO, max_bytes: int) -> Stored:
+        """Copy a stream into the vault while hashing it; refuse it past `max_bytes`."""
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_dir / f"{os.getpid()}-{os.urandom(6).hex()}"
+        sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
+        try:
+            with open(tmp, "wb") as out:
+                while chunk := stream.read(CHUNK_BYTES):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise MediaTooLarge(f"file is larger than the {max_bytes:,}-byte limit")
+                    sha256.update(chunk)
+                    md5.update(chunk)
+                    out.write(chunk)
+            stored = Stored(sha256.hexdigest(), md5.hexdigest(), size)
+            final = self.path_for(stored.sha256)
+            if final.exists():
+                tmp.unlink()
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, final)
+            return stored
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def verify(self, sha256: str) -> bool:
+        """True when the stored file still has the hash it is named by."""
+        digest = hashlib.sha256()
+        with open(self.path_for(sha256), "rb") as f:
+            while chunk := f.read(CHUNK_BYTES):
+                digest.update(chunk)
+        return digest.hexdigest() == sha256

@@ -1,0 +1,80 @@
+"""The workspace: everything Jikimi keeps lives under one folder a person can back up.
+
+`$JIKIMI_HOME` chooses it; the default is `~/.local/share/jikimi` (or
+`$XDG_DATA_HOME/jikimi`). It holds `jikimi.db` (SQLite), `vault/` (originals) and `reports/`.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from jikimi.store.vault import Vault
+
+MIGRATIONS = Path(__file__).parent / "store" / "migrations"
+
+
+def default_home() -> Path:
+    if home := os.environ.get("JIKIMI_HOME"):
+        return Path(home).expanduser()
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "jikimi"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets a report be read while a scan writes; foreign keys keep rows honest."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Workspace:
+    def __init__(self, home: Path | None = None, database_url: str | None = None):
+        self.home = (home or default_home()).resolve()
+        self.database_url = (
+            database_url
+            or os.environ.get("JIKIMI_DATABASE_URL")
+            or f"sqlite:///{self.home / 'jikimi.db'}"
+        )
+        self.vault = Vault(self.home / "vault")
+        self.reports = self.home / "reports"
+        self._engine: Engine | None = None
+
+    def init(self) -> None:
+        """Create folders and bring the database schema up to date. Safe to repeat."""
+        for folder in (self.home, self.vault.root, self.reports):
+            folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.home, 0o700)
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = create_engine(self.database_url)
+            if self._engine.dialect.name == "sqlite":
+                event.listen(self._engine, "connect", _sqlite_pragmas)
+        return self._engine
+
+    def new_session(self) -> Session:
+        """A plain session, for long loops that commit in batches themselves."""
+        return sessionmaker(self.engine, expire_on_commit=False)()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed when the block ends normally, rolled back otherwise."""
+        with self.new_session() as session:
+            with session.begin():
+                yield session
