@@ -1,7 +1,7 @@
 """The workspace: everything Jikimi keeps lives under one folder a person can back up.
 
 `$JIKIMI_HOME` chooses it; the default is `~/.local/share/jikimi` (or
-`$XDG_DATA_HOME/jikimi`). It holds `jikimi.db` (SQLite), `vault/` (originals) and `reports/`.
+`$XDG_DATA_HOME/jikimi`). It holds `jikimi.db` (SQLite), `vault/` (originals), `keys/` (encryption and signing keys) and `reports/`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from jikimi.keys import ensure_keys
 from jikimi.store.vault import Vault
 
 MIGRATIONS = Path(__file__).parent / "store" / "migrations"
@@ -54,6 +55,7 @@ class Workspace:
         for folder in (self.home, self.vault.root, self.reports):
             folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.home, 0o700)
+        ensure_keys(self.home)
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import jikimi.store.audit_models  # noqa: F401  (registers the audit_log table)
 from jikimi.store.models import Base
 
 connection = context.config.attributes["connection"]
