@@ -1,0 +1,3 @@
+from jikimi.cli import main
+
+main()

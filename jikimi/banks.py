@@ -1,0 +1,165 @@
+"""Hash banks: lists of known content that scans match against.
+
+Adding files keeps only their hashes, never the files (the StopNCII model). Each bank has
+its own PDQ distance threshold, because a bank of confirmed abuse and a bank of loose leads
+deserve different trade-offs; an allow bank lists content that must never be reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jikimi import hashlists
+from jikimi.errors import JikimiError, WorkspaceError
+from jikimi.hashlists import FrameSignal, ListedSignal
+from jikimi.limits import Limits
+from jikimi.signals.content import compute_signals
+from jikimi.signals.crypto import file_digests
+from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
+from jikimi.store.models import Bank, BankContent, BankSignal
+
+VIDEO_NAMES = {"md5": "video_md5", "sha256": "video_sha256"}
+
+
+@dataclass
+class BankSummary:
+    bank: Bank
+    contents: int
+    signals: int
+
+
+@dataclass
+class AddResult:
+    added: int
+    warnings: list[str]  # "path: reason" for files added by exact hash only or skipped
+
+
+def create_bank(
+    session: Session, name: str, pdq_threshold: int = PDQ_DEFAULT_THRESHOLD, allow: bool = False
+) -> Bank:
+    if not 0 <= pdq_threshold <= 128:
+        raise JikimiError("the PDQ threshold must be between 0 and 128 bits")
+    if session.scalar(select(Bank).where(Bank.name == name)):
+        raise JikimiError(f"a bank named {name!r} already exists")
+    bank = Bank(name=name, pdq_threshold=pdq_threshold, is_allow=allow)
+    session.add(bank)
+    session.flush()
+    return bank
+
+
+def get_bank(session: Session, name: str) -> Bank:
+    bank = session.scalar(select(Bank).where(Bank.name == name))
+    if bank is None:
+        raise WorkspaceError(f"no bank named {name!r}: see `jikimi bank list`")
+    return bank
+
+
+def list_banks(session: Session) -> list[BankSummary]:
+    contents = dict(session.execute(select(BankContent.bank_id, func.count()).group_by(BankContent.bank_id)).all())
+    signals = dict(session.execute(select(BankSignal.bank_id, func.count()).group_by(BankSignal.bank_id)).all())
+    banks = session.scalars(select(Bank).order_by(Bank.name))
+    return [BankSummary(b, contents.get(b.id, 0), signals.get(b.id, 0)) for b in banks]
+
+
+def files_under(paths: Iterable[Path]) -> list[Path]:
+    """Files named directly, and every file inside named folders, in a stable order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file()))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise JikimiError(f"{path}: no such file or folder")
+    return found
+
+
+def add_files(
+    session: Session,
+    bank: Bank,
+    files: list[Path],
+    limits: Limits = Limits(),
+    on_file: Callable[[Path], None] = lambda _: None,
+) -> AddResult:
+    """Hash each file into the bank. A file that cannot be decoded still adds its exact hashes."""
+    result = AddResult(0, [])
+    for path in files:
+        try:
+            with open(path, "rb") as f:
+                digests = file_digests(f)
+        except OSError as e:
+            result.warnings.append(f"{path}: cannot read ({e.strerror or e})")
+            on_file(path)
+            continue
+        signals = compute_signals(path, limits)
+        content = BankContent(bank=bank, kind=signals.kind, label=path.name)
+        rows = [("sha256", digests.sha256, None, None), ("md5", digests.md5, None, None)]
+        if signals.pdq:
+            rows.append(("pdq", signals.pdq, signals.pdq_quality, None))
+        rows += [("vpdq", f.pdq, f.quality, f.timestamp) for f in signals.frames]
+        _add_signals(session, bank, content, rows)
+        if signals.error:
+            result.warnings.append(f"{path}: added by exact hash only ({signals.error})")
+        result.added += 1
+        on_file(path)
+    return result
+
+
+def import_list(session: Session, bank: Bank, text: str, fmt: str) -> int:
+    """Import a tx or CSV hash list; nothing is imported if any line is malformed."""
+    listed = hashlists.parse(text, fmt)
+    for signal in listed:
+        kind = "video" if signal.signal_type in ("vpdq", "video_md5", "video_sha256") else "image"
+        if signal.signal_type in ("md5", "sha256"):
+            kind = "other"
+        label = signal.note or f"imported {signal.signal_type}"
+        content = BankContent(bank=bank, kind=kind, label=label)
+        if signal.frames:
+            rows = [("vpdq", f.pdq, f.quality, f.timestamp) for f in signal.frames]
+        else:
+            stored_type = signal.signal_type.removeprefix("video_")
+            rows = [(stored_type, signal.value, None, None)]
+        _add_signals(session, bank, content, rows)
+    return len(listed)
+
+
+def export_list(session: Session, bank: Bank, fmt: str) -> str:
+    contents = session.scalars(
+        select(BankContent).where(BankContent.bank_id == bank.id).order_by(BankContent.id)
+    )
+    listed: list[ListedSignal] = []
+    for content in contents:
+        frames = [
+            FrameSignal(s.value, s.quality or 0, s.timestamp or 0.0)
+            for s in content.signals
+            if s.signal_type == "vpdq"
+        ]
+        for s in content.signals:
+            if s.signal_type == "vpdq":
+                continue
+            name = VIDEO_NAMES.get(s.signal_type, s.signal_type) if content.kind == "video" else s.signal_type
+            listed.append(ListedSignal(name, s.value, content.label))
+        if frames:
+            listed.append(ListedSignal("vpdq", "", content.label, frames))
+    return hashlists.format_list(listed, fmt)
+
+
+def _add_signals(session: Session, bank: Bank, content: BankContent, rows: list[tuple]) -> None:
+    session.add(content)
+    for signal_type, value, quality, timestamp in rows:
+        session.add(
+            BankSignal(
+                bank_id=bank.id,
+                content=content,
+                signal_type=signal_type,
+                value=value,
+                quality=quality,
+                timestamp=timestamp,
+            )
+        )
+    session.flush()

@@ -1,0 +1,284 @@
+"""The `jikimi` command: a thin layer over the Python API, for people and for scripts.
+
+Progress goes to standard error, results to standard output, so `--json` output can be piped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn,
+                           TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+from rich.table import Table
+from rich.text import Text
+
+from jikimi import banks as bank_api
+from jikimi.errors import JikimiError
+from jikimi.limits import Limits
+from jikimi.reports import render
+from jikimi.reports.data import scan_report, scan_summary
+from jikimi.scan import ScanInterrupted, ScanOptions, resume_scan, start_scan
+from jikimi.store.models import Content, Scan
+from jikimi.workspace import Workspace
+
+app = typer.Typer(
+    help="Find, review, evidence and take down non-consensual intimate images and sexual deepfakes.\n\n"
+    "Everything is kept in the workspace folder $JIKIMI_HOME (default ~/.local/share/jikimi).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+bank_app = typer.Typer(help="Hash banks: lists of known content to match against.", no_args_is_help=True)
+app.add_typer(bank_app, name="bank")
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def workspace() -> Workspace:
+    ws = Workspace()
+    ws.init()
+    return ws
+
+
+class _Rate(ProgressColumn):
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.1f} items/s" if speed else "", style="progress.data.speed")
+
+
+class RichProgress:
+    """Draws scan phases as Rich progress bars with items/s and time remaining."""
+
+    def __init__(self, enabled: bool = True):
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            _Rate(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                            console=err, disable=not enabled)
+        self.task = None
+
+    def __enter__(self):
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.stop()
+
+    def phase(self, name: str, total: int | None) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, total=self.bar.tasks[self.task].completed)
+        self.task = self.bar.add_task(name, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        self.bar.advance(self.task, n)
+
+
+@app.command()
+def init() -> None:
+    """Create the workspace (database, evidence vault) or bring it up to date. Safe to repeat."""
+    ws = workspace()
+    out.print(f"Workspace ready at {ws.home}")
+
+
+@bank_app.command("create")
+def bank_create(
+    name: str,
+    pdq_threshold: Annotated[int, typer.Option(help="Largest PDQ distance (0-256 bits) that counts as a match.")] = 31,
+    allow: Annotated[bool, typer.Option("--allow", help="An allow bank: content matching it is never reported.")] = False,
+) -> None:
+    """Create a bank, e.g. `jikimi bank create known-images`."""
+    with workspace().session() as session:
+        bank = bank_api.create_bank(session, name, pdq_threshold, allow)
+        out.print(f"Created {'allow ' if allow else ''}bank {bank.name!r} (PDQ threshold {bank.pdq_threshold})")
+
+
+@bank_app.command("add")
+def bank_add(
+    name: str,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
+) -> None:
+    """Hash files into a bank. Only hashes are kept: the files are not copied."""
+    ws = workspace()
+    with ws.session() as session:
+        bank = bank_api.get_bank(session, name)
+        files = bank_api.files_under(paths)
+        with RichProgress(sys.stderr.isatty()) as progress:
+            progress.phase(f"Hashing into {name}", len(files))
+            result = bank_api.add_files(session, bank, files, on_file=lambda _: progress.advance())
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
+    out.print(f"Added {result.added} file(s) to bank {name!r}")
+
+
+@bank_app.command("import")
+def bank_import(
+    name: str,
+    file: Path,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="tx or csv (default: from the file name).")] = None,
+) -> None:
+    """Import a hash list: `<signal_type> <hash>` lines (threatexchange) or CSV signal_type,signal,note."""
+    fmt = fmt or ("csv" if file.suffix.lower() == ".csv" else "tx")
+    text = _read_text(file)
+    with workspace().session() as session:
+        count = bank_api.import_list(session, bank_api.get_bank(session, name), text, fmt)
+    out.print(f"Imported {count} signal(s) into bank {name!r}")
+
+
+@bank_app.command("export")
+def bank_export(
+    name: str,
+    fmt: Annotated[str, typer.Option("--format", help="tx (threatexchange lines) or csv.")] = "tx",
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="File to write (default: print).")] = None,
+) -> None:
+    """Export a bank's hashes to share with platforms (no media leaves the machine)."""
+    with workspace().session() as session:
+        text = bank_api.export_list(session, bank_api.get_bank(session, name), fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"Wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+@bank_app.command("list")
+def bank_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List banks with their thresholds and sizes."""
+    with workspace().session() as session:
+        rows = [{"id": s.bank.id, "name": s.bank.name, "allow": s.bank.is_allow, "pdq_threshold": s.bank.pdq_threshold,
+                 "contents": s.contents, "signals": s.signals} for s in bank_api.list_banks(session)]
+    if as_json:
+        out.print_json(data=rows)
+        return
+    table = Table("name", "kind", "PDQ threshold", "contents", "signals")
+    for r in rows:
+        table.add_row(r["name"], "allow" if r["allow"] else "block", str(r["pdq_threshold"]), str(r["contents"]),
+                      str(r["signals"]))
+    out.print(table)
+
+
+@app.command()
+def scan(
+    source: Annotated[Optional[Path], typer.Argument(
+        help="A folder, a ZIP, a single file, or a Telegram Desktop export (folder with result.json).")] = None,
+    bank: Annotated[Optional[list[str]], typer.Option("--bank", help="Match only this bank (repeatable; default: all). Allow banks always apply.")] = None,
+    jobs: Annotated[int, typer.Option(help="Worker processes (default: number of cores).")] = os.cpu_count() or 1,
+    resume: Annotated[Optional[int], typer.Option(help="Resume an interrupted scan by its id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary (with the scan id) at the end.")] = False,
+    max_pixels: Annotated[int, typer.Option(help="Refuse images with more pixels (decompression bombs).")] = Limits.max_image_pixels,
+    max_video_seconds: Annotated[float, typer.Option(help="Refuse longer videos.")] = Limits.max_video_seconds,
+    max_file_mb: Annotated[int, typer.Option(help="Refuse larger files.")] = Limits.max_file_bytes // 2**20,
+) -> None:
+    """Collect a source into the evidence vault, hash every file and match it against the banks.
+
+    Stop it at any time with Ctrl-C and continue with `jikimi scan --resume ID`.
+    """
+    ws = workspace()
+    if (source is None) == (resume is None):
+        raise JikimiError("give either a SOURCE to scan or --resume SCAN_ID")
+    options = ScanOptions(jobs=max(1, jobs), banks=bank or None,
+                          limits=Limits(max_image_pixels=max_pixels, max_video_seconds=max_video_seconds,
+                                        max_file_bytes=max_file_mb * 2**20))
+    with RichProgress(not as_json or sys.stderr.isatty()) as progress:
+        if resume is not None:
+            scan_id = resume_scan(ws, resume, progress, jobs=options.jobs)
+        else:
+            scan_id = start_scan(ws, source, options, progress,
+                                 on_start=lambda i: err.print(f"Scan {i} started (resume with --resume {i} if stopped)"))
+    with ws.session() as session:
+        summary = scan_summary(session, session.get(Scan, scan_id))
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        _print_summary(summary)
+
+
+def _print_summary(summary: dict) -> None:
+    c = summary["counts"]
+    out.print(f"Scan {summary['id']} {summary['status']}: {c['items']} items in {c['locators']} posts, "
+              f"[bold red]{c['matched']} matched[/], {c['errors']} could not be read, {c['allowed']} allowed.")
+    out.print(f"Report: jikimi report {summary['id']} --format html -o report.html")
+
+
+@app.command()
+def scans(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List scans with their status (running / interrupted / complete / failed) and counts."""
+    with workspace().session() as session:
+        rows = [scan_summary(session, s) for s in session.query(Scan).order_by(Scan.id)]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("id", "status", "source", "items", "matched", "errors", "started")
+    for r in rows:
+        c = r["counts"]
+        table.add_row(str(r["id"]), r["status"], r["source"], str(c["items"]), str(c["matched"]), str(c["errors"]),
+                      r["started_at"][:19])
+    out.print(table)
+
+
+@app.command()
+def report(
+    scan_id: int,
+    fmt: Annotated[str, typer.Option("--format", help="json, csv or html (one self-contained file).")] = "html",
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="File to write (default: print).")] = None,
+) -> None:
+    """Write the report of a scan: matched items with where they were posted, and read errors."""
+    with workspace().session() as session:
+        data = scan_report(session, scan_id)
+        thumbnails = {}
+        if fmt == "html":
+            shas = [i["sha256"] for i in data["items"] if i["matches"]]
+            thumbnails = dict(session.query(Content.sha256, Content.thumbnail)
+                              .filter(Content.sha256.in_(shas), Content.thumbnail.is_not(None)).all())
+    text = render.render(data, fmt, thumbnails)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        err.print(f"Wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def demo(
+    dest: Annotated[Optional[Path], typer.Option(help="Where to build the sample case (default: $JIKIMI_HOME/demo).")] = None,
+    jobs: Annotated[int, typer.Option(help="Worker processes (default: number of cores).")] = os.cpu_count() or 1,
+) -> None:
+    """Build a harmless sample Telegram export, bank its known files, scan it and write the report.
+
+    Runs offline; every picture is public-domain or drawn by the demo itself.
+    """
+    from jikimi.demo.run import run_demo
+
+    ws = workspace()
+    with RichProgress(sys.stderr.isatty()) as progress:
+        result = run_demo(ws, dest or ws.home / "demo", max(1, jobs), progress)
+    _print_summary(result.summary)
+    out.print(f"Found {result.found} of {result.expected} altered copies of known files that PDQ can see; "
+              f"{result.false_matches} unrelated posts reported as matches.")
+    out.print(f"{result.errors_reported} of {result.errors_expected} broken, hostile or missing files "
+              "reported with a reason; the scan went on.")
+    out.print(f"HTML report: {result.report_path}")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise JikimiError(f"{path} is not UTF-8 text") from None
+    except OSError as e:
+        raise JikimiError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def main() -> None:
+    try:
+        app()
+    except ScanInterrupted as e:
+        err.print(f"[yellow]{e}[/]")
+        sys.exit(130)
+    except JikimiError as e:
+        err.print(f"[red]error:[/] {e}")
+        sys.exit(1)

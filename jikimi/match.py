@@ -1,0 +1,166 @@
+"""Match a content's signals against the hash banks.
+
+Exact hashes come from the database; PDQ and video frame hashes go through one in-memory
+FAISS index of every bank's image and frame hashes, which is how images are found in videos
+(a still cut from a known video) and videos in images (a slideshow of known photos).
+The index is topped up with new bank rows before each lookup, never rebuilt.
+
+Video-to-video rule (Meta's vpdq README): frames are deduplicated and frames of quality
+below 50 dropped; a frame matches when it is within the bank's PDQ threshold of any frame of
+the known video. We report a match when at least 80% of the query's frames match (the
+README's query-match rule, default in threatexchange: it finds clips and re-encodes) OR at
+least 80% of the known video's frames are found in the query (it finds a known video inside
+a longer compilation, which abusers post as often as clips).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jikimi.index.pdq import PDQIndex, pdq_hex_to_bytes
+from jikimi.signals.pdq import PDQ_QUALITY_THRESHOLD
+from jikimi.store.models import Bank, BankSignal, Content
+
+VPDQ_MATCH_PERCENT = 80.0
+
+
+@dataclass
+class Found:
+    kind: str  # md5 | sha256 | pdq | vpdq
+    bank_id: int
+    content_id: int
+    distance: float | None = None
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    bank_id: int
+    content_id: int
+    signal_type: str  # pdq | vpdq
+    value: str
+    timestamp: float | None
+
+
+class Matcher:
+    """Holds the PDQ index of the selected banks (all banks when `bank_ids` is None)."""
+
+    def __init__(self, bank_ids: set[int] | None = None):
+        self.bank_ids = bank_ids
+        self.banks: dict[int, Bank] = {}
+        self.index = PDQIndex()
+        self.indexed: dict[int, _Indexed] = {}
+        self.video_frames: dict[int, set[str]] = defaultdict(set)  # bank video -> unique frames
+        self.last_signal_id = 0
+
+    def refresh(self, session: Session) -> None:
+        """Add bank rows written since the last call (by this process or another)."""
+        query = select(Bank)
+        if self.bank_ids is not None:
+            query = query.where(Bank.id.in_(self.bank_ids) | Bank.is_allow)
+        self.banks = {bank.id: bank for bank in session.scalars(query)}
+        if not self.banks:
+            return
+        self.index.ensure_radius(max(b.pdq_threshold for b in self.banks.values()))
+        rows = session.execute(
+            select(BankSignal.id, BankSignal.bank_id, BankSignal.content_id, BankSignal.signal_type,
+                   BankSignal.value, BankSignal.quality, BankSignal.timestamp)
+            .where(BankSignal.id > self.last_signal_id)
+            .where(BankSignal.bank_id.in_(self.banks))
+            .where(BankSignal.signal_type.in_(("pdq", "vpdq")))
+            .order_by(BankSignal.id)
+        ).all()
+        usable = [r for r in rows if r.quality is None or r.quality >= PDQ_QUALITY_THRESHOLD]
+        if rows:
+            self.last_signal_id = rows[-1].id
+        if not usable:
+            return
+        for r in usable:
+            self.indexed[r.id] = _Indexed(r.bank_id, r.content_id, r.signal_type, r.value, r.timestamp)
+            if r.signal_type == "vpdq":
+                self.video_frames[r.content_id].add(r.value)
+        self.index.add(pdq_hex_to_bytes([r.value for r in usable]), np.array([r.id for r in usable], dtype=np.int64))
+
+    def match(self, session: Session, content: Content) -> list[Found]:
+        self.refresh(session)
+        if not self.banks:
+            return []
+        found = self._exact(session, content)
+        if content.pdq and (content.pdq_quality or 0) >= PDQ_QUALITY_THRESHOLD:
+            found += self._image(content.pdq)
+        if content.frames:
+            found += self._video(content)
+        return found
+
+    def _exact(self, session: Session, content: Content) -> list[Found]:
+        rows = session.execute(
+            select(BankSignal.signal_type, BankSignal.bank_id, BankSignal.content_id)
+            .where(BankSignal.bank_id.in_(self.banks))
+            .where(
+                ((BankSignal.signal_type == "sha256") & (BankSignal.value == content.sha256))
+                | ((BankSignal.signal_type == "md5") & (BankSignal.value == content.md5))
+            )
+            .order_by(BankSignal.id)
+        ).all()
+        unique = dict.fromkeys((r.signal_type, r.bank_id, r.content_id) for r in rows)
+        return [Found(kind, bank, target, 0) for kind, bank, target in unique]
+
+    def _hits(self, hashes: list[str]) -> list[list[tuple[_Indexed, int]]]:
+        """Per query hash: indexed signals within their own bank's threshold."""
+        radius = max(b.pdq_threshold for b in self.banks.values())
+        results = self.index.search(pdq_hex_to_bytes(hashes), radius)
+        return [
+            [
+                (self.indexed[sid], dist)
+                for sid, dist in hits
+                if dist <= self.banks[self.indexed[sid].bank_id].pdq_threshold
+            ]
+            for hits in results
+        ]
+
+    def _image(self, pdq: str) -> list[Found]:
+        best: dict[tuple[int, int], Found] = {}
+        for signal, dist in self._hits([pdq])[0]:
+            key = (signal.bank_id, signal.content_id)
+            if key not in best or dist < best[key].distance:
+                detail = {"known_frame_time": signal.timestamp} if signal.signal_type == "vpdq" else {}
+                best[key] = Found("pdq", signal.bank_id, signal.content_id, dist, detail)
+        return list(best.values())
+
+    def _video(self, content: Content) -> list[Found]:
+        frames = {}
+        for frame in content.frames:  # dedupe by hash, keep the first time it appears
+            if frame.quality >= PDQ_QUALITY_THRESHOLD:
+                frames.setdefault(frame.pdq, frame.timestamp)
+        if not frames:
+            return []
+        stills: dict[tuple[int, int], Found] = {}
+        query_hits: dict[tuple[int, int], dict[str, int]] = defaultdict(dict)
+        known_hits: dict[tuple[int, int], set[str]] = defaultdict(set)
+        for (pdq, time), hits in zip(frames.items(), self._hits(list(frames))):
+            for signal, dist in hits:
+                key = (signal.bank_id, signal.content_id)
+                if signal.signal_type == "pdq":
+                    if key not in stills or dist < stills[key].distance:
+                        stills[key] = Found("pdq", *key, dist, {"frame_time": time})
+                else:
+                    query_hits[key][pdq] = min(dist, query_hits[key].get(pdq, dist))
+                    known_hits[key].add(signal.value)
+        videos = []
+        for key, matched in query_hits.items():
+            query_percent = 100.0 * len(matched) / len(frames)
+            known_percent = 100.0 * len(known_hits[key]) / len(self.video_frames[key[1]])
+            if max(query_percent, known_percent) >= VPDQ_MATCH_PERCENT:
+                detail = {
+                    "query_match_percent": round(query_percent, 1),
+                    "compared_match_percent": round(known_percent, 1),
+                    "matched_frames": len(matched),
+                }
+                mean = sum(matched.values()) / len(matched)
+                videos.append(Found("vpdq", *key, round(mean, 2), detail))
+        return list(stills.values()) + videos

@@ -1,0 +1,94 @@
+"""The report of a scan as plain data: the JSON contract every other format is drawn from."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from jikimi.errors import WorkspaceError
+from jikimi.scan import effective_status
+from jikimi.store.models import Content, Item, ItemLocator, Match, Scan
+
+
+def scan_summary(session: Session, scan: Scan) -> dict:
+    """The scan's identity, status and counts, as `jikimi scans` and every report show it."""
+    items = session.scalar(select(func.count()).where(Item.scan_id == scan.id))
+    locators = session.scalar(select(func.count()).where(ItemLocator.scan_id == scan.id))
+    matched = session.scalar(
+        select(func.count(func.distinct(Match.item_id))).join(Item).where(Item.scan_id == scan.id)
+    )
+    errors = session.scalar(
+        select(func.count()).select_from(Item).outerjoin(Content, Content.sha256 == Item.sha256)
+        .where(Item.scan_id == scan.id, (Item.error.is_not(None)) | (Content.error.is_not(None)))
+    )
+    allowed = session.scalar(select(func.count()).where(Item.scan_id == scan.id, Item.allowed_by.is_not(None)))
+    pending = session.scalar(select(func.count()).where(Item.scan_id == scan.id, Item.done.is_(False)))
+    return {
+        "id": scan.id,
+        "source": scan.source,
+        "source_kind": scan.source_kind,
+        "status": effective_status(scan),
+        "error": scan.error,
+        "started_at": _iso(scan.started_at),
+        "finished_at": _iso(scan.finished_at),
+        "banks": scan.options.get("banks"),
+        "counts": {"items": items, "locators": locators, "matched": matched, "errors": errors,
+                   "allowed": allowed, "pending": pending},
+    }
+
+
+def scan_report(session: Session, scan_id: int) -> dict:
+    scan = session.get(Scan, scan_id)
+    if scan is None:
+        raise WorkspaceError(f"no scan with id {scan_id}: see `jikimi scans`")
+    items = session.scalars(
+        select(Item).where(Item.scan_id == scan_id).order_by(Item.first_ordinal)
+        .options(selectinload(Item.locators), selectinload(Item.matches).selectinload(Match.bank_content),
+                 selectinload(Item.matches).selectinload(Match.bank))
+    ).all()
+    contents = {
+        c.sha256: c
+        for c in session.scalars(select(Content).where(Content.sha256.in_([i.sha256 for i in items if i.sha256])))
+    }
+    return {"scan": scan_summary(session, scan), "items": [_item(i, contents.get(i.sha256)) for i in items]}
+
+
+def _item(item: Item, content: Content | None) -> dict:
+    return {
+        "id": item.id,
+        "locators": [locator.fields for locator in item.locators],
+        "sha256": item.sha256,
+        "md5": content.md5 if content else None,
+        "size": content.size if content else None,
+        "kind": content.kind if content else "other",
+        "mime_type": content.mime_type if content else None,
+        "width": content.width if content else None,
+        "height": content.height if content else None,
+        "duration": content.duration if content else None,
+        "pdq": content.pdq if content else None,
+        "pdq_quality": content.pdq_quality if content else None,
+        "matches": [_match(m) for m in item.matches],
+        "allowed_by": item.allowed_by,
+        "nudity": None,
+        "error": item.error or (content.error if content else None),
+    }
+
+
+def _match(match: Match) -> dict:
+    return {
+        "kind": match.kind,
+        "bank": match.bank.name,
+        "target": match.bank_content.label,
+        "target_id": match.bank_content_id,
+        "distance": match.distance,
+        **match.detail,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """SQLite forgets time zones; every time we store is UTC."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()

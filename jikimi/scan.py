@@ -1,0 +1,352 @@
+"""Scan orchestration: collect a source into the vault, hash every unique file, match.
+
+A scan is two resumable phases. Collecting walks the source in its fixed order, copies each
+file into the vault and records where it was posted; each batch commits together with the
+ordinals it covered, so a resumed scan skips exactly what was stored. Hashing and matching
+then works through the unique files not yet done, in parallel worker processes; each result
+commits with its matches, so a kill loses only the work in flight and a resume redoes it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jikimi.errors import JikimiError, WorkspaceError
+from jikimi.limits import Limits
+from jikimi.match import Found, Matcher
+from jikimi.signals.content import MEDIA_SUFFIXES, ContentSignals, compute_signals
+from jikimi.signals.crypto import file_digests
+from jikimi.sources import open_source
+from jikimi.sources.base import SourceEntry
+from jikimi.store.models import Content, ContentFrame, Item, ItemLocator, Match, Scan, utcnow
+from jikimi.workspace import Workspace
+from jikimi.banks import get_bank
+
+COMMIT_EVERY_SECONDS = 2.0
+IN_FLIGHT_PER_WORKER = 4
+# Telegram media types that promise a picture or a video: a post that promises one (by this
+# or by its file name) but holds bytes no decoder recognises is reported, not filed as "other".
+MEDIA_TYPES = {"photo", "thumbnail", "video_file", "animation", "video_message", "round_video_message"}
+
+
+@dataclass
+class ScanOptions:
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    banks: list[str] | None = None  # None: every bank
+    limits: Limits = field(default_factory=Limits)
+
+    def to_json(self) -> dict:
+        return {"jobs": self.jobs, "banks": self.banks, "limits": asdict(self.limits)}
+
+    @classmethod
+    def from_json(cls, data: dict, jobs: int | None = None) -> ScanOptions:
+        return cls(jobs or data["jobs"], data["banks"], Limits(**data["limits"]))
+
+
+class ScanInterrupted(JikimiError):
+    def __init__(self, scan_id: int):
+        super().__init__(f"scan {scan_id} interrupted: resume it with `jikimi scan --resume {scan_id}`")
+        self.scan_id = scan_id
+
+
+class Progress:
+    """What the scan reports while it runs; the CLI draws it, tests may ignore it."""
+
+    def phase(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+
+def effective_status(scan: Scan) -> str:
+    """A scan whose process died (SIGKILL, power loss) still says running: call it interrupted."""
+    if scan.status == "running" and scan.host == socket.gethostname() and not _alive(scan.pid):
+        return "interrupted"
+    return scan.status
+
+
+def start_scan(ws: Workspace, source: Path, options: ScanOptions, progress: Progress = Progress(),
+               on_start: Callable[[int], None] = lambda _: None) -> int:
+    source = source.resolve()
+    source_kind = open_source(source, options.limits).kind  # a source that cannot open makes no scan
+    with ws.session() as session:
+        bank_ids = _bank_ids(session, options.banks)
+        scan = Scan(source=str(source), source_kind=source_kind, status="running", options=options.to_json(),
+                    pid=os.getpid(), host=socket.gethostname())
+        session.add(scan)
+        session.flush()
+        scan_id = scan.id
+    on_start(scan_id)
+    _run(ws, scan_id, source, options, bank_ids, progress)
+    return scan_id
+
+
+def resume_scan(ws: Workspace, scan_id: int, progress: Progress = Progress(), jobs: int | None = None) -> int:
+    with ws.session() as session:
+        scan = session.get(Scan, scan_id)
+        if scan is None:
+            raise WorkspaceError(f"no scan with id {scan_id}: see `jikimi scans`")
+        status = effective_status(scan)
+        if status == "running":
+            raise JikimiError(f"scan {scan_id} is still running (process {scan.pid})")
+        if status == "complete":
+            return scan_id
+        options = ScanOptions.from_json(scan.options, jobs)
+        bank_ids = _bank_ids(session, options.banks)
+        scan.status, scan.pid, scan.host, scan.error = "running", os.getpid(), socket.gethostname(), None
+        source = Path(scan.source)
+    _run(ws, scan_id, source, options, bank_ids, progress)
+    return scan_id
+
+
+def _run(ws: Workspace, scan_id: int, source_path: Path, options: ScanOptions,
+         bank_ids: set[int] | None, progress: Progress) -> None:
+    try:
+        source = open_source(source_path, options.limits)
+        _collect(ws, scan_id, source.entries(), options, progress)
+        _hash_and_match(ws, scan_id, options, bank_ids, progress)
+    except KeyboardInterrupt:
+        _finish(ws, scan_id, "interrupted")
+        raise ScanInterrupted(scan_id) from None
+    except JikimiError as e:
+        _finish(ws, scan_id, "failed", str(e))
+        raise
+    _finish(ws, scan_id, "complete")
+
+
+def _finish(ws: Workspace, scan_id: int, status: str, error: str | None = None) -> None:
+    with ws.session() as session:
+        scan = session.get(Scan, scan_id)
+        scan.status, scan.error = status, error
+        if status == "complete":
+            scan.finished_at = utcnow()
+
+
+def _collect(ws: Workspace, scan_id: int, entries: Iterator[SourceEntry], options: ScanOptions,
+             progress: Progress) -> None:
+    with ws.session() as session:
+        scan = session.get(Scan, scan_id)
+        if scan.enumerated:
+            return
+        done_upto = session.scalar(select(func.max(ItemLocator.ordinal)).where(ItemLocator.scan_id == scan_id))
+        items = dict(session.execute(select(Item.sha256, Item.id).where(Item.scan_id == scan_id,
+                                                                         Item.sha256.is_not(None))).all())
+    done_upto = -1 if done_upto is None else done_upto
+    progress.phase("Collecting", None)
+    with _BatchedSession(ws) as session:
+        for entry in entries:
+            if entry.ordinal <= done_upto:
+                continue
+            _store_entry(ws, session, scan_id, entry, items, options.limits)
+            progress.advance()
+            session.maybe_commit()
+        session.get(Scan, scan_id).enumerated = True
+
+
+def _store_entry(ws: Workspace, session: Session, scan_id: int, entry: SourceEntry,
+                 items: dict[str, int], limits: Limits) -> None:
+    error, sha256 = entry.error, None
+    if error is None:
+        try:
+            with entry.open() as stream:
+                sha256 = ws.vault.ingest(stream, limits.max_file_bytes).sha256
+        except JikimiError as e:
+            error = str(e)
+        except OSError as e:
+            error = f"cannot read the file ({e.strerror or e})"
+    if sha256 is not None and sha256 in items:
+        item_id = items[sha256]
+    else:
+        item = Item(scan_id=scan_id, first_ordinal=entry.ordinal, sha256=sha256, error=error,
+                    done=error is not None)
+        session.add(item)
+        session.flush()
+        item_id = item.id
+        if sha256 is not None:
+            items[sha256] = item_id
+    session.add(ItemLocator(scan_id=scan_id, item_id=item_id, ordinal=entry.ordinal,
+                            fields=entry.locator.to_dict()))
+
+
+def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids: set[int] | None,
+                    progress: Progress) -> None:
+    matcher = Matcher(bank_ids)
+    with ws.session() as session:
+        pending = session.execute(
+            select(Item.id, Item.sha256).where(Item.scan_id == scan_id, Item.done.is_(False))
+            .order_by(Item.first_ordinal)
+        ).all()
+        known = set(session.scalars(select(Content.sha256).where(
+            Content.sha256.in_([sha for _, sha in pending]))))
+    progress.phase("Hashing and matching", len(pending))
+    to_hash = [(item_id, sha) for item_id, sha in pending if sha not in known]
+    with _BatchedSession(ws, COMMIT_EVERY_SECONDS / 4) as session:
+        writer = _ResultWriter(session, matcher, ws.vault.path_for, progress)
+        for item_id, sha in pending:
+            if sha in known:
+                writer.write(item_id, sha, None)
+        for item_id, sha, signals in _compute_all(ws, to_hash, options):
+            writer.write(item_id, sha, signals)
+
+
+class _BatchedSession(Session):
+    """Commits every few seconds; on any exception the open batch is rolled back.
+
+    Each batch holds only whole entries or whole results, so what is committed is always
+    consistent and what is rolled back is redone by a resume.
+    """
+
+    def __init__(self, ws: Workspace, every_seconds: float = COMMIT_EVERY_SECONDS):
+        super().__init__(ws.engine, expire_on_commit=False)
+        self.every_seconds = every_seconds
+        self.last_commit = time.monotonic()
+
+    def maybe_commit(self) -> None:
+        if time.monotonic() - self.last_commit > self.every_seconds:
+            self.commit()
+            self.last_commit = time.monotonic()
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.rollback()
+        self.close()
+
+
+class _ResultWriter:
+    """Stores each content's signals and the item's matches in the same transaction."""
+
+    def __init__(self, session: Session, matcher: Matcher, vault_path: Callable[[str], Path],
+                 progress: Progress):
+        self.session, self.matcher, self.vault_path, self.progress = session, matcher, vault_path, progress
+
+    def write(self, item_id: int, sha256: str, signals: ContentSignals | None) -> None:
+        session = self.session
+        content = session.get(Content, sha256)
+        if content is None:
+            content = _content_row(self.vault_path(sha256), sha256, signals)
+            session.add(content)
+            session.flush()
+        item = session.get(Item, item_id)
+        if content.kind == "other" and content.error is None and _posted_as_media(item):
+            item.error = "not a readable image or video, although it was posted as one"
+        found = self.matcher.match(session, content) if content.error is None else []
+        banks = self.matcher.banks
+        allow = sorted({banks[f.bank_id].name for f in found if banks[f.bank_id].is_allow})
+        if allow:
+            item.allowed_by = ", ".join(allow)
+        else:
+            session.add_all(_match_row(item_id, f) for f in found)
+        item.done = True
+        self.progress.advance()
+        session.maybe_commit()
+
+
+def _posted_as_media(item: Item) -> bool:
+    return any(
+        Path(locator.fields.get("path", "")).suffix.lower() in MEDIA_SUFFIXES
+        or locator.fields.get("media_type") in MEDIA_TYPES
+        for locator in item.locators
+    )
+
+
+def _match_row(item_id: int, found: Found) -> Match:
+    return Match(item_id=item_id, kind=found.kind, bank_id=found.bank_id, bank_content_id=found.content_id,
+                 distance=found.distance, detail=found.detail)
+
+
+def _content_row(path: Path, sha256: str, signals: ContentSignals) -> Content:
+    with open(path, "rb") as f:
+        digests = file_digests(f)
+    content = Content(sha256=sha256, md5=digests.md5, size=digests.size, kind=signals.kind,
+                      mime_type=signals.mime_type, width=signals.width, height=signals.height,
+                      duration=signals.duration, pdq=signals.pdq, pdq_quality=signals.pdq_quality,
+                      thumbnail=signals.thumbnail, error=signals.error)
+    content.frames = [ContentFrame(timestamp=f.timestamp, pdq=f.pdq, quality=f.quality) for f in signals.frames]
+    return content
+
+
+def _compute_all(ws: Workspace, work: list[tuple[int, str]], options: ScanOptions
+                 ) -> Iterator[tuple[int, str, ContentSignals]]:
+    """Compute signals for each (item, sha256), in this process for one job, else in workers."""
+    limits = options.limits
+    if options.jobs <= 1:
+        for item_id, sha in work:
+            yield item_id, sha, compute_signals(ws.vault.path_for(sha), limits)
+        return
+    suspects: list[tuple[int, str]] = []
+    queue = list(reversed(work))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(options.jobs, mp_context=context, initializer=_worker_init) as pool:
+        running: dict[Future, tuple[int, str]] = {}
+        try:
+            while queue or running:
+                while queue and len(running) < options.jobs * IN_FLIGHT_PER_WORKER:
+                    item_id, sha = queue.pop()
+                    running[pool.submit(compute_signals, ws.vault.path_for(sha), limits)] = (item_id, sha)
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item_id, sha = running.pop(future)
+                    try:
+                        yield item_id, sha, future.result()
+                    except BrokenProcessPool:
+                        suspects.append((item_id, sha))
+                if suspects:
+                    break
+        except BaseException:
+            _terminate_workers(pool)
+            raise
+    if suspects or queue or running:
+        # A decoder crashed a worker: retry the unfinished files one at a time to find it.
+        rest = suspects + list(running.values()) + list(reversed(queue))
+        for item_id, sha in rest:
+            yield item_id, sha, _compute_isolated(ws.vault.path_for(sha), limits)
+
+
+def _compute_isolated(path: Path, limits: Limits) -> ContentSignals:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_worker_init) as pool:
+        try:
+            return pool.submit(compute_signals, path, limits).result()
+        except BrokenProcessPool:
+            return ContentSignals(kind="other", error="the decoder crashed on this file")
+
+
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them cleanly."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    pool.shutdown(wait=False, cancel_futures=True)
+    for child in multiprocessing.active_children():
+        child.terminate()
+
+
+def _bank_ids(session: Session, names: list[str] | None) -> set[int] | None:
+    return None if names is None else {get_bank(session, name).id for name in names}
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,154 @@
+"""The `jikimi` command as a user runs it: real processes, real signals, real workspace."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from jikimi.demo.sample_export import build_sample_export
+
+JIKIMI = [sys.executable, "-m", "jikimi"]
+
+
+def run(home, *args, check=True):
+    env = {**os.environ, "JIKIMI_HOME": str(home)}
+    result = subprocess.run([*JIKIMI, *map(str, args)], env=env, capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"jikimi {args} failed ({result.returncode}): {result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    return build_sample_export(tmp_path_factory.mktemp("sample"))
+
+
+def prepare(home, sample):
+    run(home, "init")
+    run(home, "bank", "create", "known")
+    run(home, "bank", "add", "known", sample.known_dir)
+
+
+def report_without_ids(home, scan_id):
+    report = json.loads(run(home, "report", scan_id, "--format", "json").stdout)
+    for item in report["items"]:
+        del item["id"]
+        for match in item["matches"]:
+            del match["target_id"]
+    return report["items"]
+
+
+def test_bank_export_import_and_listing(tmp_path, sample):
+    home = tmp_path / "home"
+    prepare(home, sample)
+    exported = run(home, "bank", "export", "known", "--format", "tx").stdout
+    (tmp_path / "list.txt").write_text(exported)
+    run(home, "bank", "create", "copy", "--pdq-threshold", "20", "--allow")
+    assert "Imported" in run(home, "bank", "import", "copy", tmp_path / "list.txt").stdout
+    banks = {b["name"]: b for b in json.loads(run(home, "bank", "list", "--json").stdout)}
+    assert banks["copy"]["signals"] == banks["known"]["signals"] > 0
+    assert banks["copy"]["allow"] and banks["copy"]["pdq_threshold"] == 20
+    assert run(home, "bank", "export", "copy", "--format", "tx").stdout == exported
+
+
+def test_errors_are_one_line_with_nonzero_status(tmp_path):
+    home = tmp_path / "home"
+    for args, message in [
+        (("report", "42"), "error: no scan with id 42"),
+        (("scan", tmp_path / "nowhere"), "error: source not found"),
+        (("bank", "add", "nobank", tmp_path), "error: no bank named 'nobank'"),
+    ]:
+        result = run(home, *args, check=False)
+        assert result.returncode == 1
+        assert result.stderr.strip().startswith(message), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_invalid_result_json_fails_the_source_with_one_clear_error(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "result.json").write_text("{not json")
+    result = run(tmp_path / "home", "scan", export, "--json", check=False)
+    assert result.returncode == 1
+    assert "result.json" in result.stderr and "JSON" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert json.loads(run(tmp_path / "home", "scans", "--json").stdout) == []
+
+
+def start_scan_process(home, source):
+    env = {**os.environ, "JIKIMI_HOME": str(home)}
+    return subprocess.Popen([*JIKIMI, "scan", str(source), "--jobs", "2", "--json"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def test_sigkill_at_any_moment_then_resume_gives_the_same_report(tmp_path, sample):
+    reference = tmp_path / "reference"
+    prepare(reference, sample)
+    started = time.monotonic()
+    summary = json.loads(run(reference, "scan", sample.export_dir, "--jobs", "2", "--json").stdout)
+    duration = time.monotonic() - started
+    assert summary["status"] == "complete" and summary["counts"]["matched"] > 0
+    expected = report_without_ids(reference, summary["id"])
+
+    home = tmp_path / "killed"
+    prepare(home, sample)
+    process = start_scan_process(home, sample.export_dir)
+    time.sleep(duration * 0.25)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    scans = json.loads(run(home, "scans", "--json").stdout)
+    assert [s["status"] for s in scans] == ["interrupted"]
+    scan_id = scans[0]["id"]
+    for fraction in (0.3, 0.5):  # kill the resumed scan too, later in its work
+        env = {**os.environ, "JIKIMI_HOME": str(home)}
+        process = subprocess.Popen([*JIKIMI, "scan", "--resume", str(scan_id), "--jobs", "2"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(duration * fraction)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    run(home, "scan", "--resume", scan_id, "--jobs", "2")
+    assert json.loads(run(home, "scans", "--json").stdout)[0]["status"] == "complete"
+    assert report_without_ids(home, scan_id) == expected
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, sample):
+    home = tmp_path / "home"
+    prepare(home, sample)
+    process = start_scan_process(home, sample.export_dir)
+    time.sleep(3)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    if process.returncode == 0:
+        pytest.skip("the scan finished before Ctrl-C arrived")
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert "resume it with `jikimi scan --resume 1`" in stderr
+    assert json.loads(run(home, "scans", "--json").stdout)[0]["status"] == "interrupted"
+    run(home, "scan", "--resume", "1")
+    assert json.loads(run(home, "scans", "--json").stdout)[0]["status"] == "complete"
+
+
+def test_reports_in_every_format(tmp_path, sample):
+    home = tmp_path / "home"
+    prepare(home, sample)
+    scan_id = json.loads(run(home, "scan", sample.export_dir, "--json").stdout)["id"]
+    for fmt in ("json", "csv", "html"):
+        run(home, "report", scan_id, "--format", fmt, "-o", tmp_path / f"report.{fmt}")
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert set(report) == {"scan", "items"}
+    item = next(i for i in report["items"] if i["matches"])
+    assert {"id", "locators", "sha256", "kind", "matches", "nudity", "error"} <= set(item)
+    locator = item["locators"][0]
+    assert {"path", "chat", "message_id", "sender", "date_unixtime", "link"} <= set(locator)
+    assert locator["link"].startswith("https://t.me/c/1987654321/")
+    csv_lines = (tmp_path / "report.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("item_id,sha256,kind,path")
+    assert len(csv_lines) == 1 + sum(len(i["locators"]) for i in report["items"])
+    html = (tmp_path / "report.html").read_text()
+    assert "Matched items" in html and "Could not be read" in html
+    assert html.count("data:image/jpeg;base64,") == sum(1 for i in report["items"] if i["matches"])
