@@ -287,8 +287,7 @@ def _compute_all(ws: Workspace, work: list[tuple[int, str]], options: ScanOption
         return
     suspects: list[tuple[int, str]] = []
     queue = list(reversed(work))
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(options.jobs, mp_context=context, initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(options.jobs, mp_context=_worker_context(), initializer=_worker_init) as pool:
         running: dict[Future, tuple[int, str]] = {}
         try:
             while queue or running:
@@ -315,12 +314,19 @@ def _compute_all(ws: Workspace, work: list[tuple[int, str]], options: ScanOption
 
 
 def _compute_isolated(path: Path, limits: Limits) -> ContentSignals:
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(1, mp_context=context, initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(1, mp_context=_worker_context(), initializer=_worker_init) as pool:
         try:
             return pool.submit(compute_signals, path, limits).result()
         except BrokenProcessPool:
-            return ContentSignals(kind="other", error="the decoder crashed on this file")
+            return ContentSignals(kind="other", mime_type="application/octet-stream", error="the decoder crashed on this file")
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Workers fork from a clean server that has the decoders loaded: fast to start, and they
+    inherit none of this process's threads (FAISS) or database connections."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["jikimi.signals.content"])
+    return context
 
 
 def _worker_init() -> None:
