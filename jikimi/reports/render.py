@@ -54,6 +54,17 @@ def utc_time(unixtime: int | None) -> str:
     return datetime.fromtimestamp(unixtime, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def readable_time(iso: str | None) -> str:
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC") if iso else ""
+
+
+def duration(scan: dict) -> str:
+    if not scan["finished_at"]:
+        return "unfinished"
+    seconds = (datetime.fromisoformat(scan["finished_at"]) - datetime.fromisoformat(scan["started_at"])).total_seconds()
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def _csv(report: dict) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -70,11 +81,12 @@ def _csv(report: dict) -> str:
 
 def _html(report: dict, thumbnails: dict[str, bytes]) -> str:
     env = Environment(loader=PackageLoader("jikimi.reports"), autoescape=select_autoescape())
-    env.filters.update(describe_match=describe_match, utc_time=utc_time)
+    env.filters.update(describe_match=describe_match, utc_time=utc_time, readable_time=readable_time)
     items = report["items"]
     images = {sha: "data:image/jpeg;base64," + base64.b64encode(data).decode() for sha, data in thumbnails.items()}
     return env.get_template("report.html").render(
         scan=report["scan"],
+        duration=duration(report["scan"]),
         matched=[i for i in items if i["matches"]],
         errors=[i for i in items if i["error"]],
         allowed=[i for i in items if i["allowed_by"]],
