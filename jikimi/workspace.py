@@ -29,13 +29,35 @@ def default_home() -> Path:
     return Path(data) / "jikimi"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_connect(dbapi_connection, _record) -> None:
     """WAL lets a report be read while a scan writes; foreign keys keep rows honest."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _migration_engine(url: str) -> Engine:
+    """An engine on which schema changes are one transaction, all or nothing.
+
+    pysqlite commits before DDL on its own; here it is told to leave transactions to
+    SQLAlchemy. Foreign keys are off because SQLite migrations rebuild whole tables.
+    """
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def connect(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+            dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+        @event.listens_for(engine, "begin")
+        def begin(connection):
+            connection.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 class Workspace:
@@ -58,16 +80,18 @@ class Workspace:
         ensure_keys(self.home)
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        engine = _migration_engine(self.database_url)
+        with engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        engine.dispose()
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
             self._engine = create_engine(self.database_url)
             if self._engine.dialect.name == "sqlite":
-                event.listen(self._engine, "connect", _sqlite_pragmas)
+                event.listen(self._engine, "connect", _sqlite_connect)
         return self._engine
 
     def new_session(self) -> Session:

@@ -72,6 +72,43 @@ class BankSignal(Base):
     __table_args__ = (Index("ix_bank_signals_type_value", "signal_type", "value"),)
 
 
+class Case(Base):
+    """A victim's case: the scans, subjects, decisions and notices that belong together."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    subjects: Mapped[list[Subject]] = relationship(back_populates="case")
+
+
+class Subject(Base):
+    """A person to protect, enrolled with her consent. Removed subjects keep only this row."""
+
+    __tablename__ = "subjects"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    consent: Mapped[dict] = mapped_column(JSON)  # who consented, to what, when, recorded by whom
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column()
+    case: Mapped[Case] = relationship(back_populates="subjects")
+    templates: Mapped[list[SubjectTemplate]] = relationship(cascade="all, delete-orphan")
+
+
+class SubjectTemplate(Base):
+    """One identity embedding, AES-GCM encrypted with the workspace key (bound to its row)."""
+
+    __tablename__ = "subject_templates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted float32[128]
+    photo: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted JPEG, only with --keep-photos
+    photo_name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Content(Base):
     """Signals of one unique file (by SHA-256), computed once whatever scan saw it."""
 
@@ -87,8 +124,11 @@ class Content(Base):
     pdq: Mapped[str | None] = mapped_column(String(64))
     pdq_quality: Mapped[int | None] = mapped_column(Integer)
     thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)  # already blurred
+    nudity: Mapped[dict | None] = mapped_column(JSON)  # max exposed score and classes
+    provenance: Mapped[dict | None] = mapped_column(JSON)  # C2PA, generator metadata, EXIF Software
     error: Mapped[str | None] = mapped_column(Text)
     frames: Mapped[list[ContentFrame]] = relationship(order_by="ContentFrame.timestamp")
+    faces: Mapped[list[ContentFace]] = relationship(order_by="ContentFace.id")
 
 
 class ContentFrame(Base):
@@ -100,11 +140,24 @@ class ContentFrame(Base):
     quality: Mapped[int] = mapped_column(Integer)
 
 
+class ContentFace(Base):
+    """A face found in a content (an image, or a video frame at `frame_time`)."""
+
+    __tablename__ = "content_faces"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("contents.sha256"), index=True)
+    frame_time: Mapped[float | None] = mapped_column(Float)
+    box: Mapped[list] = mapped_column(JSON)  # [left, top, right, bottom] in pixels
+    score: Mapped[float] = mapped_column(Float)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted float32[128]: biometric data
+
+
 class Scan(Base):
     __tablename__ = "scans"
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(Text)
     source_kind: Mapped[str | None] = mapped_column(String(20))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     status: Mapped[str] = mapped_column(String(20))  # running | interrupted | complete | failed
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(200))
@@ -127,6 +180,8 @@ class Item(Base):
     error: Mapped[str | None] = mapped_column(Text)  # entry-level: missing, unsafe, unreadable
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     allowed_by: Mapped[str | None] = mapped_column(String(200))
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # higher is more urgent
+    reason: Mapped[str | None] = mapped_column(Text)  # one line: why this priority
     scan: Mapped[Scan] = relationship(back_populates="items")
     locators: Mapped[list[ItemLocator]] = relationship(order_by="ItemLocator.ordinal")
     matches: Mapped[list[Match]] = relationship(order_by="Match.id")
@@ -144,13 +199,32 @@ class ItemLocator(Base):
 
 
 class Match(Base):
+    """A hash match (bank, bank content) or a face match (subject, face)."""
+
     __tablename__ = "matches"
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(10))  # md5 | sha256 | pdq | vpdq
-    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
-    bank_content_id: Mapped[int] = mapped_column(ForeignKey("bank_contents.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # md5 | sha256 | pdq | vpdq | face
+    bank_id: Mapped[int | None] = mapped_column(ForeignKey("banks.id"))
+    bank_content_id: Mapped[int | None] = mapped_column(ForeignKey("bank_contents.id"))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subjects.id"))
+    face_id: Mapped[int | None] = mapped_column(ForeignKey("content_faces.id"))
     distance: Mapped[float | None] = mapped_column(Float)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
-    bank: Mapped[Bank] = relationship()
-    bank_content: Mapped[BankContent] = relationship()
+    bank: Mapped[Bank | None] = relationship()
+    bank_content: Mapped[BankContent | None] = relationship()
+    subject: Mapped[Subject | None] = relationship()
+    face: Mapped[ContentFace | None] = relationship()
+
+
+class Decision(Base):
+    """A reviewer's verdict on an item, from the web queue or `jikimi review`."""
+
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    verdict: Mapped[str] = mapped_column(String(20))  # confirm | not_subject | not_abusive | unsure
+    note: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
