@@ -40,6 +40,7 @@ class Bank(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     pdq_threshold: Mapped[int] = mapped_column(Integer)
     is_allow: Mapped[bool] = mapped_column(Boolean, default=False)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # a victim's own known files
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     contents: Mapped[list[BankContent]] = relationship(back_populates="bank")
 

@@ -1,0 +1,10 @@
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+import jikimi.store.audit_models  # noqa: F401  (registers its table)
+from jikimi.store.models import Base
+
+
+def test_migrations_build_exactly_the_models(ws):
+    with ws.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
