@@ -21,7 +21,7 @@ from jikimi.limits import Limits
 from jikimi.signals.content import compute_signals
 from jikimi.signals.crypto import file_digests
 from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
-from jikimi.store.models import Bank, BankContent, BankSignal
+from jikimi.store.models import Bank, BankContent, BankSignal, Content
 
 VIDEO_NAMES = {"md5": "video_md5", "sha256": "video_sha256"}
 
@@ -147,6 +147,32 @@ def export_list(session: Session, bank: Bank, fmt: str) -> str:
         if frames:
             listed.append(ListedSignal("vpdq", "", content.label, frames))
     return hashlists.format_list(listed, fmt)
+
+
+def case_bank(session: Session, case_id: int) -> Bank:
+    """The bank of a case's own known content, created on first use."""
+    bank = session.scalar(select(Bank).where(Bank.case_id == case_id, Bank.is_allow.is_(False)))
+    if bank is None:
+        bank = create_bank(session, f"case-{case_id}")
+        bank.case_id = case_id
+    return bank
+
+
+def add_content(session: Session, bank: Bank, content: Content, label: str) -> BankContent:
+    """Bank a scanned file's hashes (a confirmed item), so re-uploads match from now on."""
+    existing = session.scalar(
+        select(BankContent).join(BankSignal)
+        .where(BankContent.bank_id == bank.id, BankSignal.signal_type == "sha256", BankSignal.value == content.sha256)
+    )
+    if existing:
+        return existing
+    rows = [("sha256", content.sha256, None, None), ("md5", content.md5, None, None)]
+    if content.pdq:
+        rows.append(("pdq", content.pdq, content.pdq_quality, None))
+    rows += [("vpdq", f.pdq, f.quality, f.timestamp) for f in content.frames]
+    banked = BankContent(bank=bank, kind=content.kind, label=label)
+    _add_signals(session, bank, banked, rows)
+    return banked
 
 
 def _add_signals(session: Session, bank: Bank, content: BankContent, rows: list[tuple]) -> None:
