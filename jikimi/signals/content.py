@@ -1,8 +1,10 @@
 """Every signal of one file, computed in a worker process: the unit of work of a scan."""
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from jikimi.errors import JikimiError, MediaTooLarge
@@ -11,7 +13,10 @@ from jikimi.media.detect import mime_type, sniff_kind
 from jikimi.media.images import open_image
 from jikimi.media.thumbnails import blurred_thumbnail
 from jikimi.media.video import probe_video, sample_frames
+from jikimi.signals.faces import FaceAnalyzer
+from jikimi.signals.nudity import SEXUAL_EXPOSED_CLASSES, NudityClassifier, NuditySummary
 from jikimi.signals.pdq import pdq_from_image
+from jikimi.signals.provenance import provenance_hints
 from jikimi.signals.video import FrameHash, frame_hash
 
 # A file named like media whose bytes are not media is damaged or disguised: worth a line.
@@ -19,6 +24,27 @@ MEDIA_SUFFIXES = {
     ".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif",
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi",
 }
+
+
+# Faces and nudity run on at most this many frames per video, spread evenly (every sampled
+# frame of a short clip; one every ~36 s of a 3-hour video), so one video cannot stall a scan.
+MAX_ANALYSED_FRAMES = 300
+MAX_DETECTIONS_KEPT = 20
+# One analyzer and classifier per worker process: their models load once, on first use.
+FACES = FaceAnalyzer()
+NUDITY = NudityClassifier()
+
+
+@dataclass
+class FaceFound:
+    """A face in an image, or in a video frame at `frame_time`."""
+
+    frame_time: float | None
+    box: dict
+    size_px: int
+    sharpness: float
+    detector: str
+    embedding: bytes  # float32[128]: biometric data, encrypted before it is stored
 
 
 @dataclass
@@ -34,11 +60,17 @@ class ContentSignals:
     pdq_quality: int | None = None
     frames: list[FrameHash] = field(default_factory=list)
     thumbnail: bytes | None = None  # blurred JPEG, never the clear picture
+    nudity: dict | None = None  # max_exposed, best score per class, strongest detections
+    faces: list[FaceFound] = field(default_factory=list)
+    provenance: dict | None = None
     error: str | None = None  # one line for the report; the scan goes on
 
 
-def compute_signals(path: Path, limits: Limits) -> ContentSignals:
-    """Never raises on bad media: what went wrong becomes `error`."""
+def compute_signals(path: Path, limits: Limits, analyse: bool = True) -> ContentSignals:
+    """Never raises on bad media: what went wrong becomes `error`.
+
+    `analyse` adds faces, nudity and provenance hints to the hashes.
+    """
     signals = ContentSignals(kind="other", mime_type="application/octet-stream")
     try:
         signals.kind, signals.mime_type = sniff_kind(path), mime_type(path)
@@ -48,9 +80,9 @@ def compute_signals(path: Path, limits: Limits) -> ContentSignals:
         elif size > limits.max_file_bytes:
             raise MediaTooLarge(f"file is {size} bytes, more than the limit of {limits.max_file_bytes}")
         elif signals.kind == "image":
-            _add_image_signals(path, limits, signals)
+            _add_image_signals(path, limits, signals, analyse)
         elif signals.kind == "video":
-            _add_video_signals(path, limits, signals)
+            _add_video_signals(path, limits, signals, analyse)
         elif path.suffix.lower() in MEDIA_SUFFIXES:
             signals.error = f"not a known image or video format, though the name ends in {path.suffix}"
     except JikimiError as e:
@@ -64,22 +96,59 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())
 
 
-def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals) -> None:
+def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals, analyse: bool) -> None:
     img = open_image(path, limits)
     signals.width, signals.height = img.size
     pdq = pdq_from_image(img)
     signals.pdq, signals.pdq_quality = pdq.hex, pdq.quality
     signals.thumbnail = blurred_thumbnail(img)
+    if analyse:
+        nudity = _analyse_picture(np.asarray(img), None, signals)
+        signals.nudity = _nudity_dict([(None, nudity)])
+        signals.provenance = provenance_hints(path, signals.mime_type)
 
 
-def _add_video_signals(path: Path, limits: Limits, signals: ContentSignals) -> None:
+def _add_video_signals(path: Path, limits: Limits, signals: ContentSignals, analyse: bool) -> None:
     info = probe_video(path, limits)
     signals.width, signals.height, signals.duration = info.width, info.height, info.duration
-    frames, best = [], None
-    for timestamp, rgb in sample_frames(path, limits):
+    every = max(1, math.ceil((info.duration or 0) / MAX_ANALYSED_FRAMES))
+    frames, best, nudity = [], None, []
+    for n, (timestamp, rgb) in enumerate(sample_frames(path, limits)):
         frames.append(frame_hash(timestamp, rgb))
         if best is None or frames[-1].quality > best[0]:
             best = (frames[-1].quality, rgb)  # the most detailed frame makes the thumbnail
+        if analyse and n % every == 0:
+            nudity.append((timestamp, _analyse_picture(rgb, timestamp, signals)))
     signals.frames = frames
     if best is not None:
         signals.thumbnail = blurred_thumbnail(Image.fromarray(best[1]))
+    if analyse:
+        signals.nudity = _nudity_dict(nudity)
+        signals.provenance = provenance_hints(path, signals.mime_type)
+
+
+def _analyse_picture(rgb: np.ndarray, frame_time: float | None, signals: ContentSignals) -> NuditySummary:
+    """Nudity classes, then faces (NudeNet's face boxes help the face detector)."""
+    nudity = NUDITY.classify(rgb)
+    for face in FACES.faces(rgb, nudity.face_boxes()):
+        signals.faces.append(FaceFound(frame_time, face.box.to_dict(), face.size_px, round(face.sharpness, 2),
+                                       face.detector, face.embedding.astype(np.float32).tobytes()))
+    return nudity
+
+
+def _nudity_dict(summaries: list[tuple[float | None, NuditySummary]]) -> dict:
+    """One summary per item: best score per class over all frames, and where it was seen."""
+    classes: dict[str, float] = {}
+    detections = []
+    for frame_time, summary in summaries:
+        for label, score in summary.classes.items():
+            classes[label] = max(score, classes.get(label, 0.0))
+        detections += [{**d.to_dict(), "frame_time": frame_time} for d in summary.detections]
+    detections.sort(key=lambda d: d["score"], reverse=True)
+    exposed = [score for label, score in classes.items() if label in SEXUAL_EXPOSED_CLASSES]
+    return {
+        "max_exposed": round(max(exposed, default=0.0), 4),
+        "classes": {label: round(score, 4) for label, score in sorted(classes.items())},
+        "detections": detections[:MAX_DETECTIONS_KEPT],
+        "frames_analysed": len(summaries),
+    }

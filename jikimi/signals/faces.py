@@ -1,0 +1,232 @@
+"""Faces: detection and a 128-d identity embedding, to find an enrolled subject in suspect media.
+
+A sexual deepfake has no original to hash, but it keeps the victim's identity: that is what we
+match. The models are dlib's (weights ship in `face_recognition_models`): the HOG frontal face
+detector, the 5-point landmark model (never the 68-point one, whose training data forbids
+commercial use) and the ResNet identity embedding (99.38% on LFW at distance 0.6).
+
+Why this detector setup (figures in docs/faces.md, from benchmarks/faces_eval.py):
+- HOG runs on a copy whose longest side is HOG_SIDE pixels, without upsampling: with
+  upsampling at full resolution (the usual recipe) it costs ~0.45 s per 720p photo. The
+  embedding is still computed on the full-resolution image. On a 960-px copy HOG finds faces
+  from ~64 px in a 1280-px photo for ~50 ms; a 640-px copy halves that but needs ~100-px
+  faces; upsampling the 640-px copy reaches ~50-px faces for ~95 ms.
+- NudeNet already runs on every image for nudity and returns FACE_FEMALE / FACE_MALE boxes;
+  passing them as `proposals` adds some faces HOG misses (cut by a crop, turned) at no cost.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+from PIL import Image
+
+from jikimi.errors import JikimiError
+
+# Euclidean distance between embeddings at or below which two faces are the same person.
+# Recommended by benchmarks/faces_eval.py: the distance where its impostor pairs reach a
+# false-match rate of 1e-3, capped at dlib's own operating point 0.6 (see docs/faces.md).
+FACE_MATCH_THRESHOLD = 0.6
+
+HOG_SIDE = 960  # longest side of the copy HOG scans
+HOG_UPSAMPLE = 0  # upsampling doubles HOG's cost; see above
+MAX_UPSCALE = 2.0  # small images are enlarged at most this much before HOG
+MIN_SCAN_FACE_PX = 28  # smaller faces carry too little identity to be worth an embedding
+SCAN_JITTERS = 1
+
+MIN_REFERENCE_FACE_PX = 80
+MIN_REFERENCE_SHARPNESS = 3.0  # see sharpness(); our sharp portraits give >= 3.8, blurred ones less
+REFERENCE_HOG_SIDE = 1280
+REFERENCE_JITTERS = 10  # a better template is worth ~1 s once per reference photo
+
+CHIP_SIZE = 150  # dlib's embedding input
+CHIP_PADDING = 0.25
+
+
+class UnusableReferenceFace(JikimiError):
+    """A reference photo for enrolment has no usable face, or more than one."""
+
+
+@dataclass
+class FaceBox:
+    left: int
+    top: int
+    right: int
+    bottom: int
+    score: float
+
+    @property
+    def size(self) -> int:
+        return min(self.right - self.left, self.bottom - self.top)
+
+    def to_dict(self) -> dict:
+        return {"left": self.left, "top": self.top, "right": self.right, "bottom": self.bottom, "score": round(self.score, 3)}
+
+
+@dataclass
+class FaceSignal:
+    box: FaceBox
+    embedding: np.ndarray  # 128 float32
+    size_px: int  # the box's shorter side in pixels of the analysed image
+    sharpness: float  # see sharpness(); low means blurred or enlarged from a tiny face
+    detector: str  # "hog" or "nudenet"
+
+    def to_dict(self) -> dict:
+        """Everything but the embedding, which is biometric data and belongs in the encrypted store."""
+        return {"box": self.box.to_dict(), "size_px": self.size_px, "sharpness": round(self.sharpness, 1), "detector": self.detector}
+
+
+def face_distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(np.asarray(a, np.float32) - np.asarray(b, np.float32)))
+
+
+def check_rgb(rgb: np.ndarray) -> None:
+    """Signals take RGB uint8 arrays; jikimi.media converts grayscale, CMYK, 16-bit and alpha."""
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        got = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+        raise ValueError(f"expected an RGB uint8 array of shape (height, width, 3), got {got}")
+
+
+class FaceAnalyzer:
+    """Loads the dlib models once per process, on first use."""
+
+    def __init__(self, hog_side: int | None = HOG_SIDE, hog_upsample: int = HOG_UPSAMPLE) -> None:
+        self.hog_side = hog_side  # None: NudeNet proposals only (benchmarks compare it)
+        self.hog_upsample = hog_upsample
+        self._models = None
+        self._lock = threading.Lock()
+
+    def faces(self, rgb: np.ndarray, proposals: Iterable[FaceBox] = ()) -> list[FaceSignal]:
+        """Every face big enough to identify, with its embedding.
+
+        `proposals` are extra face boxes from another detector, normally
+        `NuditySummary.face_boxes()`; those overlapping a HOG face are dropped.
+        """
+        check_rgb(rgb)
+        rgb = np.ascontiguousarray(rgb)
+        found = [(box, "hog") for box in self.detect(rgb)]
+        found += [(box, "nudenet") for box in proposals if not any(_overlap(box, h) for h, _ in found)]
+        found = [(box, name) for box, name in found if box.size >= MIN_SCAN_FACE_PX]
+        return self._describe(rgb, found, SCAN_JITTERS)
+
+    def detect(self, rgb: np.ndarray) -> list[FaceBox]:
+        """HOG face boxes, in pixels of `rgb`."""
+        if self.hog_side is None:
+            return []
+        return self._hog(rgb, self.hog_side, self.hog_upsample)
+
+    def reference_face(self, rgb: np.ndarray, face_index: int | None = None) -> FaceSignal:
+        """The one usable face of an enrolment photo, or a refusal saying why.
+
+        `face_index` picks a face in a photo with several, counting from 1, left to right
+        (the CLI's `--face N`).
+        """
+        check_rgb(rgb)
+        rgb = np.ascontiguousarray(rgb)
+        boxes = self._hog(rgb, REFERENCE_HOG_SIDE, 1)
+        # Faces less than half the size of the largest are background (or HOG mistaking a
+        # badge for a face): a portrait with a passer-by behind is still one person's photo.
+        largest = max((b.size for b in boxes), default=0)
+        boxes = sorted((b for b in boxes if b.size >= largest / 2), key=lambda b: b.left)
+        if not boxes:
+            raise UnusableReferenceFace("no face found")
+        if face_index is None and len(boxes) > 1:
+            raise UnusableReferenceFace(
+                f"{len(boxes)} faces found: choose one with --face N (1 to {len(boxes)}, left to right)"
+            )
+        if face_index is not None and not 1 <= face_index <= len(boxes):
+            raise UnusableReferenceFace(f"no face number {face_index}: {len(boxes)} found (1 to {len(boxes)}, left to right)")
+        box = boxes[(face_index or 1) - 1]
+        if box.size < MIN_REFERENCE_FACE_PX:
+            raise UnusableReferenceFace(f"face too small ({box.size} px, need {MIN_REFERENCE_FACE_PX})")
+        face = self._describe(rgb, [(box, "hog")], REFERENCE_JITTERS)[0]
+        if face.sharpness < MIN_REFERENCE_SHARPNESS:
+            raise UnusableReferenceFace(
+                f"face too blurred (sharpness {face.sharpness:.1f}, need {MIN_REFERENCE_SHARPNESS:.1f})"
+            )
+        return face
+
+    def _hog(self, rgb: np.ndarray, side: int, upsample: int) -> list[FaceBox]:
+        detector, _, _ = self._load()
+        height, width = rgb.shape[:2]
+        scale = min(side / max(height, width), MAX_UPSCALE)
+        small = rgb
+        if abs(scale - 1.0) > 0.02:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            small = np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR))
+        else:
+            scale = 1.0
+        rects, scores, _ = detector.run(small, upsample, 0.0)
+        boxes = []
+        for r, s in zip(rects, scores):
+            box = FaceBox(
+                left=max(0, round(r.left() / scale)),
+                top=max(0, round(r.top() / scale)),
+                right=min(width, round((r.right() + 1) / scale)),
+                bottom=min(height, round((r.bottom() + 1) / scale)),
+                score=float(s),
+            )
+            if box.right > box.left and box.bottom > box.top:
+                boxes.append(box)
+        return boxes
+
+    def _describe(self, rgb: np.ndarray, found: list[tuple[FaceBox, str]], jitters: int) -> list[FaceSignal]:
+        import dlib
+
+        if not found:
+            return []
+        _, landmarks, encoder = self._load()
+        shapes = [landmarks(rgb, dlib.rectangle(b.left, b.top, b.right - 1, b.bottom - 1)) for b, _ in found]
+        embeddings = encoder.compute_face_descriptor(rgb, dlib.full_object_detections(shapes), jitters, CHIP_PADDING)
+        signals = []
+        for (box, name), shape, embedding in zip(found, shapes, embeddings):
+            chip = dlib.get_face_chip(rgb, shape, CHIP_SIZE, 0.0)  # the face alone, no background
+            signals.append(
+                FaceSignal(
+                    box=box,
+                    embedding=np.asarray(embedding, dtype=np.float32),
+                    size_px=box.size,
+                    sharpness=sharpness(chip),
+                    detector=name,
+                )
+            )
+        return signals
+
+    def _load(self):
+        with self._lock:
+            if self._models is None:
+                import dlib
+                import face_recognition_models as weights
+
+                self._models = (
+                    dlib.get_frontal_face_detector(),
+                    dlib.shape_predictor(weights.pose_predictor_five_point_model_location()),
+                    dlib.face_recognition_model_v1(weights.face_recognition_model_location()),
+                )
+            return self._models
+
+
+def sharpness(chip: np.ndarray) -> float:
+    """Variance of the Laplacian over the middle of a tightly aligned 150-px face chip.
+
+    Only the middle (eyes, nose, mouth) counts: the chip's edges can fall outside the photo,
+    and the hard border of that black padding would read as sharp detail.
+    """
+    gray = chip[30:120, 30:120].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    laplacian = (
+        gray[:-2, 1:-1] + gray[2:, 1:-1] + gray[1:-1, :-2] + gray[1:-1, 2:] - 4 * gray[1:-1, 1:-1]
+    )
+    return float(laplacian.var())
+
+
+def _overlap(a: FaceBox, b: FaceBox) -> bool:
+    """True when the boxes cover the same face: either box's centre lies inside the other."""
+
+    def centre_inside(p: FaceBox, q: FaceBox) -> bool:
+        cx, cy = (p.left + p.right) / 2, (p.top + p.bottom) / 2
+        return q.left <= cx <= q.right and q.top <= cy <= q.bottom
+
+    return centre_inside(a, b) or centre_inside(b, a)
