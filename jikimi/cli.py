@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,12 +20,14 @@ from rich.table import Table
 from rich.text import Text
 
 from jikimi import banks as bank_api
+from jikimi import cases
+from jikimi.audit import operator_name
 from jikimi.errors import JikimiError
 from jikimi.limits import Limits
 from jikimi.reports import render
 from jikimi.reports.data import scan_report, scan_summary
 from jikimi.scan import ScanInterrupted, ScanOptions, resume_scan, start_scan
-from jikimi.store.models import Content, Scan
+from jikimi.store.models import Scan
 from jikimi.workspace import Workspace
 
 app = typer.Typer(
@@ -36,6 +39,11 @@ app = typer.Typer(
 )
 bank_app = typer.Typer(help="Hash banks: lists of known content to match against.", no_args_is_help=True)
 app.add_typer(bank_app, name="bank")
+case_app = typer.Typer(help="Cases: the scans, subjects and decisions of one victim's case.", no_args_is_help=True)
+app.add_typer(case_app, name="case")
+subject_app = typer.Typer(help="Subjects: people to protect, enrolled with consent from reference photos.",
+                          no_args_is_help=True)
+app.add_typer(subject_app, name="subject")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -160,6 +168,79 @@ def bank_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     out.print(table)
 
 
+@case_app.command("create")
+def case_create(title: str, as_json: Annotated[bool, typer.Option("--json", help="Print the created case as JSON.")] = False) -> None:
+    """Open a case, e.g. `jikimi case create "Kim - school deepfakes"`."""
+    ws = workspace()
+    with ws.session() as session:
+        case = cases.create_case(ws, session, title, operator_name())
+        data = _case_json(case)
+    print(json.dumps(data, ensure_ascii=False)) if as_json else out.print(f"Created case {case.id}: {case.title}")
+
+
+@case_app.command("list")
+def case_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List cases with their enrolled subjects."""
+    with workspace().session() as session:
+        rows = [_case_json(c) for c in cases.list_cases(session)]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("id", "title", "subjects", "created by", "created")
+    for r in rows:
+        table.add_row(str(r["id"]), r["title"], ", ".join(s["name"] for s in r["subjects"] if not s["removed_at"]),
+                      r["created_by"], r["created_at"][:10])
+    out.print(table)
+
+
+def _case_json(case) -> dict:
+    return {"id": case.id, "title": case.title, "created_by": case.created_by, "created_at": case.created_at.isoformat(),
+            "subjects": [_subject_json(s) for s in case.subjects]}
+
+
+def _subject_json(subject) -> dict:
+    return {"id": subject.id, "case_id": subject.case_id, "name": subject.name, "consent": subject.consent,
+            "templates": len(subject.templates), "created_at": subject.created_at.isoformat(),
+            "removed_at": subject.removed_at.isoformat() if subject.removed_at else None}
+
+
+@subject_app.command("add")
+def subject_add(
+    case_id: Annotated[int, typer.Argument(help="The case, from `jikimi case list`.")],
+    photos: Annotated[list[Path], typer.Argument(help="Reference photos, each showing her face clearly.")],
+    name: Annotated[str, typer.Option(help="How she is named in reports (a pseudonym is fine).")],
+    consent: Annotated[str, typer.Option(help="What she consented to, in her words or the form's.")],
+    consented_by: Annotated[Optional[str], typer.Option(help="Who gave consent (default: the subject; a guardian for a minor).")] = None,
+    face: Annotated[Optional[int], typer.Option(help="In a group photo, which face (1 = leftmost).")] = None,
+    keep_photos: Annotated[bool, typer.Option("--keep-photos", help="Also keep the photos, encrypted (default: templates only).")] = False,
+    known: Annotated[Optional[list[Path]], typer.Option(help="Intimate files she holds: hashed into the case's bank, never stored (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the created subject as JSON.")] = False,
+) -> None:
+    """Enrol a person to protect, with her consent. Each photo must show exactly one usable face."""
+    ws = workspace()
+    record = cases.Consent(consented_by=consented_by or name, scope=consent,
+                           consented_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                           recorded_by=operator_name())
+    with ws.session() as session:
+        subject = cases.enrol_subject(ws, session, cases.get_case(session, case_id), name, record, photos,
+                                      face=face, keep_photos=keep_photos, known=known or [])
+        data = _subject_json(subject)
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        out.print(f"Enrolled subject {data['id']} ({name}) in case {case_id} from {data['templates']} photo(s); "
+                  f"{'photos kept, encrypted' if keep_photos else 'photos not kept'}.")
+
+
+@subject_app.command("remove")
+def subject_remove(subject_id: int) -> None:
+    """Delete a subject's face templates and photos. The consent record and the removal are kept in the log."""
+    ws = workspace()
+    with ws.session() as session:
+        subject = cases.remove_subject(ws, session, subject_id, operator_name())
+    out.print(f"Removed subject {subject_id} ({subject.name}): templates and photos deleted.")
+
+
 @app.command()
 def scan(
     source: Annotated[Optional[Path], typer.Argument(
@@ -171,6 +252,9 @@ def scan(
     max_pixels: Annotated[int, typer.Option(help="Refuse images with more pixels (decompression bombs).")] = Limits.max_image_pixels,
     max_video_seconds: Annotated[float, typer.Option(help="Refuse longer videos.")] = Limits.max_video_seconds,
     max_file_mb: Annotated[int, typer.Option(help="Refuse larger files.")] = Limits.max_file_bytes // 2**20,
+    case: Annotated[Optional[int], typer.Option(help="Attach the scan and its items to this case.")] = None,
+    only_case: Annotated[bool, typer.Option("--only-case", help="Look only for the case's own subjects (default: every enrolled subject).")] = False,
+    hashes_only: Annotated[bool, typer.Option("--hashes-only", help="Skip faces, nudity and provenance (much faster).")] = False,
 ) -> None:
     """Collect a source into the evidence vault, hash every file and match it against the banks.
 
@@ -179,9 +263,12 @@ def scan(
     ws = workspace()
     if (source is None) == (resume is None):
         raise JikimiError("give either a SOURCE to scan or --resume SCAN_ID")
+    if only_case and case is None:
+        raise JikimiError("--only-case needs --case ID")
     options = ScanOptions(jobs=max(1, jobs), banks=bank or None,
                           limits=Limits(max_image_pixels=max_pixels, max_video_seconds=max_video_seconds,
-                                        max_file_bytes=max_file_mb * 2**20))
+                                        max_file_bytes=max_file_mb * 2**20),
+                          case_id=case, only_case=only_case, analyse=not hashes_only)
     with RichProgress(not as_json or sys.stderr.isatty()) as progress:
         if resume is not None:
             scan_id = resume_scan(ws, resume, progress, jobs=options.jobs)
@@ -226,14 +313,11 @@ def report(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="File to write (default: print).")] = None,
 ) -> None:
     """Write the report of a scan: matched items with where they were posted, and read errors."""
-    with workspace().session() as session:
+    ws = workspace()
+    with ws.session() as session:
         data = scan_report(session, scan_id)
-        thumbnails = {}
-        if fmt == "html":
-            shas = [i["sha256"] for i in data["items"] if i["matches"]]
-            thumbnails = dict(session.query(Content.sha256, Content.thumbnail)
-                              .filter(Content.sha256.in_(shas), Content.thumbnail.is_not(None)).all())
-    text = render.render(data, fmt, thumbnails)
+        media = render.report_media(ws, session, data, operator_name()) if fmt == "html" else None
+    text = render.render(data, fmt, media)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")

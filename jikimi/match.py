@@ -1,4 +1,4 @@
-"""Match a content's signals against the hash banks.
+"""Match a content's signals against the hash banks and the enrolled subjects.
 
 Exact hashes come from the database; PDQ and video frame hashes go through one in-memory
 FAISS index of every bank's image and frame hashes, which is how images are found in videos
@@ -17,25 +17,34 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jikimi.index.faces import FaceIndex
 from jikimi.index.pdq import PDQIndex, pdq_hex_to_bytes
+from jikimi.keys import decrypt
+from jikimi.signals.faces import FACE_MATCH_THRESHOLD
 from jikimi.signals.pdq import PDQ_QUALITY_THRESHOLD
 from jikimi.store.models import Bank, BankSignal, Content
+
+if TYPE_CHECKING:
+    from jikimi.cases import Template
 
 VPDQ_MATCH_PERCENT = 80.0
 
 
 @dataclass
 class Found:
-    kind: str  # md5 | sha256 | pdq | vpdq
-    bank_id: int
-    content_id: int
+    kind: str  # md5 | sha256 | pdq | vpdq | face
+    bank_id: int | None
+    content_id: int | None
     distance: float | None = None
     detail: dict = field(default_factory=dict)
+    subject_id: int | None = None
+    face_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -164,3 +173,36 @@ class Matcher:
                 mean = sum(matched.values()) / len(matched)
                 videos.append(Found("vpdq", *key, round(mean, 2), detail))
         return list(stills.values()) + videos
+
+
+class SubjectMatcher:
+    """Finds enrolled subjects among the faces of a content.
+
+    Every subject in the workspace by default (one room usually holds many victims), or only
+    a case's own. Each subject is reported once per item, with her closest face.
+    """
+
+    def __init__(self, templates: list[Template], key: bytes):
+        self.key = key
+        self.names = {t.subject_id: t.subject_name for t in templates}
+        self.index = FaceIndex()
+        if templates:
+            self.index.add(np.stack([t.embedding for t in templates]), [t.subject_id for t in templates])
+
+    def match(self, content: Content) -> list[Found]:
+        if not len(self.index):
+            return []
+        best: dict[int, Found] = {}
+        for face in content.faces:
+            embedding = np.frombuffer(decrypt(self.key, face.embedding, face_associated_data(face.id), what="face data"),
+                                      dtype=np.float32)
+            for subject_id, distance in self.index.search(embedding, FACE_MATCH_THRESHOLD):
+                if subject_id not in best or distance < best[subject_id].distance:
+                    detail = {"box": face.box, "frame_time": face.frame_time}
+                    best[subject_id] = Found("face", None, None, round(distance, 4), detail, subject_id, face.id)
+        return sorted(best.values(), key=lambda f: f.distance)
+
+
+def face_associated_data(face_id: int) -> bytes:
+    """Binds an encrypted face embedding to its row, so rows cannot be swapped."""
+    return f"content_face:{face_id}".encode()

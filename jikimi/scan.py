@@ -24,12 +24,15 @@ from sqlalchemy.orm import Session
 
 from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.limits import Limits
-from jikimi.match import Found, Matcher
+from jikimi.cases import get_case, load_templates
+from jikimi.keys import encrypt, workspace_key
+from jikimi.match import Found, Matcher, SubjectMatcher, face_associated_data
+from jikimi.triage import triage
 from jikimi.signals.content import MEDIA_SUFFIXES, ContentSignals, compute_signals
 from jikimi.signals.crypto import file_digests
 from jikimi.sources import open_source
 from jikimi.sources.base import SourceEntry
-from jikimi.store.models import Content, ContentFrame, Item, ItemLocator, Match, Scan, utcnow
+from jikimi.store.models import Content, ContentFace, ContentFrame, Item, ItemLocator, Match, Scan, utcnow
 from jikimi.workspace import Workspace
 from jikimi.banks import get_bank
 
@@ -45,13 +48,16 @@ class ScanOptions:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     banks: list[str] | None = None  # None: every bank
     limits: Limits = field(default_factory=Limits)
+    case_id: int | None = None  # the case the scan and its items belong to
+    only_case: bool = False  # match only the case's own subjects (default: every subject)
+    analyse: bool = True  # faces, nudity and provenance besides the hashes
 
     def to_json(self) -> dict:
-        return {"jobs": self.jobs, "banks": self.banks, "limits": asdict(self.limits)}
+        return {**asdict(self), "limits": asdict(self.limits)}
 
     @classmethod
     def from_json(cls, data: dict, jobs: int | None = None) -> ScanOptions:
-        return cls(jobs or data["jobs"], data["banks"], Limits(**data["limits"]))
+        return cls(**{**data, "jobs": jobs or data["jobs"], "limits": Limits(**data["limits"])})
 
 
 class ScanInterrupted(JikimiError):
@@ -81,8 +87,10 @@ def start_scan(ws: Workspace, source: Path, options: ScanOptions, progress: Prog
     source_kind = open_source(source, options.limits).kind  # a source that cannot open makes no scan
     with ws.session() as session:
         bank_ids = _bank_ids(session, options.banks)
+        if options.case_id is not None:
+            get_case(session, options.case_id)
         scan = Scan(source=str(source), source_kind=source_kind, status="running", options=options.to_json(),
-                    pid=os.getpid(), host=socket.gethostname())
+                    pid=os.getpid(), host=socket.gethostname(), case_id=options.case_id)
         session.add(scan)
         session.flush()
         scan_id = scan.id
@@ -182,6 +190,8 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
                     progress: Progress) -> None:
     matcher = Matcher(bank_ids)
     with ws.session() as session:
+        templates = load_templates(ws, session, options.case_id if options.only_case else None)
+        subjects = SubjectMatcher(templates, workspace_key(ws.home) if templates else b"")
         pending = session.execute(
             select(Item.id, Item.sha256).where(Item.scan_id == scan_id, Item.done.is_(False))
             .order_by(Item.first_ordinal)
@@ -191,7 +201,7 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
     progress.phase("Hashing and matching", len(pending))
     to_hash = [(item_id, sha) for item_id, sha in pending if sha not in known]
     with _BatchedSession(ws, COMMIT_EVERY_SECONDS / 4) as session:
-        writer = _ResultWriter(session, matcher, ws.vault.path_for, progress)
+        writer = _ResultWriter(session, matcher, subjects, ws, progress)
         for item_id, sha in pending:
             if sha in known:
                 writer.write(item_id, sha, None)
@@ -227,30 +237,58 @@ class _BatchedSession(Session):
 class _ResultWriter:
     """Stores each content's signals and the item's matches in the same transaction."""
 
-    def __init__(self, session: Session, matcher: Matcher, vault_path: Callable[[str], Path],
+    def __init__(self, session: Session, matcher: Matcher, subjects: SubjectMatcher, ws: Workspace,
                  progress: Progress):
-        self.session, self.matcher, self.vault_path, self.progress = session, matcher, vault_path, progress
+        self.session, self.matcher, self.subjects, self.ws, self.progress = session, matcher, subjects, ws, progress
+        self.key: bytes | None = None
 
     def write(self, item_id: int, sha256: str, signals: ContentSignals | None) -> None:
         session = self.session
         content = session.get(Content, sha256)
         if content is None:
-            content = _content_row(self.vault_path(sha256), sha256, signals)
-            session.add(content)
-            session.flush()
+            content = self._store_content(sha256, signals)
         item = session.get(Item, item_id)
         if content.kind == "other" and content.error is None and _posted_as_media(item):
             item.error = "not a readable image or video, although it was posted as one"
         found = self.matcher.match(session, content) if content.error is None else []
         banks = self.matcher.banks
         allow = sorted({banks[f.bank_id].name for f in found if banks[f.bank_id].is_allow})
-        if allow:
+        if allow:  # known harmless (e.g. her own public photos): neither hashes nor faces are reported
             item.allowed_by = ", ".join(allow)
+            found = []
         else:
-            session.add_all(_match_row(item_id, f) for f in found)
+            found += self.subjects.match(content)
+        session.add_all(_match_row(item_id, f) for f in found)
+        result = triage(
+            [(self.subjects.names[f.subject_id], f.distance) for f in found if f.kind == "face"],
+            [(banks[f.bank_id].name, f.kind, f.distance) for f in found if f.kind != "face"],
+            (content.nudity or {}).get("max_exposed", 0.0),
+        )
+        item.priority, item.reason = result.priority, result.reason
         item.done = True
         self.progress.advance()
         session.maybe_commit()
+
+    def _store_content(self, sha256: str, signals: ContentSignals) -> Content:
+        """The content's signals; face embeddings are encrypted, bound to their row."""
+        with open(self.ws.vault.path_for(sha256), "rb") as f:
+            digests = file_digests(f)
+        content = Content(sha256=sha256, md5=digests.md5, size=digests.size, kind=signals.kind,
+                          mime_type=signals.mime_type, width=signals.width, height=signals.height,
+                          duration=signals.duration, pdq=signals.pdq, pdq_quality=signals.pdq_quality,
+                          thumbnail=signals.thumbnail, nudity=signals.nudity, provenance=signals.provenance,
+                          error=signals.error)
+        content.frames = [ContentFrame(timestamp=f.timestamp, pdq=f.pdq, quality=f.quality) for f in signals.frames]
+        self.session.add(content)
+        for found in signals.faces:
+            face = ContentFace(sha256=sha256, frame_time=found.frame_time, box=found.box,
+                               score=found.box.get("score", 0.0), embedding=b"")
+            content.faces.append(face)
+            self.session.flush()
+            self.key = self.key or workspace_key(self.ws.home)
+            face.embedding = encrypt(self.key, found.embedding, face_associated_data(face.id))
+        self.session.flush()
+        return content
 
 
 def _posted_as_media(item: Item) -> bool:
@@ -263,18 +301,7 @@ def _posted_as_media(item: Item) -> bool:
 
 def _match_row(item_id: int, found: Found) -> Match:
     return Match(item_id=item_id, kind=found.kind, bank_id=found.bank_id, bank_content_id=found.content_id,
-                 distance=found.distance, detail=found.detail)
-
-
-def _content_row(path: Path, sha256: str, signals: ContentSignals) -> Content:
-    with open(path, "rb") as f:
-        digests = file_digests(f)
-    content = Content(sha256=sha256, md5=digests.md5, size=digests.size, kind=signals.kind,
-                      mime_type=signals.mime_type, width=signals.width, height=signals.height,
-                      duration=signals.duration, pdq=signals.pdq, pdq_quality=signals.pdq_quality,
-                      thumbnail=signals.thumbnail, error=signals.error)
-    content.frames = [ContentFrame(timestamp=f.timestamp, pdq=f.pdq, quality=f.quality) for f in signals.frames]
-    return content
+                 subject_id=found.subject_id, face_id=found.face_id, distance=found.distance, detail=found.detail)
 
 
 def _compute_all(ws: Workspace, work: list[tuple[int, str]], options: ScanOptions
@@ -283,7 +310,7 @@ def _compute_all(ws: Workspace, work: list[tuple[int, str]], options: ScanOption
     limits = options.limits
     if options.jobs <= 1:
         for item_id, sha in work:
-            yield item_id, sha, compute_signals(ws.vault.path_for(sha), limits)
+            yield item_id, sha, compute_signals(ws.vault.path_for(sha), limits, options.analyse)
         return
     suspects: list[tuple[int, str]] = []
     queue = list(reversed(work))
@@ -293,7 +320,8 @@ def _compute_all(ws: Workspace, work: list[tuple[int, str]], options: ScanOption
             while queue or running:
                 while queue and len(running) < options.jobs * IN_FLIGHT_PER_WORKER:
                     item_id, sha = queue.pop()
-                    running[pool.submit(compute_signals, ws.vault.path_for(sha), limits)] = (item_id, sha)
+                    future = pool.submit(compute_signals, ws.vault.path_for(sha), limits, options.analyse)
+                    running[future] = (item_id, sha)
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     item_id, sha = running.pop(future)
@@ -310,13 +338,13 @@ def _compute_all(ws: Workspace, work: list[tuple[int, str]], options: ScanOption
         # A decoder crashed a worker: retry the unfinished files one at a time to find it.
         rest = suspects + list(running.values()) + list(reversed(queue))
         for item_id, sha in rest:
-            yield item_id, sha, _compute_isolated(ws.vault.path_for(sha), limits)
+            yield item_id, sha, _compute_isolated(ws.vault.path_for(sha), limits, options.analyse)
 
 
-def _compute_isolated(path: Path, limits: Limits) -> ContentSignals:
+def _compute_isolated(path: Path, limits: Limits, analyse: bool) -> ContentSignals:
     with ProcessPoolExecutor(1, mp_context=_worker_context(), initializer=_worker_init) as pool:
         try:
-            return pool.submit(compute_signals, path, limits).result()
+            return pool.submit(compute_signals, path, limits, analyse).result()
         except BrokenProcessPool:
             return ContentSignals(kind="other", mime_type="application/octet-stream", error="the decoder crashed on this file")
 

@@ -14,12 +14,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from jikimi import banks
+from jikimi.audit import operator_name
 from jikimi.errors import JikimiError
 from jikimi.demo.sample_export import SampleExport, build_sample_export
 from jikimi.reports import render
 from jikimi.reports.data import scan_report
 from jikimi.scan import Progress, ScanOptions, start_scan
-from jikimi.store.models import Bank, Content
+from jikimi.store.models import Bank
 from jikimi.workspace import Workspace
 
 DEMO_BANK = "demo-known"
@@ -50,10 +51,8 @@ def run_demo(ws: Workspace, dest: Path, jobs: int, progress: Progress = Progress
     scan_id = start_scan(ws, sample.export_dir, ScanOptions(jobs=jobs, banks=[DEMO_BANK]), progress)
     with ws.session() as session:
         report = scan_report(session, scan_id)
-        shas = [i["sha256"] for i in report["items"] if i["matches"]]
-        thumbnails = dict(session.execute(select(Content.sha256, Content.thumbnail)
-                                          .where(Content.sha256.in_(shas), Content.thumbnail.is_not(None))).all())
-    report_path = render.write(report, "html", ws.reports / f"scan-{scan_id}.html", thumbnails)
+        media = render.report_media(ws, session, report, operator_name())
+    report_path = render.write(report, "html", ws.reports / f"scan-{scan_id}.html", media)
     return DemoResult(scan_id, report_path, report["scan"], *evaluate(sample, report))
 
 

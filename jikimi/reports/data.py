@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from jikimi.errors import WorkspaceError
 from jikimi.scan import effective_status
-from jikimi.store.models import Content, Item, ItemLocator, Match, Scan
+from jikimi.store.models import Content, ContentFace, Item, ItemLocator, Match, Scan
 
 
 def scan_summary(session: Session, scan: Scan) -> dict:
@@ -34,6 +34,7 @@ def scan_summary(session: Session, scan: Scan) -> dict:
         "started_at": _iso(scan.started_at),
         "finished_at": _iso(scan.finished_at),
         "banks": scan.options.get("banks"),
+        "case_id": scan.case_id,
         "counts": {"items": items, "locators": locators, "matched": matched, "errors": errors,
                    "allowed": allowed, "pending": pending},
     }
@@ -44,13 +45,15 @@ def scan_report(session: Session, scan_id: int) -> dict:
     if scan is None:
         raise WorkspaceError(f"no scan with id {scan_id}: see `jikimi scans`")
     items = session.scalars(
-        select(Item).where(Item.scan_id == scan_id).order_by(Item.first_ordinal)
+        select(Item).where(Item.scan_id == scan_id).order_by(Item.priority.desc(), Item.first_ordinal)
         .options(selectinload(Item.locators), selectinload(Item.matches).selectinload(Match.bank_content),
-                 selectinload(Item.matches).selectinload(Match.bank))
+                 selectinload(Item.matches).selectinload(Match.bank),
+                 selectinload(Item.matches).selectinload(Match.subject))
     ).all()
     contents = {
         c.sha256: c
-        for c in session.scalars(select(Content).where(Content.sha256.in_([i.sha256 for i in items if i.sha256])))
+        for c in session.scalars(select(Content).where(Content.sha256.in_([i.sha256 for i in items if i.sha256]))
+                                 .options(selectinload(Content.faces)))
     }
     return {"scan": scan_summary(session, scan), "items": [_item(i, contents.get(i.sha256)) for i in items]}
 
@@ -71,12 +74,26 @@ def _item(item: Item, content: Content | None) -> dict:
         "pdq_quality": content.pdq_quality if content else None,
         "matches": [_match(m) for m in item.matches],
         "allowed_by": item.allowed_by,
-        "nudity": None,
+        "priority": item.priority,
+        "reason": item.reason,
+        "faces": [_face(f) for f in content.faces] if content else [],
+        "nudity": _nudity(content.nudity) if content and content.nudity else None,
+        "provenance": content.provenance if content else None,
         "error": item.error or (content.error if content else None),
     }
 
 
 def _match(match: Match) -> dict:
+    if match.kind == "face":
+        return {
+            "kind": "face",
+            "target": match.subject.name,
+            "subject_id": match.subject_id,
+            "case_id": match.subject.case_id,
+            "face_id": match.face_id,
+            "distance": match.distance,
+            **match.detail,
+        }
     return {
         "kind": match.kind,
         "bank": match.bank.name,
@@ -85,6 +102,15 @@ def _match(match: Match) -> dict:
         "distance": match.distance,
         **match.detail,
     }
+
+
+def _face(face: ContentFace) -> dict:
+    return {"id": face.id, "box": face.box, "frame_time": face.frame_time, "score": face.score}
+
+
+def _nudity(nudity: dict) -> dict:
+    """The contract's max score and classes; per-detection boxes stay in the database."""
+    return {"max_exposed": nudity["max_exposed"], "classes": nudity["classes"]}
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -6,36 +6,74 @@ import base64
 import csv
 import io
 import json
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from jikimi.errors import ExportFormatError
+from jikimi.audit import AuditLog
+from jikimi.errors import ExportFormatError, JikimiError
+from jikimi.reports.crops import face_crop_jpeg
+from jikimi.store.models import Content
+from jikimi.workspace import Workspace
 
 FORMATS = ("json", "csv", "html")
 CSV_COLUMNS = ["item_id", "sha256", "kind", "path", "chat", "message_id", "sender", "date_utc",
                "link", "matches", "error"]
 
 
-def render(report: dict, fmt: str, thumbnails: dict[str, bytes] | None = None) -> str:
+@dataclass
+class ReportMedia:
+    """Pictures an HTML report embeds: blurred thumbnails, and matched faces cropped alone."""
+
+    thumbnails: dict[str, bytes] = field(default_factory=dict)  # by sha256
+    face_crops: dict[int, bytes] = field(default_factory=dict)  # by face id
+
+
+def report_media(ws: Workspace, session: Session, report: dict, actor: str) -> ReportMedia:
+    """Collect the report's pictures; cutting faces out of originals is logged as an access."""
+    matched = [item for item in report["items"] if item["matches"]]
+    shas = [item["sha256"] for item in matched]
+    thumbnails = dict(session.execute(select(Content.sha256, Content.thumbnail)
+                                      .where(Content.sha256.in_(shas), Content.thumbnail.is_not(None))).all())
+    face_ids = sorted({m["face_id"] for item in matched for m in item["matches"] if m["kind"] == "face"})
+    crops = {}
+    for face_id in face_ids:
+        try:
+            crops[face_id] = face_crop_jpeg(ws, session, face_id)
+        except JikimiError:
+            continue  # the report says "no preview" rather than failing
+    if crops:
+        AuditLog(session, ws.home).append("view", f"scan:{report['scan']['id']}",
+                                          {"what": "face crops for an HTML report", "faces": sorted(crops)},
+                                          case_id=report["scan"].get("case_id"), actor=actor)
+    return ReportMedia(thumbnails, crops)
+
+
+def render(report: dict, fmt: str, media: ReportMedia | None = None) -> str:
     if fmt == "json":
         return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
         return _csv(report)
     if fmt == "html":
-        return _html(report, thumbnails or {})
+        return _html(report, media or ReportMedia())
     raise ExportFormatError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
 
 
-def write(report: dict, fmt: str, path: Path, thumbnails: dict[str, bytes] | None = None) -> Path:
+def write(report: dict, fmt: str, path: Path, media: ReportMedia | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(report, fmt, thumbnails), encoding="utf-8")
+    path.write_text(render(report, fmt, media), encoding="utf-8")
     return path
 
 
 def describe_match(match: dict) -> str:
     """One line a case worker can read: how it matched, what, how close."""
+    if match["kind"] == "face":
+        where = f" in the frame at {match['frame_time']:.0f} s" if match.get("frame_time") is not None else ""
+        return f"face · subject {match['target']} (distance {match['distance']:.2f}){where}"
     text = f"{match['kind']} · {match['bank']} / {match['target']}"
     if match.get("distance") is not None and match["kind"] in ("pdq", "vpdq"):
         text += f" (distance {match['distance']:g})"
@@ -65,6 +103,10 @@ def duration(scan: dict) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
+def _data_uri(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+
+
 def _csv(report: dict) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -79,11 +121,11 @@ def _csv(report: dict) -> str:
     return out.getvalue()
 
 
-def _html(report: dict, thumbnails: dict[str, bytes]) -> str:
+def _html(report: dict, media: ReportMedia) -> str:
     env = Environment(loader=PackageLoader("jikimi.reports"), autoescape=select_autoescape())
     env.filters.update(describe_match=describe_match, utc_time=utc_time, readable_time=readable_time)
     items = report["items"]
-    images = {sha: "data:image/jpeg;base64," + base64.b64encode(data).decode() for sha, data in thumbnails.items()}
+    images = {sha: _data_uri(data) for sha, data in media.thumbnails.items()}
     return env.get_template("report.html").render(
         scan=report["scan"],
         duration=duration(report["scan"]),
@@ -91,5 +133,6 @@ def _html(report: dict, thumbnails: dict[str, bytes]) -> str:
         errors=[i for i in items if i["error"]],
         allowed=[i for i in items if i["allowed_by"]],
         thumbnails=images,
+        crops={face_id: _data_uri(data) for face_id, data in media.face_crops.items()},
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )

@@ -1,0 +1,52 @@
+"""Triage: which items a reviewer should see first, and a one-line reason why.
+
+The order is the issue's: a face matching an enrolled subject together with sexual content,
+then a subject match alone, then a hash match with a known abusive file, then sexual content
+without a known subject. Within a tier, closer faces and stronger nudity scores come first.
+
+`SEXUAL_SCORE` is NudeNet's own customary cut-off. It cannot be tuned on labelled sexual
+images here (the project holds none, by its ethical rules); reviewers always see the classes
+and scores behind it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jikimi.signals.faces import FACE_MATCH_THRESHOLD
+
+SEXUAL_SCORE = 0.5
+SUBJECT_AND_SEXUAL, SUBJECT, HASH, SEXUAL, NOTHING = 4, 3, 2, 1, 0
+TIER_SPAN = 1000  # priority = tier * TIER_SPAN + a 0-999 score within the tier
+
+
+@dataclass(frozen=True)
+class Triage:
+    priority: int
+    reason: str | None
+
+
+def triage(face_matches: list[tuple[str, float]], hash_matches: list[tuple[str, str, float | None]],
+           max_exposed: float) -> Triage:
+    """`face_matches`: (subject name, distance); `hash_matches`: (bank, kind, distance)."""
+    sexual = max_exposed >= SEXUAL_SCORE
+    nudity = f"exposed nudity ({max_exposed:.2f})"
+    if face_matches:
+        name, distance = min(face_matches, key=lambda m: m[1])
+        closeness = max(0.0, 1 - distance / FACE_MATCH_THRESHOLD)
+        reason = f"face matches subject '{name}' (distance {distance:.2f})"
+        if sexual:
+            return Triage(_priority(SUBJECT_AND_SEXUAL, (closeness + max_exposed) / 2), f"{reason} and {nudity}")
+        return Triage(_priority(SUBJECT, closeness), reason)
+    if hash_matches:
+        bank, kind, distance = min(hash_matches, key=lambda m: m[2] or 0)
+        closeness = 1.0 if distance is None else max(0.0, 1 - distance / 64)
+        detail = f"{kind}, distance {distance:g}" if distance else kind
+        return Triage(_priority(HASH, closeness), f"matches bank '{bank}' ({detail})")
+    if sexual:
+        return Triage(_priority(SEXUAL, max_exposed), f"{nudity}, no known subject")
+    return Triage(NOTHING, None)
+
+
+def _priority(tier: int, score: float) -> int:
+    return tier * TIER_SPAN + min(TIER_SPAN - 1, int(score * TIER_SPAN))
