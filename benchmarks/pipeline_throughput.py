@@ -1,0 +1,152 @@
+"""Full-pipeline throughput (hashes + faces + nudity + provenance) and peak memory.
+
+Photos are public-domain portraits (scikit-image's astronaut, matplotlib's Grace Hopper)
+pasted at varied sizes onto public-domain scenes, saved as JPEG at 720p (1280x720) and
+1280 px wide (1280x960). For each size:
+
+- ours: `jikimi scan` of the folder (fresh workspace, one subject enrolled) with --jobs 1 and 2;
+- naive baseline, measured in the same run: per image, full-resolution dlib HOG with one
+  upsampling (the usual recipe), a 5-point landmark + ResNet embedding for each face, and
+  NudeNet's stock detector (`NudeDetector().detect(path)`), one image after another.
+
+Peak memory is the highest total resident memory of the scan's process tree (main process,
+fork server and workers), sampled every 50 ms.
+
+    .venv/bin/python benchmarks/pipeline_throughput.py [--photos 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import matplotlib.cbook
+import numpy as np
+from PIL import Image
+from skimage import data
+
+from jikimi import cases
+from jikimi.scan import ScanOptions, start_scan
+from jikimi.workspace import Workspace
+
+SIZES = {"720p": (1280, 720), "1280px": (1280, 960)}
+SCENES = ("coffee", "chelsea", "rocket", "hubble_deep_field", "retina", "coins")
+
+
+def portraits() -> list[Image.Image]:
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+        grace = Image.open(f).convert("RGB")
+    return [Image.fromarray(data.astronaut()), grace]
+
+
+def make_photos(folder: Path, size: tuple[int, int], count: int, rng: random.Random) -> None:
+    folder.mkdir(parents=True)
+    people = portraits()
+    for i in range(count):
+        scene = Image.fromarray(np.asarray(getattr(data, SCENES[i % len(SCENES)])())).convert("RGB").resize(size)
+        person = people[i % len(people)]
+        side = rng.randint(size[1] // 3, size[1] * 9 // 10)
+        scene.paste(person.resize((side * person.width // person.height, side)),
+                    (rng.randint(0, size[0] - side), rng.randint(0, size[1] - side)))
+        scene.save(folder / f"{i:04}.jpg", "JPEG", quality=rng.randint(70, 92))
+
+
+class TreeMemory:
+    """Peak total RSS of this process and all its descendants."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, _tree_rss(os.getpid()))
+
+
+def _tree_rss(root: int) -> int:
+    parents, rss = {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry)], rss[int(entry)] = int(fields[1]), int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, IndexError):
+                continue
+    total, frontier = rss.get(root, 0), [root]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        total += sum(rss.get(pid, 0) for pid in children)
+        frontier = children
+    return total
+
+
+def ours(folder: Path, home: Path, jobs: int) -> tuple[float, int]:
+    ws = Workspace(home)
+    ws.init()
+    reference = home / "reference.jpg"
+    Image.fromarray(data.astronaut()).save(reference, quality=95)
+    with ws.session() as session:
+        case = cases.create_case(ws, session, "benchmark", "benchmark")
+        cases.enrol_subject(ws, session, case, "astronaut",
+                            cases.Consent("benchmark", "benchmark", "2024-01-01T00:00:00+00:00", "benchmark"), [reference])
+    with TreeMemory() as memory:
+        start = time.perf_counter()
+        start_scan(ws, folder, ScanOptions(jobs=jobs))
+        seconds = time.perf_counter() - start
+    return seconds, memory.peak
+
+
+def naive(folder: Path) -> float:
+    import dlib
+    import face_recognition_models
+    from nudenet import NudeDetector
+
+    detector = dlib.get_frontal_face_detector()
+    landmarks = dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location())
+    embedder = dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location())
+    nudity = NudeDetector()
+    paths = sorted(folder.iterdir())
+    start = time.perf_counter()
+    for path in paths:
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        for box in detector(rgb, 1):
+            embedder.compute_face_descriptor(rgb, landmarks(rgb, box))
+        nudity.detect(str(path))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--photos", type=int, default=60)
+    args = parser.parse_args()
+    rng = random.Random(11)
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, size in SIZES.items():
+            folder = Path(tmp) / label
+            make_photos(folder, size, args.photos, rng)
+            baseline = args.photos / naive(folder)
+            print(f"{label} ({size[0]}x{size[1]}), {args.photos} photos with faces")
+            print(f"  naive baseline (full-res HOG upsample 1 + embedding + NudeNet), 1 process: {baseline:5.2f} photos/s")
+            for jobs in (1, 2):
+                seconds, peak = ours(folder, Path(tmp) / f"ws-{label}-{jobs}", jobs)
+                speed = args.photos / seconds
+                print(f"  jikimi scan --jobs {jobs}: {speed:5.2f} photos/s  x{speed / baseline:.2f} vs naive  "
+                      f"peak memory {peak / 2**20:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
