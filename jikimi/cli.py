@@ -20,7 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from jikimi import banks as bank_api
-from jikimi import cases
+from jikimi import cases, cli_web
+from jikimi.cli_actions import audit_app, evidence_app, host_app, review, takedown_app
 from jikimi.audit import operator_name
 from jikimi.errors import JikimiError
 from jikimi.limits import Limits
@@ -331,7 +332,8 @@ def demo(
     dest: Annotated[Optional[Path], typer.Option(help="Where to build the sample case (default: $JIKIMI_HOME/demo).")] = None,
     jobs: Annotated[int, typer.Option(help="Worker processes (default: number of cores).")] = os.cpu_count() or 1,
 ) -> None:
-    """Build a harmless sample Telegram export, bank its known files, scan it and write the report.
+    """Build a harmless sample Telegram export, bank its known files, enrol a demo subject from a
+    public-domain NASA portrait, scan it and write the report.
 
     Runs offline; every picture is public-domain or drawn by the demo itself.
     """
@@ -343,6 +345,9 @@ def demo(
     _print_summary(result.summary)
     out.print(f"Found {result.found} of {result.expected} altered copies of known files that PDQ can see; "
               f"{result.false_matches} unrelated posts reported as matches.")
+    out.print(f"Found {result.subject_found} of {result.subject_expected} posts showing the demo subject by her face "
+              f"(recall {result.subject_recall:.0%}, precision {result.subject_precision:.0%}: "
+              f"{result.subject_reported} posts matched her; case {result.case_id}).")
     out.print(f"{result.errors_reported} of {result.errors_expected} broken, hostile or missing files "
               "reported with a reason; the scan went on.")
     out.print(f"HTML report: {result.report_path}")
@@ -357,11 +362,25 @@ def _read_text(path: Path) -> str:
         raise JikimiError(f"cannot read {path}: {e.strerror or e}") from None
 
 
+# Commands that live in their own modules: review and actions, the web app and its accounts.
+app.command()(review)
+app.add_typer(audit_app, name="audit")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(takedown_app, name="takedown")
+app.add_typer(host_app, name="host")
+app.command()(cli_web.serve)
+app.add_typer(cli_web.user_app, name="user")
+app.add_typer(cli_web.token_app, name="token")
+
+
 def main() -> None:
     try:
         app()
     except ScanInterrupted as e:
         err.print(f"[yellow]{e}[/]")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]")
         sys.exit(130)
     except JikimiError as e:
         err.print(f"[red]error:[/] {e}")

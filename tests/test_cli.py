@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -120,7 +119,8 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, sample):
     home = tmp_path / "home"
     prepare(home, sample)
     process = start_scan_process(home, sample.export_dir)
-    time.sleep(3)
+    assert process.stderr.readline().startswith("Scan 1 started")  # the scan is under way
+    time.sleep(1)
     os.killpg(process.pid, signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     if process.returncode == 0:

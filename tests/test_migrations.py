@@ -1,7 +1,9 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import jikimi.store.audit_models  # noqa: F401  (registers its table)
+import jikimi.store.audit_models  # noqa: F401  (each module registers its tables)
+import jikimi.store.takedown_models  # noqa: F401
+import jikimi.store.web_models  # noqa: F401
 from jikimi.store.models import Base
 
 

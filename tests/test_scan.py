@@ -4,8 +4,6 @@ import os
 
 import av
 import numpy as np
-import pytest
-from PIL import Image
 
 from conftest import picture, save_jpeg
 from jikimi import banks

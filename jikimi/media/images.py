@@ -4,7 +4,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 from pillow_heif import register_heif_opener
 
 from jikimi.errors import MediaTooLarge, UnsupportedMedia
@@ -32,6 +32,9 @@ def open_image(path: Path, limits: Limits, *, min_side: int | None = None) -> Im
         if min_side and img.format == "JPEG":
             img.draft("RGB", (min_side, min_side))
         try:
+            # WeasyPrint (PDF reports) sets Pillow's global LOAD_TRUNCATED_IMAGES when it is
+            # imported; evidence must never be silently padded with grey, so refuse truncation.
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
             img.load()
             ImageOps.exif_transpose(img, in_place=True)
             return _to_rgb(img)

@@ -9,7 +9,6 @@ Only headers are read here (no pixels are decoded).
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 

@@ -1,0 +1,289 @@
+"""The commands that act on reviewed evidence: review, audit, evidence, takedown, host.
+
+Registered in `jikimi.cli` as `jikimi review`, `jikimi audit ...`, `jikimi evidence ...`,
+`jikimi takedown ...` and `jikimi host ...`. Like the rest of the CLI: results on standard
+output (`--json` for scripts), messages on standard error, errors as JikimiError.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from jikimi.audit import AuditLog, operator_name
+from jikimi.errors import JikimiError
+from jikimi.evidence.package import export_package
+from jikimi.evidence.verify import verify_package
+from jikimi.review import record_decision
+from jikimi.store.models import utcnow
+from jikimi.takedown import hosts as host_api
+from jikimi.takedown import notices as notice_api
+from jikimi.takedown import send as send_api
+from jikimi.takedown import tracking
+from jikimi.workspace import Workspace
+
+audit_app = typer.Typer(help="The custody log: who did what to which evidence, signed and chained.", no_args_is_help=True)
+evidence_app = typer.Typer(help="Signed evidence packages for police and lawyers.", no_args_is_help=True)
+takedown_app = typer.Typer(help="Takedown notices: draft, send, track and re-send until removed.", no_args_is_help=True)
+host_app = typer.Typer(help="Recipients of takedown notices (platform abuse desks, regulators).", no_args_is_help=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DECISIONS = {"confirm": "confirm", "reject": "not_abusive", "not-abusive": "not_abusive",
+             "not-subject": "not_subject", "unsure": "unsure"}
+
+
+def workspace() -> Workspace:
+    ws = Workspace()
+    ws.init()
+    return ws
+
+
+def review(
+    item_id: Annotated[int, typer.Argument(help="The item, from a scan report.")],
+    decision: Annotated[str, typer.Argument(help="confirm, reject (= not-abusive), not-subject or unsure.")],
+    note: Annotated[Optional[str], typer.Option(help="Why, in a few words (kept in the custody log).")] = None,
+    case: Annotated[Optional[int], typer.Option(help="The case the decision is for (default: the scan's case).")] = None,
+) -> None:
+    """Record a review decision, exactly as the web review queue does. Confirming banks the item's hashes."""
+    verdict = DECISIONS.get(decision.lower())
+    if verdict is None:
+        raise JikimiError(f"unknown decision {decision!r}: use one of {', '.join(DECISIONS)}")
+    ws = workspace()
+    with ws.session() as session:
+        recorded = record_decision(session, ws.home, item_id, verdict, operator_name(), note=note, case_id=case)
+        where = f" for case {recorded.case_id}" if recorded.case_id else ""
+    out.print(f"Item {item_id}: {verdict.replace('_', ' ')}{where}")
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Check the whole custody log; name the first entry that was altered, removed or reordered."""
+    ws = workspace()
+    with ws.session() as session:
+        result = AuditLog(session, ws.home).verify()
+    if as_json:
+        print(json.dumps({"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
+                          "reason": result.reason}))
+    elif result.ok:
+        out.print(f"[green]Custody log intact:[/] {result.reason}")
+    else:
+        out.print(f"[bold red]Custody log NOT intact:[/] {result.reason}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("show")
+def audit_show(
+    case: Annotated[Optional[int], typer.Option(help="Only the entries of this case.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Print the custody log (or one case's entries), oldest first."""
+    ws = workspace()
+    with ws.session() as session:
+        rows = [{"seq": e.seq, "time": e.time, "actor": e.actor, "action": e.action, "subject": e.subject,
+                 "case_id": e.case_id, "details": e.details, "entry_hash": e.entry_hash}
+                for e in AuditLog(session, ws.home).entries(case_id=case)]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("seq", "time (UTC)", "actor", "action", "subject", "case")
+    for r in rows:
+        table.add_row(str(r["seq"]), r["time"][:19].replace("T", " "), r["actor"], r["action"], r["subject"],
+                      str(r["case_id"] or ""))
+    out.print(table)
+
+
+@evidence_app.command("export")
+def evidence_export(
+    case: Annotated[int, typer.Argument(help="The case, from `jikimi case list`.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The ZIP file to write.")],
+    item: Annotated[Optional[list[int]], typer.Option("--item", help="Export this item (repeatable; default: every confirmed item of the case).")] = None,
+    lang: Annotated[str, typer.Option(help="Language of the report: ko or en.")] = "ko",
+) -> None:
+    """Write a signed evidence package: originals, manifest, custody log, SHA256SUMS, HTML and PDF report."""
+    ws = workspace()
+    with ws.session() as session:
+        path = export_package(ws, session, case, item or None, out=output, lang=lang, actor=operator_name())
+    report = verify_package(path)
+    if not report.ok:
+        raise JikimiError(f"the package just written does not verify: {report.problems[0]}")
+    out.print(f"Wrote {path}: {report.items} item(s), verified. Check it anywhere with `jikimi evidence verify {path.name}`.")
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    file: Annotated[Path, typer.Argument(help="An evidence package ZIP.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Re-check every hash, the signature and the custody log of a package. Needs no workspace."""
+    report = verify_package(file)
+    if as_json:
+        print(json.dumps({"ok": report.ok, "problems": report.problems, "items": report.items,
+                          "log_entries": report.log_entries, "key_fingerprint": report.key_fingerprint},
+                         ensure_ascii=False))
+    else:
+        out.print(("[green]" if report.ok else "[bold red]") + report.summary + "[/]")
+        for problem in report.problems:
+            out.print(f"  - {problem}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@takedown_app.command("draft")
+def takedown_draft(
+    case: Annotated[int, typer.Argument(help="The case, from `jikimi case list`.")],
+    to: Annotated[str, typer.Option("--to", help="The host, from `jikimi host list` (e.g. telegram, kcsc).")],
+    lang: Annotated[str, typer.Option(help="Language of the notice: ko, en, ja or zh.")],
+    item: Annotated[Optional[list[int]], typer.Option("--item", help="Include this item (repeatable; default: every confirmed item).")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Folder for the .eml files (default: $JIKIMI_HOME/notices).")] = None,
+    legal_basis: Annotated[Optional[str], typer.Option(help="The legal basis to cite (default: the language's standard text).")] = None,
+    victim: Annotated[Optional[str], typer.Option(help="Name the victim in the notice. Left out unless given, on purpose.")] = None,
+    signature: Annotated[Optional[str], typer.Option(help="Closing lines: the centre's name and contact.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Draft RFC 5322 (.eml) takedown notices to a host for a case's items."""
+    ws = workspace()
+    config = send_api.load_config(ws.home)
+    with ws.session() as session:
+        drafted = notice_api.draft_notices(ws, session, case, to, lang, item or None, output,
+                                           legal_basis=legal_basis, victim=victim, signature=signature,
+                                           sender=config.sender if config else None, actor=operator_name())
+        rows = [_notice_json(n) for n in drafted]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    for r in rows:
+        out.print(f"Drafted {r['reference']} to {r['host']} ({len(r['items'])} item(s)): {r['eml_path']}")
+    err.print("Send with `jikimi takedown send`, or send the .eml by hand and run `jikimi takedown mark REF sent`.")
+
+
+@takedown_app.command("send")
+def takedown_send(
+    references: Annotated[Optional[list[str]], typer.Argument(help="Notices to send (default: every notice due).")] = None,
+    every: Annotated[float, typer.Option(help="With no references: re-send notices last sent this many hours ago.")] = 24,
+) -> None:
+    """Send notices through the SMTP server in $JIKIMI_HOME/smtp.json (or JIKIMI_SMTP_* variables)."""
+    ws = workspace()
+    config = send_api.load_config(ws.home)
+    if config is None:
+        raise send_api.SmtpNotConfigured(
+            "no SMTP server configured (see $JIKIMI_HOME/smtp.json): send the .eml drafts by hand, "
+            "then run `jikimi takedown mark REF sent`")
+    failures = 0
+    with ws.session() as session:
+        if references:
+            chosen = [tracking.get_notice(session, r) for r in references]
+        else:
+            chosen = tracking.due(session, utcnow(), timedelta(hours=every))
+        for notice in chosen:
+            try:
+                with session.begin_nested():
+                    send_api.send_notice(session, ws.home, notice, config, actor=operator_name())
+                out.print(f"Sent {notice.reference} to {notice.host.name} ({notice.send_count} time(s) so far)")
+            except JikimiError as e:
+                failures += 1
+                err.print(f"[red]not sent:[/] {e}")
+    if not chosen:
+        out.print("Nothing to send.")
+    if failures:
+        raise typer.Exit(1)
+
+
+@takedown_app.command("mark")
+def takedown_mark(
+    reference: Annotated[str, typer.Argument(help="The notice, e.g. JKM-2024-000123.")],
+    status: Annotated[str, typer.Argument(help="sent, acknowledged, removed or refused.")],
+    note: Annotated[Optional[str], typer.Option(help="E.g. the host's reply or reason for refusing.")] = None,
+) -> None:
+    """Record what happened to a notice: sent by hand, acknowledged, removed or refused."""
+    ws = workspace()
+    with ws.session() as session:
+        notice = tracking.mark(session, ws.home, tracking.get_notice(session, reference), status, note=note,
+                               actor=operator_name())
+        out.print(f"{notice.reference}: {notice.status}")
+
+
+@takedown_app.command("due")
+def takedown_due(
+    every: Annotated[float, typer.Option(help="Re-send notices last sent this many hours ago.")] = 24,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List notices to send now: never sent, or not removed and last sent long enough ago."""
+    ws = workspace()
+    with ws.session() as session:
+        rows = [_notice_json(n) for n in tracking.due(session, utcnow(), timedelta(hours=every))]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("reference", "host", "case", "status", "sent", "last sent", "items")
+    for r in rows:
+        table.add_row(r["reference"], r["host"], str(r["case_id"]), r["status"], str(r["send_count"]),
+                      (r["last_sent_at"] or "never")[:16].replace("T", " "), str(len(r["items"])))
+    out.print(table)
+
+
+@takedown_app.command("stats")
+def takedown_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Per host: notices sent, removal rate, median and 90th-percentile hours to removal."""
+    with workspace().session() as session:
+        rows = [vars(s) for s in tracking.stats(session)]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("host", "notices", "removed", "refused", "open", "removal rate", "median h", "p90 h")
+    for r in rows:
+        table.add_row(r["host"], str(r["notices"]), str(r["removed"]), str(r["refused"]), str(r["open"]),
+                      f"{r['removal_rate']:.0%}", _hours(r["median_hours"]), _hours(r["p90_hours"]))
+    out.print(table)
+
+
+@host_app.command("add")
+def host_add(
+    name: Annotated[str, typer.Argument(help="A short name, e.g. example-hosting.")],
+    email: Annotated[Optional[str], typer.Option(help="The abuse desk's e-mail address.")] = None,
+    url: Annotated[Optional[str], typer.Option(help="The host's report form, when it takes no e-mail.")] = None,
+    lang: Annotated[Optional[list[str]], typer.Option("--lang", help="A language the host reads (repeatable; ko, en, ja, zh).")] = None,
+    notes: Annotated[Optional[str], typer.Option(help="Anything a case worker should know.")] = None,
+) -> None:
+    """Add a recipient of takedown notices."""
+    with workspace().session() as session:
+        host = host_api.add_host(session, name, email, lang, url, notes)
+        out.print(f"Added host {host.name} ({host.email or host.url})")
+
+
+@host_app.command("list")
+def host_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the hosts notices can be sent to."""
+    with workspace().session() as session:
+        rows = [{"name": h.name, "email": h.email, "url": h.url, "languages": h.languages, "kind": h.kind,
+                 "notes": h.notes} for h in host_api.list_hosts(session)]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("name", "e-mail", "languages", "kind", "notes")
+    for r in rows:
+        table.add_row(r["name"], r["email"] or r["url"] or "", ", ".join(r["languages"]), r["kind"], r["notes"] or "")
+    out.print(table)
+
+
+def _notice_json(notice) -> dict:
+    def iso(moment):
+        return tracking.utc(moment).isoformat() if moment else None
+
+    return {"reference": notice.reference, "host": notice.host.name, "case_id": notice.case_id,
+            "language": notice.language, "status": notice.status, "send_count": notice.send_count,
+            "drafted_at": iso(notice.drafted_at), "sent_at": iso(notice.sent_at),
+            "last_sent_at": iso(notice.last_sent_at), "removed_at": iso(notice.removed_at),
+            "eml_path": notice.eml_path, "items": [{"item_id": i.item_id, "sha256": i.sha256, "link": i.link}
+                                                   for i in notice.items]}
+
+
+def _hours(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"

@@ -1,0 +1,70 @@
+"""Accounts of the web app: users, login sessions, API tokens, failed logins, allowed paths.
+
+Secrets are never stored: passwords as argon2 hashes, session and API tokens as their
+SHA-256 (a token is 32 random bytes, so a plain hash is enough and lookups stay indexed).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from jikimi.store.models import Base, utcnow
+
+ROLES = ("admin", "caseworker", "reviewer", "viewer")
+
+
+class WebUser(Base):
+    __tablename__ = "web_users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))  # admin | caseworker | reviewer | viewer
+    password_hash: Mapped[str] = mapped_column(Text)
+    preferences: Mapped[dict] = mapped_column(JSON, default=dict)  # review display: grayscale, small
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebSession(Base):
+    """A browser login. The cookie holds the token; the row holds its hash and the CSRF token."""
+
+    __tablename__ = "web_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", name="fk_web_sessions_user_id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", name="fk_api_tokens_user_id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class LoginFailure(Base):
+    """One failed login, counted per user name and client address for rate limiting."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (Index("ix_login_failures_name_address_at", "name", "address", "at"),)
+
+
+class AllowedPath(Base):
+    """A folder or file on the server that an admin allowed case workers to scan."""
+
+    __tablename__ = "allowed_paths"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    added_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

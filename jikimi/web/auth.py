@@ -1,0 +1,112 @@
+"""Who is asking, and may they: sessions and API tokens, roles, CSRF.
+
+Every route except /healthz and the login page depends on a `Need`; the route-table test
+checks that, so a new route without one fails the tests.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from jikimi.store.web_models import WebUser
+from jikimi.web import accounts
+
+SESSION_COOKIE = "jikimi_session"
+LOGIN_COOKIE = "jikimi_login"  # the login form's CSRF secret, before there is a session
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# What each permission allows, and the roles that have it.
+PERMISSIONS = {
+    "read": ("admin", "caseworker", "reviewer", "viewer"),  # see pages, blurred thumbnails only
+    "review": ("admin", "caseworker", "reviewer"),  # face crops, reveal, decide
+    "manage": ("admin", "caseworker"),  # cases, subjects, scans, banks
+    "admin": ("admin",),  # users, server paths allowed for scanning
+}
+FORM_LIMITS = {"max_files": 200, "max_fields": 100, "max_part_size": 1024 * 1024}
+
+
+class NotAuthenticated(Exception):
+    """No valid session or token: the API answers 401, pages redirect to the login form."""
+
+
+class Forbidden(Exception):
+    """Authenticated, but the role lacks the permission, or the CSRF token is wrong."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+@dataclass
+class Caller:
+    user: WebUser
+    csrf: str | None  # None for API tokens, which are not sent by browsers on their own
+    session_token: str | None
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+    def can(self, permission: str) -> bool:
+        return self.user.role in PERMISSIONS[permission]
+
+
+class Need:
+    """A route dependency: an authenticated caller with `permission`, and a CSRF check on writes."""
+
+    def __init__(self, permission: str):
+        assert permission in PERMISSIONS
+        self.permission = permission
+
+    async def __call__(self, request: Request) -> Caller:
+        caller = authenticate(request)
+        if caller is None:
+            raise NotAuthenticated()
+        request.state.caller = caller
+        if not caller.can(self.permission):
+            raise Forbidden(f"the {caller.user.role} role may not do this")
+        if request.method in UNSAFE and caller.csrf is not None:
+            await check_csrf(request, caller.csrf)
+        return caller
+
+
+read, review, manage, admin = (Need(p) for p in ("read", "review", "manage", "admin"))
+
+
+def authenticate(request: Request) -> Caller | None:
+    if hasattr(request.state, "caller"):
+        return request.state.caller
+    ws = request.app.state.ws
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    with ws.session() as session:
+        if scheme.lower() == "bearer" and credential:
+            user = accounts.find_token(session, credential.strip())
+            return Caller(user, None, None) if user else None
+        token = request.cookies.get(SESSION_COOKIE)
+        found = accounts.find_session(session, token) if token else None
+        if found is None:
+            return None
+        web_session, user = found
+        session.expunge(user)
+        return Caller(user, web_session.csrf_token, token)
+
+
+async def check_csrf(request: Request, expected: str) -> None:
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form(**FORM_LIMITS)
+        sent = form.get(CSRF_FIELD)
+    if not isinstance(sent, str) or not accounts.same(sent, expected):
+        raise Forbidden("the form has expired or did not come from this site: reload the page and try again")
+
+
+def login_secret(request: Request) -> str:
+    return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

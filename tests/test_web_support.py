@@ -1,0 +1,70 @@
+"""Shared by the web tests (no tests here): the real app served by uvicorn on a free port."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
+import httpx
+import uvicorn
+from fastapi.routing import APIRoute
+
+from jikimi.web import accounts, create_app
+
+PASSWORD = "correct horse battery"
+ROLE_USERS = {"admin": "ada", "caseworker": "cora", "reviewer": "rhee", "viewer": "vic"}
+
+
+@contextmanager
+def serve(ws, **options):
+    """The app on 127.0.0.1 at a random port, in a thread; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(ws, **options), host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def add_role_users(ws) -> None:
+    with ws.session() as session:
+        for role, name in ROLE_USERS.items():
+            accounts.add_user(session, name, role, PASSWORD)
+
+
+def login(base: str, name: str, password: str = PASSWORD) -> httpx.Client:
+    """A client with a browser session, as after filling in the login form."""
+    client = httpx.Client(base_url=base, follow_redirects=False, timeout=60)
+    form = client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    answer = client.post("/login", data={"name": name, "password": password, "csrf_token": csrf, "next": "/"})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def csrf_of(client: httpx.Client, path: str = "/") -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text).group(1)
+
+
+def api_routes(routes):
+    """Every API route of the app, including those of included routers."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from api_routes(route.original_router.routes)
