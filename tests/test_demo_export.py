@@ -1,5 +1,6 @@
 """The sample export is shaped like a real Telegram export, reproducible, and its ground
-truth holds when checked with pdqhash directly (not with our own scanner, which it tests)."""
+truth holds when checked with pdqhash and the face models directly (not with our own
+scanner, which it tests)."""
 
 import hashlib
 import json
@@ -12,13 +13,17 @@ import pdqhash
 import pytest
 from PIL import Image
 
-from jikimi.demo.sample_export import KNOWN_VIDEO, NOT_INCLUDED, TOO_LARGE, build_sample_export
+from jikimi.demo.sample_export import (
+    KNOWN_VIDEO, NOT_INCLUDED, SUBJECT_NAME, TOO_LARGE, ExpectedMatch, build_sample_export,
+)
+from jikimi.signals.faces import FACE_MATCH_THRESHOLD, FaceAnalyzer, face_distance
 
 PDQ_MATCH = 31  # the match threshold scanners use (threatexchange's PDQ_CONFIDENT_MATCH_THRESHOLD)
 PDQ_QUALITY = 50  # below this, PDQ hashes are not used for matching
 MATCH_MARGIN = 26  # intended matches stay this close, so small decoder differences do not matter
 UNRELATED_MARGIN = 60  # unrelated pictures stay this far from every known picture and frame
 MISS_MARGIN = 40  # "miss" copies are really out of PDQ's reach, not borderline
+SUBJECT_MARGIN = 0.4  # posts showing the subject stay this close to her (a match is <= 0.6)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +138,11 @@ def test_ground_truth_covers_every_posted_file(sample, chat):
     assert written == json.loads(json.dumps(sample.to_json()))
     outcomes = [e.outcome for e in sample.by_message().values()]
     counts = {outcome: outcomes.count(outcome) for outcome in set(outcomes)}
-    assert counts == {"match": 39, "miss": 6, "unrelated": 103, "error": 7}
+    assert counts == {"match": 39, "miss": 6, "unrelated": 104, "subject": 7, "error": 7}
+    assert written["subject_name"] == SUBJECT_NAME and written["subject_photos"] == ["astronaut.jpg"]
+    for expectation in sample.expectations:
+        if expectation.outcome == "subject":
+            assert expectation.matches == (ExpectedMatch(SUBJECT_NAME, "face"),), expectation
 
 
 def test_two_builds_are_identical(sample, tmp_path):
@@ -181,9 +190,10 @@ def test_intended_matches_are_within_the_pdq_threshold(sample):
 
 
 def test_unrelated_files_are_far_from_everything_known(sample):
+    """Pictures of the subject too: her posts must not be found by hash."""
     every_known = [h for hashes in known_hashes(sample).values() for h in hashes]
     for expectation in sample.expectations:
-        if expectation.outcome == "unrelated":
+        if expectation.outcome in ("unrelated", "subject"):
             hashes = [h for h, _ in hashes_of(sample.export_dir / expectation.path)]
             assert nearest(hashes, every_known) >= UNRELATED_MARGIN, expectation
 
@@ -210,3 +220,41 @@ def test_the_known_video_has_a_different_frame_every_second(sample):
     hashes = [h for h, _ in frame_hashes(sample.known_dir / KNOWN_VIDEO)]
     assert len(hashes) == 8
     assert all(distance(a, b) > 0 for a, b in zip(hashes, hashes[1:]))
+
+
+# --- the ground truth holds under the face models ------------------------------------
+
+
+def pictures_of(path: Path) -> list[np.ndarray]:
+    """The picture, or one frame per second of a video, as RGB arrays."""
+    if path.suffix.lower() != ".mp4":
+        with Image.open(path) as image:
+            return [np.asarray(image.convert("RGB"))]
+    frames, next_second = [], 0.0
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if frame.time >= next_second:
+                frames.append(frame.to_ndarray(format="rgb24"))
+                next_second += 1
+    return frames
+
+
+def test_posts_showing_the_subject_are_close_to_her_reference_photo(sample):
+    analyzer = FaceAnalyzer()
+    with Image.open(sample.subject_dir / "astronaut.jpg") as image:
+        reference = analyzer.reference_face(np.asarray(image.convert("RGB")))
+    people = [e for e in sample.expectations if e.outcome == "subject" or "Grace Hopper" in e.note]
+    assert len(people) == 9  # 6 pictures, a video and its thumbnail of her; Grace Hopper alone
+    for expectation in people:
+        for rgb in pictures_of(sample.export_dir / expectation.path):
+            distances = [face_distance(f.embedding, reference.embedding) for f in analyzer.faces(rgb)]
+            if expectation.outcome == "subject":  # in every frame of the video too
+                assert distances and min(distances) <= SUBJECT_MARGIN, (expectation, distances)
+            else:
+                assert distances and min(distances) > FACE_MATCH_THRESHOLD, (expectation, distances)
+
+
+def test_posts_showing_people_carry_no_chatter(sample, chat):
+    people = {e.message_id for e in sample.expectations if e.outcome == "subject" or "Grace Hopper" in e.note}
+    texts = {m["id"]: m["text"] for m in chat["messages"] if m["id"] in people}
+    assert len(texts) == 8 and set(texts.values()) == {""}

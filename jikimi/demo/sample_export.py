@@ -3,6 +3,7 @@
 `build_sample_export(dest)` writes, deterministically and offline:
 
 - `dest/known/`: what a case worker already holds: six images and one short video.
+- `dest/subject/`: the reference photo of the demo subject, the person the case protects.
 - `dest/export/`: a Telegram Desktop single-chat export (`result.json` + `photos/`,
   `video_files/`, `files/`, `round_video_messages/`) in which altered copies of the known
   files are hidden among unrelated pictures, videos and hostile inputs.
@@ -19,8 +20,13 @@ drawn here from seeded random shapes, gradients, text and charts:
   known copyright restrictions), horse (CC0, Andreas Preuss), hubble_deep_field (public
   domain, NASA), retina (CC0, Wikimedia Commons), gravel, brick and grass (CC0, CC0Textures),
   text (public domain), cell (CC0).
-- Photographs of people (astronaut, camera, matplotlib's grace_hopper) are left out on
-  purpose: real people should not appear in a staged abuse chat, even as bystanders.
+- The demo subject is scikit-image's astronaut (Eileen Collins, NASA; public domain), and
+  matplotlib's grace_hopper.jpg (Grace Hopper, US Navy; public domain) is someone else. They
+  are the only photographs of people, and they appear only as what messengers and
+  screenshots make of an official portrait: resized, recompressed, cropped, grayscale,
+  inside a phone screenshot, pasted side by side, or panned and zoomed over in a video.
+  No face or body is altered, and their posts carry no chatter. They stand in for the
+  selfies a deepfake is made from: the demo shows her identity found, never a fake of her.
 
 What PDQ can and cannot see, measured on these files (PDQ distance out of 256 bits; a
 match is <= 31): JPEG re-encoding, resizing, grayscale and a corner watermark stay under
@@ -28,6 +34,22 @@ match is <= 31): JPEG re-encoding, resizing, grayscale and a corner watermark st
 40-80 and 5% 80-130; a screenshot in which the picture fills 64-71% of the screen is
 ~100-140 away, as far as an unrelated picture. Screenshots are therefore posted as "miss":
 known content that whole-image PDQ is not expected to find.
+
+Faces: every "subject" post is found by the real pipeline (`compute_signals`, then
+`face_distance` to `FaceAnalyzer().reference_face()` of `subject/astronaut.jpg`; a match is
+<= FACE_MATCH_THRESHOLD, 0.6), far inside the threshold. Measured (face size in px of the
+posted picture, distance):
+
+    resized to 480 px                      90 px   0.107
+    recompressed at JPEG quality 45        96 px   0.146
+    cropped to her upper body (304x384)    90 px   0.118
+    phone screenshot (71% of it)          101 px   0.129
+    grayscale                              96 px   0.208
+    side by side with Grace Hopper         125 px  0.138  (Grace Hopper's face: 0.715)
+    video, one frame per second        144-172 px  0.124-0.135  (thumbnail: 0.146)
+    Grace Hopper alone                    193 px   0.692  (must not match)
+
+The only other "faces" HOG finds are her mission patch and name badge (52-55 px, 0.79-0.81).
 
 Telegram Desktop names round videos' `media_type` "video_message" (in
 `round_video_messages/`), and so does this export.
@@ -48,6 +70,7 @@ from typing import Callable, Iterator
 
 import av
 import matplotlib
+import matplotlib.cbook
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -55,6 +78,10 @@ SKIMAGE_DATA = files("skimage") / "data"
 FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 FONT_BOLD = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
 
+SUBJECT_NAME = "Demo subject (public-domain NASA portrait)"
+SUBJECT_PHOTO = "astronaut.jpg"  # in subject/: skimage's astronaut.png, as a JPEG
+SUBJECT_SOURCE = "astronaut.png"
+BYSTANDER = "grace_hopper.jpg"  # matplotlib's sample data: another person, never the subject
 KNOWN_IMAGES = ("chelsea.png", "coffee.png", "rocket.jpg", "coins.png", "ihc.png", "horse.png")
 KNOWN_VIDEO = "video_known.mp4"
 KNOWN_VIDEO_SOURCES = ("hubble_deep_field.jpg", "retina.jpg", "gravel.png")
@@ -66,6 +93,9 @@ SERVICE_MESSAGES = 15
 VIDEO_SIZE = (640, 360)
 VIDEO_FPS = 15
 KNOWN_VIDEO_SECONDS = 8
+SUBJECT_VIDEO_SECONDS = 4
+SUBJECT_CROP = (96, 16, 400, 400)  # her upper body, in pixels of the 512-px portrait
+GROUP_SUBJECT_CROP = (99, 0, 339, 300)  # her head and shoulders, 4:5 like the other panels
 
 CHAT_NAME = "밤하늘 공유방"
 CHAT_ID = 1987654321
@@ -77,8 +107,8 @@ TOO_LARGE = "(File exceeds maximum size. Change data exporting settings to downl
 
 @dataclass(frozen=True)
 class ExpectedMatch:
-    target: str  # file name in known/
-    kind: str  # "sha256" | "pdq" | "vpdq"
+    target: str  # file name in known/, or the subject's name for "face"
+    kind: str  # "sha256" | "pdq" | "vpdq" | "face"
 
 
 @dataclass(frozen=True)
@@ -87,7 +117,9 @@ class Expectation:
 
     outcome: "match" (every listed match should be found), "unrelated" (no match), "miss"
     (derived from a known file, but beyond what the signal can see; finding it is a bonus),
-    or "error" (missing, hostile or undecodable input that must not abort the scan).
+    "subject" (shows the demo subject: with her enrolled, a scan should report a face match
+    to her, listed as `ExpectedMatch(SUBJECT_NAME, "face")`, and no hash match), or "error"
+    (missing, hostile or undecodable input that must not abort the scan).
     role: "photo" or "file" (the message's media) or "thumbnail" (the preview Telegram
     writes next to a video; Telegram sources skip it when the video itself is present).
     """
@@ -107,6 +139,9 @@ class SampleExport:
     known_dir: Path
     known_files: tuple[str, ...]
     expectations: tuple[Expectation, ...]
+    subject_dir: Path  # the demo subject's reference photo, to enrol her
+    subject_photos: tuple[str, ...]
+    subject_name: str = SUBJECT_NAME
 
     def by_message(self) -> dict[int, Expectation]:
         """The expectation for each message's own media (thumbnails left out)."""
@@ -117,6 +152,9 @@ class SampleExport:
             "export_dir": self.export_dir.name,
             "known_dir": self.known_dir.name,
             "known_files": list(self.known_files),
+            "subject_dir": self.subject_dir.name,
+            "subject_photos": list(self.subject_photos),
+            "subject_name": self.subject_name,
             "expectations": [asdict(e) for e in self.expectations],
         }
 
@@ -135,27 +173,32 @@ class Media:
     fields: dict = field(default_factory=dict)  # media_type, mime_type, width, ...
     thumbnail: Media | None = None
     forwarded_from: str | None = None
+    quiet: bool = False  # posted without chatter: no words are put next to a real person's picture
 
 
 def build_sample_export(dest: Path, seed: int = 7) -> SampleExport:
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):
         raise FileExistsError(f"{dest} is not empty; choose a new folder for the sample export.")
-    known_dir, export_dir = dest / "known", dest / "export"
+    known_dir, export_dir, subject_dir = dest / "known", dest / "export", dest / "subject"
     for folder in ("photos", "video_files", "files", "round_video_messages"):
         (export_dir / folder).mkdir(parents=True)
     known_dir.mkdir()
+    subject_dir.mkdir()
     rng = random.Random(seed)
 
     originals = make_known_images(known_dir)
     known_video = make_known_video()
     (known_dir / KNOWN_VIDEO).write_bytes(known_video)
+    portrait = package_image(SUBJECT_SOURCE)
+    (subject_dir / SUBJECT_PHOTO).write_bytes(encode(portrait, quality=95))
 
     media = (
         known_image_copies(originals, known_dir, rng)
         + known_video_copies(known_video, originals)
         + unrelated_images(rng)
         + unrelated_videos()
+        + subject_posts(portrait, rng)
         + bad_inputs(rng)
     )
     messages, expectations = build_messages(media, export_dir, rng)
@@ -168,6 +211,8 @@ def build_sample_export(dest: Path, seed: int = 7) -> SampleExport:
         known_dir=known_dir,
         known_files=(*KNOWN_IMAGES, KNOWN_VIDEO),
         expectations=tuple(expectations),
+        subject_dir=subject_dir,
+        subject_photos=(SUBJECT_PHOTO,),
     )
     write_json(dest / "ground_truth.json", sample.to_json())
     return sample
@@ -372,9 +417,10 @@ def thumbnail_of(data: bytes, outcome: str, matches: tuple[ExpectedMatch, ...]) 
 
 def video_media(data: bytes, name: str, outcome: str, matches: tuple[ExpectedMatch, ...],
                 note: str, size: tuple[int, int], seconds: int, media_type: str = "video_file",
-                thumbnail_matches: tuple[ExpectedMatch, ...] = ()) -> Media:
+                thumbnail_matches: tuple[ExpectedMatch, ...] = (),
+                thumbnail_outcome: str | None = None) -> Media:
     folder = "round_video_messages" if media_type == "video_message" else "video_files"
-    thumb_outcome = "match" if thumbnail_matches else "unrelated"
+    thumb_outcome = thumbnail_outcome or ("match" if thumbnail_matches else "unrelated")
     return Media(
         folder, data, outcome, matches, note, name=name,
         fields={"media_type": media_type, "mime_type": "video/mp4", "duration_seconds": seconds,
@@ -559,6 +605,69 @@ def unrelated_videos() -> list[Media]:
     ]
 
 
+# --- the demo subject ------------------------------------------------------------------
+
+
+def bystander_image() -> Image.Image:
+    """Grace Hopper's official portrait, shipped by matplotlib: someone who is not the subject."""
+    with matplotlib.cbook.get_sample_data(BYSTANDER) as stream:
+        return Image.open(stream).convert("RGB")
+
+
+def group_picture(portrait: Image.Image, bystander: Image.Image, scene: Image.Image) -> Image.Image:
+    """Three pictures side by side, as a messenger's album preview shows them: the subject's
+    head and shoulders, the bystander's portrait and a scene, each 320x400 (HOG scans the
+    960x400 picture at full size, so both faces stay well above its ~80-px minimum)."""
+    panel = (320, 400)
+    parts = (portrait.crop(GROUP_SUBJECT_CROP), bystander.crop((16, 0, 496, 600)), scene)
+    group = Image.new("RGB", (panel[0] * len(parts), panel[1]), "white")
+    for index, part in enumerate(parts):
+        group.paste(part.resize(panel, Image.LANCZOS), (index * panel[0], 0))
+    return group
+
+
+def subject_video_frames(portrait: Image.Image) -> Iterator[Image.Image]:
+    """Slow pans and zooms over the unaltered portrait: no pixel of her face is changed,
+    only which part of the picture fills the frame."""
+    shots = [  # (start box, end box) as (x, y, width) in pixels of the 512-px portrait
+        ((40, 20, 400), (72, 50, 400)),  # pan right and down, her whole head in view
+        ((72, 50, 400), (69, 42, 300)),  # zoom in on her face
+    ]
+    frames_per_shot = SUBJECT_VIDEO_SECONDS * VIDEO_FPS // len(shots)
+    for index in range(SUBJECT_VIDEO_SECONDS * VIDEO_FPS):
+        start, end = shots[min(index // frames_per_shot, len(shots) - 1)]
+        progress = (index % frames_per_shot) / frames_per_shot
+        x, y, w = (a + (b - a) * progress for a, b in zip(start, end))
+        box = (x, y, x + w, y + w * VIDEO_SIZE[1] / VIDEO_SIZE[0])
+        yield portrait.resize(VIDEO_SIZE, Image.BILINEAR, box=box)
+
+
+def subject_posts(portrait: Image.Image, rng: random.Random) -> list[Media]:
+    """The demo subject's unaltered portrait as messengers and screenshots pass it on,
+    and another person's portrait that must not be taken for her."""
+    her = (ExpectedMatch(SUBJECT_NAME, "face"),)
+    quality = 45  # as messengers recompress photos
+    shot, share = screenshot(portrait, "")
+    scene = shapes_scene((640, 800), np.random.default_rng(rng.getrandbits(32)))
+    bystander = bystander_image()
+    video = encode_video(subject_video_frames(portrait), VIDEO_SIZE, VIDEO_FPS)
+    posts = [
+        photo(resized(portrait, 480), "subject", her, "her portrait resized to 480 px"),
+        photo(portrait, "subject", her, f"her portrait recompressed at JPEG quality {quality}", quality),
+        photo(portrait.crop(SUBJECT_CROP), "subject", her, "her portrait cropped to her upper body"),
+        photo(shot, "subject", her, f"phone screenshot of her portrait ({share:.0%} of it)"),
+        photo(portrait.convert("L"), "subject", her, "her portrait in grayscale"),
+        photo(group_picture(portrait, bystander, scene), "subject", her,
+              "her portrait side by side with Grace Hopper's and a drawn scene"),
+        video_media(video, "", "subject", her, "slow pans and zooms over her portrait", VIDEO_SIZE,
+                    SUBJECT_VIDEO_SECONDS, thumbnail_matches=her, thumbnail_outcome="subject"),
+        photo(bystander, "unrelated", note="Grace Hopper's portrait: a face, but not the subject's"),
+    ]
+    for post in posts:
+        post.quiet = True
+    return posts
+
+
 # --- bad inputs -----------------------------------------------------------------------
 
 
@@ -655,7 +764,8 @@ def build_messages(media: list[Media], export_dir: Path,
             (export_dir / message["thumbnail"]).write_bytes(slot.thumbnail.data)
             message["thumbnail_file_size"] = len(slot.thumbnail.data)
         message.update(slot.fields)
-        message.update(text_fields(rng) if rng.random() < 0.3 else {"text": "", "text_entities": []})
+        chatter = rng.random() < 0.3 and not slot.quiet
+        message.update(text_fields(rng) if chatter else {"text": "", "text_entities": []})
         messages.append(message)
         expectations.append(Expectation(message_id, path, role, slot.outcome, slot.matches, slot.note))
         if slot.thumbnail is not None:
