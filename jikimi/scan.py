@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.limits import Limits
+from jikimi.audit import AuditLog
 from jikimi.cases import get_case, load_templates
 from jikimi.keys import encrypt, workspace_key
 from jikimi.match import Found, Matcher, SubjectMatcher, face_associated_data
@@ -94,6 +95,8 @@ def start_scan(ws: Workspace, source: Path, options: ScanOptions, progress: Prog
         session.add(scan)
         session.flush()
         scan_id = scan.id
+        AuditLog(session, ws.home).append("scan", f"scan:{scan_id}", {"source": str(source), "kind": source_kind},
+                                          case_id=options.case_id)
     on_start(scan_id)
     _run(ws, scan_id, source, options, bank_ids, progress)
     return scan_id
@@ -113,6 +116,8 @@ def resume_scan(ws: Workspace, scan_id: int, progress: Progress = Progress(), jo
         bank_ids = _bank_ids(session, options.banks)
         scan.status, scan.pid, scan.host, scan.error = "running", os.getpid(), socket.gethostname(), None
         source = Path(scan.source)
+        AuditLog(session, ws.home).append("scan_resume", f"scan:{scan_id}", {"source": scan.source},
+                                          case_id=scan.case_id)
     _run(ws, scan_id, source, options, bank_ids, progress)
     return scan_id
 
@@ -152,22 +157,27 @@ def _collect(ws: Workspace, scan_id: int, entries: Iterator[SourceEntry], option
     done_upto = -1 if done_upto is None else done_upto
     progress.phase("Collecting", None)
     with _BatchedSession(ws) as session:
+        log = AuditLog(session, ws.home)
         for entry in entries:
             if entry.ordinal <= done_upto:
                 continue
-            _store_entry(ws, session, scan_id, entry, items, options.limits)
+            _store_entry(ws, session, scan_id, entry, items, options, log)
             progress.advance()
             session.maybe_commit()
         session.get(Scan, scan_id).enumerated = True
 
 
 def _store_entry(ws: Workspace, session: Session, scan_id: int, entry: SourceEntry,
-                 items: dict[str, int], limits: Limits) -> None:
+                 items: dict[str, int], options: ScanOptions, log: AuditLog) -> None:
+    """Store one posted file in the vault and record where it was posted.
+
+    Each new file's ingest goes into the custody log in the same transaction as its item.
+    """
     error, sha256 = entry.error, None
     if error is None:
         try:
             with entry.open() as stream:
-                sha256 = ws.vault.ingest(stream, limits.max_file_bytes).sha256
+                sha256 = ws.vault.ingest(stream, options.limits.max_file_bytes).sha256
         except JikimiError as e:
             error = str(e)
         except OSError as e:
@@ -182,6 +192,9 @@ def _store_entry(ws: Workspace, session: Session, scan_id: int, entry: SourceEnt
         item_id = item.id
         if sha256 is not None:
             items[sha256] = item_id
+            log.append("ingest", f"item:{item_id}",
+                       {"sha256": sha256, "scan_id": scan_id, "path": entry.locator.path},
+                       case_id=options.case_id)
     session.add(ItemLocator(scan_id=scan_id, item_id=item_id, ordinal=entry.ordinal,
                             fields=entry.locator.to_dict()))
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from conftest import picture, save_jpeg
 from jikimi import banks
+from jikimi.audit import AuditLog
 from jikimi.reports.data import scan_report
 from jikimi.scan import ScanOptions, start_scan
 
@@ -65,6 +66,11 @@ def test_folder_scan_finds_copies_dedupes_and_explains_errors(ws, tmp_path):
     assert items["empty.jpg"]["error"] == "empty file"
     assert items["random.jpg"]["error"] and items["truncated.jpg"]["error"]
     assert items["cat.jpg"]["error"] is None
+    with ws.session() as s:  # every collected file is in the custody log, and the log verifies
+        log = AuditLog(s, ws.home)
+        ingested = [e.subject for e in log.entries() if e.action == "ingest"]
+        assert sorted(ingested) == sorted(f"item:{item['id']}" for item in report["items"])
+        assert log.verify().ok
 
 
 def strip_volatile(report):
