@@ -29,7 +29,7 @@ from jikimi.reports import render
 from jikimi.reports.data import scan_report, scan_summary
 from jikimi.scan import ScanInterrupted, ScanOptions, resume_scan, start_scan
 from jikimi.store.models import Scan
-from jikimi.workspace import Workspace
+from jikimi.workspace import open_workspace
 
 app = typer.Typer(
     help="Find, review, evidence and take down non-consensual intimate images and sexual deepfakes.\n\n"
@@ -48,11 +48,6 @@ app.add_typer(subject_app, name="subject")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-
-def workspace() -> Workspace:
-    ws = Workspace()
-    ws.init()
-    return ws
 
 
 class _Rate(ProgressColumn):
@@ -89,7 +84,7 @@ class RichProgress:
 @app.command()
 def init() -> None:
     """Create the workspace (database, evidence vault) or bring it up to date. Safe to repeat."""
-    ws = workspace()
+    ws = open_workspace()
     out.print(f"Workspace ready at {ws.home}")
 
 
@@ -100,7 +95,7 @@ def bank_create(
     allow: Annotated[bool, typer.Option("--allow", help="An allow bank: content matching it is never reported.")] = False,
 ) -> None:
     """Create a bank, e.g. `jikimi bank create known-images`."""
-    with workspace().session() as session:
+    with open_workspace().session() as session:
         bank = bank_api.create_bank(session, name, pdq_threshold, allow)
         out.print(f"Created {'allow ' if allow else ''}bank {bank.name!r} (PDQ threshold {bank.pdq_threshold})")
 
@@ -111,7 +106,7 @@ def bank_add(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
 ) -> None:
     """Hash files into a bank. Only hashes are kept: the files are not copied."""
-    ws = workspace()
+    ws = open_workspace()
     with ws.session() as session:
         bank = bank_api.get_bank(session, name)
         files = bank_api.files_under(paths)
@@ -132,7 +127,7 @@ def bank_import(
     """Import a hash list: `<signal_type> <hash>` lines (threatexchange) or CSV signal_type,signal,note."""
     fmt = fmt or ("csv" if file.suffix.lower() == ".csv" else "tx")
     text = _read_text(file)
-    with workspace().session() as session:
+    with open_workspace().session() as session:
         count = bank_api.import_list(session, bank_api.get_bank(session, name), text, fmt)
     out.print(f"Imported {count} signal(s) into bank {name!r}")
 
@@ -144,7 +139,7 @@ def bank_export(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="File to write (default: print).")] = None,
 ) -> None:
     """Export a bank's hashes to share with platforms (no media leaves the machine)."""
-    with workspace().session() as session:
+    with open_workspace().session() as session:
         text = bank_api.export_list(session, bank_api.get_bank(session, name), fmt)
     if output:
         output.write_text(text, encoding="utf-8")
@@ -156,7 +151,7 @@ def bank_export(
 @bank_app.command("list")
 def bank_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List banks with their thresholds and sizes."""
-    with workspace().session() as session:
+    with open_workspace().session() as session:
         rows = [{"id": s.bank.id, "name": s.bank.name, "allow": s.bank.is_allow, "pdq_threshold": s.bank.pdq_threshold,
                  "contents": s.contents, "signals": s.signals} for s in bank_api.list_banks(session)]
     if as_json:
@@ -172,7 +167,7 @@ def bank_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @case_app.command("create")
 def case_create(title: str, as_json: Annotated[bool, typer.Option("--json", help="Print the created case as JSON.")] = False) -> None:
     """Open a case, e.g. `jikimi case create "Kim - school deepfakes"`."""
-    ws = workspace()
+    ws = open_workspace()
     with ws.session() as session:
         case = cases.create_case(ws, session, title, operator_name())
         data = _case_json(case)
@@ -182,7 +177,7 @@ def case_create(title: str, as_json: Annotated[bool, typer.Option("--json", help
 @case_app.command("list")
 def case_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List cases with their enrolled subjects."""
-    with workspace().session() as session:
+    with open_workspace().session() as session:
         rows = [_case_json(c) for c in cases.list_cases(session)]
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
@@ -218,7 +213,7 @@ def subject_add(
     as_json: Annotated[bool, typer.Option("--json", help="Print the created subject as JSON.")] = False,
 ) -> None:
     """Enrol a person to protect, with her consent. Each photo must show exactly one usable face."""
-    ws = workspace()
+    ws = open_workspace()
     record = cases.Consent(consented_by=consented_by or name, scope=consent,
                            consented_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                            recorded_by=operator_name())
@@ -236,7 +231,7 @@ def subject_add(
 @subject_app.command("remove")
 def subject_remove(subject_id: int) -> None:
     """Delete a subject's face templates and photos. The consent record and the removal are kept in the log."""
-    ws = workspace()
+    ws = open_workspace()
     with ws.session() as session:
         subject = cases.remove_subject(ws, session, subject_id, operator_name())
     out.print(f"Removed subject {subject_id} ({subject.name}): templates and photos deleted.")
@@ -261,7 +256,7 @@ def scan(
 
     Stop it at any time with Ctrl-C and continue with `jikimi scan --resume ID`.
     """
-    ws = workspace()
+    ws = open_workspace()
     if (source is None) == (resume is None):
         raise JikimiError("give either a SOURCE to scan or --resume SCAN_ID")
     if only_case and case is None:
@@ -294,7 +289,7 @@ def _print_summary(summary: dict) -> None:
 @app.command()
 def scans(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List scans with their status (running / interrupted / complete / failed) and counts."""
-    with workspace().session() as session:
+    with open_workspace().session() as session:
         rows = [scan_summary(session, s) for s in session.query(Scan).order_by(Scan.id)]
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
@@ -314,7 +309,7 @@ def report(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="File to write (default: print).")] = None,
 ) -> None:
     """Write the report of a scan: matched items with where they were posted, and read errors."""
-    ws = workspace()
+    ws = open_workspace()
     with ws.session() as session:
         data = scan_report(session, scan_id)
         media = render.report_media(ws, session, data, operator_name()) if fmt == "html" else None
@@ -339,7 +334,7 @@ def demo(
     """
     from jikimi.demo.run import run_demo
 
-    ws = workspace()
+    ws = open_workspace()
     with RichProgress(sys.stderr.isatty()) as progress:
         result = run_demo(ws, dest or ws.home / "demo", max(1, jobs), progress)
     _print_summary(result.summary)

@@ -26,7 +26,7 @@ from jikimi.takedown import hosts as host_api
 from jikimi.takedown import notices as notice_api
 from jikimi.takedown import send as send_api
 from jikimi.takedown import tracking
-from jikimi.workspace import Workspace
+from jikimi.workspace import open_workspace
 
 audit_app = typer.Typer(help="The custody log: who did what to which evidence, signed and chained.", no_args_is_help=True)
 evidence_app = typer.Typer(help="Signed evidence packages for police and lawyers.", no_args_is_help=True)
@@ -39,11 +39,6 @@ DECISIONS = {"confirm": "confirm", "reject": "not_abusive", "not-abusive": "not_
              "not-subject": "not_subject", "unsure": "unsure"}
 
 
-def workspace() -> Workspace:
-    ws = Workspace()
-    ws.init()
-    return ws
-
 
 def review(
     item_id: Annotated[int, typer.Argument(help="The item, from a scan report.")],
@@ -55,7 +50,7 @@ def review(
     verdict = DECISIONS.get(decision.lower())
     if verdict is None:
         raise JikimiError(f"unknown decision {decision!r}: use one of {', '.join(DECISIONS)}")
-    ws = workspace()
+    ws = open_workspace()
     with ws.session() as session:
         recorded = record_decision(session, ws.home, item_id, verdict, operator_name(), note=note, case_id=case)
         where = f" for case {recorded.case_id}" if recorded.case_id else ""
@@ -65,14 +60,14 @@ def review(
 @audit_app.command("verify")
 def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Check the whole custody log; name the first entry that was altered, removed or reordered."""
-    ws = workspace()
+    ws = open_workspace()
     with ws.session() as session:
         result = AuditLog(session, ws.home).verify()
     if as_json:
         print(json.dumps({"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
                           "reason": result.reason}))
     elif result.ok:
-        out.print(f"[green]Custody log intact:[/] {result.reason}")
+        out.print(f"[green]Custody log verified:[/] {result.reason}")
     else:
         out.print(f"[bold red]Custody log NOT intact:[/] {result.reason}")
     if not result.ok:
@@ -85,7 +80,7 @@ def audit_show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Print the custody log (or one case's entries), oldest first."""
-    ws = workspace()
+    ws = open_workspace()
     with ws.session() as session:
         rows = [{"seq": e.seq, "time": e.time, "actor": e.actor, "action": e.action, "subject": e.subject,
                  "case_id": e.case_id, "details": e.details, "entry_hash": e.entry_hash}
@@ -108,7 +103,7 @@ def evidence_export(
     lang: Annotated[str, typer.Option(help="Language of the report: ko or en.")] = "ko",
 ) -> None:
     """Write a signed evidence package: originals, manifest, custody log, SHA256SUMS, HTML and PDF report."""
-    ws = workspace()
+    ws = open_workspace()
     with ws.session() as session:
         path = export_package(ws, session, case, item or None, out=output, lang=lang, actor=operator_name())
     report = verify_package(path)
@@ -149,7 +144,7 @@ def takedown_draft(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Draft RFC 5322 (.eml) takedown notices to a host for a case's items."""
-    ws = workspace()
+    ws = open_workspace()
     config = send_api.load_config(ws.home)
     with ws.session() as session:
         drafted = notice_api.draft_notices(ws, session, case, to, lang, item or None, output,
@@ -170,7 +165,7 @@ def takedown_send(
     every: Annotated[float, typer.Option(help="With no references: re-send notices last sent this many hours ago.")] = 24,
 ) -> None:
     """Send notices through the SMTP server in $JIKIMI_HOME/smtp.json (or JIKIMI_SMTP_* variables)."""
-    ws = workspace()
+    ws = open_workspace()
     config = send_api.load_config(ws.home)
     if config is None:
         raise send_api.SmtpNotConfigured(
@@ -203,7 +198,7 @@ def takedown_mark(
     note: Annotated[Optional[str], typer.Option(help="E.g. the host's reply or reason for refusing.")] = None,
 ) -> None:
     """Record what happened to a notice: sent by hand, acknowledged, removed or refused."""
-    ws = workspace()
+    ws = open_workspace()
     with ws.session() as session:
         notice = tracking.mark(session, ws.home, tracking.get_notice(session, reference), status, note=note,
                                actor=operator_name())
@@ -216,7 +211,7 @@ def takedown_due(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List notices to send now: never sent, or not removed and last sent long enough ago."""
-    ws = workspace()
+    ws = open_workspace()
     with ws.session() as session:
         rows = [_notice_json(n) for n in tracking.due(session, utcnow(), timedelta(hours=every))]
     if as_json:
@@ -232,7 +227,7 @@ def takedown_due(
 @takedown_app.command("stats")
 def takedown_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Per host: notices sent, removal rate, median and 90th-percentile hours to removal."""
-    with workspace().session() as session:
+    with open_workspace().session() as session:
         rows = [vars(s) for s in tracking.stats(session)]
     if as_json:
         print(json.dumps(rows))
@@ -253,7 +248,7 @@ def host_add(
     notes: Annotated[Optional[str], typer.Option(help="Anything a case worker should know.")] = None,
 ) -> None:
     """Add a recipient of takedown notices."""
-    with workspace().session() as session:
+    with open_workspace().session() as session:
         host = host_api.add_host(session, name, email, lang, url, notes)
         out.print(f"Added host {host.name} ({host.email or host.url})")
 
@@ -261,7 +256,7 @@ def host_add(
 @host_app.command("list")
 def host_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the hosts notices can be sent to."""
-    with workspace().session() as session:
+    with open_workspace().session() as session:
         rows = [{"name": h.name, "email": h.email, "url": h.url, "languages": h.languages, "kind": h.kind,
                  "notes": h.notes} for h in host_api.list_hosts(session)]
     if as_json:

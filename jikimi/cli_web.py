@@ -12,7 +12,7 @@ import typer
 
 from jikimi.errors import JikimiError
 from jikimi.store.web_models import ROLES
-from jikimi.workspace import Workspace
+from jikimi.workspace import open_workspace
 
 app = typer.Typer(help="The web app for case workers and reviewers, and its accounts.", no_args_is_help=True)
 user_app = typer.Typer(help="Web app accounts.", no_args_is_help=True)
@@ -20,11 +20,6 @@ token_app = typer.Typer(help="API tokens for scripts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 
-
-def _workspace() -> Workspace:
-    ws = Workspace()
-    ws.init()
-    return ws
 
 
 @app.command()
@@ -38,7 +33,7 @@ def serve(
 
     from jikimi.web import create_app
 
-    ws = _workspace()
+    ws = open_workspace()
     typer.echo(f"Jikimi on http://{host}:{port}/ (workspace {ws.home}); stop with Ctrl-C", err=True)
     uvicorn.run(create_app(ws), host=host, port=port, proxy_headers=True, server_header=False,
                 log_level="warning")
@@ -60,7 +55,7 @@ def user_add(
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with _workspace().session() as session:
+    with open_workspace().session() as session:
         user = accounts.add_user(session, name, role, password)
         typer.echo(f"Added {user.role} {user.name!r}")
 
@@ -73,6 +68,6 @@ def token_create(
     """Create an API token for user NAME and print it (it is shown only this once)."""
     from jikimi.web import accounts
 
-    with _workspace().session() as session:
+    with open_workspace().session() as session:
         token = accounts.create_token(session, accounts.get_user(session, name), label)
     print(token)

@@ -104,3 +104,10 @@ class Workspace:
         with self.new_session() as session:
             with session.begin():
                 yield session
+
+
+def open_workspace() -> Workspace:
+    """The workspace at $JIKIMI_HOME, created or brought up to date first: what commands use."""
+    ws = Workspace()
+    ws.init()
+    return ws
