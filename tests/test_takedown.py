@@ -318,3 +318,28 @@ def test_command_line_send_delivers_due_notices(ws, tmp_path, smtp_server, monke
     assert "Sent JKM-" in result.output and "takes no e-mail" in result.output
     assert len(received) == 1 and received[0]["To"] == "abuse@telegram.org"
     assert runner.invoke(takedown_app, ["send"]).output.count("Sent") == 0
+
+
+def test_a_later_scan_flags_re_uploads_with_the_earlier_notice(ws, case, tmp_path):
+    """Confirmed content posted again, as is or altered, is linked to the notice that named it."""
+    from PIL import Image
+
+    from jikimi.reports.data import scan_report
+    from jikimi.scan import ScanOptions, start_scan
+    from jikimi.store.models import Item
+
+    case_id, item_ids = case
+    with ws.session() as session:
+        [notice] = notices.draft_notices(ws, session, case_id, "telegram", "en", [item_ids[0]])
+        original = ws.vault.path_for(session.get(Item, item_ids[0]).sha256)
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "same.jpg").write_bytes(original.read_bytes())
+    with Image.open(original) as image:
+        image.resize((image.width // 2, image.height // 2)).save(later / "smaller.jpg", quality=60)
+    scan_id = start_scan(ws, later, ScanOptions(jobs=1, case_id=case_id, analyse=False))
+    with ws.session() as session:
+        items = {i["locators"][0]["path"]: i for i in scan_report(session, scan_id)["items"]}
+    expected = [{"reference": notice.reference, "status": "drafted"}]
+    assert items["same.jpg"]["reupload_of"] == expected
+    assert items["smaller.jpg"]["reupload_of"] == expected

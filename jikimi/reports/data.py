@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from jikimi.errors import WorkspaceError
 from jikimi.scan import effective_status
-from jikimi.store.models import Content, ContentFace, Item, ItemLocator, Match, Scan
+from jikimi.store.models import BankSignal, Content, ContentFace, Item, ItemLocator, Match, Scan
+from jikimi.takedown.tracking import reupload_notices
 
 
 def scan_summary(session: Session, scan: Scan) -> dict:
@@ -55,7 +56,30 @@ def scan_report(session: Session, scan_id: int) -> dict:
         for c in session.scalars(select(Content).where(Content.sha256.in_([i.sha256 for i in items if i.sha256]))
                                  .options(selectinload(Content.faces)))
     }
-    return {"scan": scan_summary(session, scan), "items": [_item(i, contents.get(i.sha256)) for i in items]}
+    notices = _earlier_notices(session, items)
+    return {"scan": scan_summary(session, scan),
+            "items": [{**_item(i, contents.get(i.sha256)), "reupload_of": notices.get(i.id, [])} for i in items]}
+
+
+def _earlier_notices(session: Session, items: list[Item]) -> dict[int, list[dict]]:
+    """Takedown notices that already named this file: the item is a re-upload.
+
+    A copy counts when it is the same file, or when it matched a case bank entry made from a
+    confirmed item (an altered copy of it, found by PDQ or by video frames).
+    """
+    banked = {m.bank_content_id for i in items for m in i.matches if m.bank_content_id}
+    banked_sha = dict(session.execute(
+        select(BankSignal.content_id, BankSignal.value)
+        .where(BankSignal.content_id.in_(banked), BankSignal.signal_type == "sha256")).all())
+    wanted = {i.id: {i.sha256} | {banked_sha[m.bank_content_id] for m in i.matches if m.bank_content_id in banked_sha}
+              for i in items if i.sha256}
+    notices = reupload_notices(session, set().union(*wanted.values()) if wanted else set())
+    found = {}
+    for item_id, shas in wanted.items():
+        earlier = {n.id: n for sha in shas for n in notices.get(sha, [])}
+        if earlier:
+            found[item_id] = [{"reference": n.reference, "status": n.status} for _, n in sorted(earlier.items())]
+    return found
 
 
 def _item(item: Item, content: Content | None) -> dict:
