@@ -97,7 +97,7 @@ def compare(paths: list[Path], rounds: int) -> None:
     workers = os.cpu_count() or 1
     speed = parallel_throughput(paths, workers, rounds)
     print(f"  jikimi pdq_from_file (default), {workers} processes {speed:7.1f} images/s  x{speed / baseline:.2f}"
-          "  identical hashes (the default path above)")
+          "  same hashes as the default path above")
 
 
 def main() -> None:
