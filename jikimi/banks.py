@@ -19,7 +19,6 @@ from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.hashlists import FrameSignal, ListedSignal
 from jikimi.limits import Limits
 from jikimi.signals.content import compute_signals
-from jikimi.signals.crypto import file_digests
 from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
 from jikimi.store.models import Bank, BankContent, BankSignal, Content
 
@@ -89,14 +88,12 @@ def add_files(
     """Hash each file into the bank. A file that cannot be decoded still adds its exact hashes."""
     result = AddResult(0, [])
     for path in files:
-        try:
-            with open(path, "rb") as f:
-                digests = file_digests(f)
-        except OSError as e:
-            result.warnings.append(f"{path}: cannot read ({e.strerror or e})")
-            on_file(path)
+        signals = compute_signals(path, limits, analyse=False)
+        on_file(path)
+        if signals.digests is None:
+            result.warnings.append(f"{path}: {signals.error}")
             continue
-        signals = compute_signals(path, limits)
+        digests = signals.digests
         content = BankContent(bank=bank, kind=signals.kind, label=path.name)
         rows = [("sha256", digests.sha256, None, None), ("md5", digests.md5, None, None)]
         if signals.pdq:
@@ -106,7 +103,6 @@ def add_files(
         if signals.error:
             result.warnings.append(f"{path}: added by exact hash only ({signals.error})")
         result.added += 1
-        on_file(path)
     return result
 
 

@@ -284,8 +284,7 @@ class _ResultWriter:
 
     def _store_content(self, sha256: str, signals: ContentSignals) -> Content:
         """The content's signals; face embeddings are encrypted, bound to their row."""
-        with open(self.ws.vault.path_for(sha256), "rb") as f:
-            digests = file_digests(f)
+        digests = signals.digests
         content = Content(sha256=sha256, md5=digests.md5, size=digests.size, kind=signals.kind,
                           mime_type=signals.mime_type, width=signals.width, height=signals.height,
                           duration=signals.duration, pdq=signals.pdq, pdq_quality=signals.pdq_quality,
@@ -359,7 +358,10 @@ def _compute_isolated(path: Path, limits: Limits, analyse: bool) -> ContentSigna
         try:
             return pool.submit(compute_signals, path, limits, analyse).result()
         except BrokenProcessPool:
-            return ContentSignals(kind="other", mime_type="application/octet-stream", error="the decoder crashed on this file")
+            with open(path, "rb") as f:
+                digests = file_digests(f)
+            return ContentSignals(kind="other", mime_type="application/octet-stream", digests=digests,
+                                  error="the decoder crashed on this file")
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:

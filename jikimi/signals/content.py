@@ -13,6 +13,7 @@ from jikimi.media.detect import mime_type, sniff_kind
 from jikimi.media.images import open_image
 from jikimi.media.thumbnails import blurred_thumbnail
 from jikimi.media.video import probe_video, sample_frames
+from jikimi.signals.crypto import Digests, file_digests
 from jikimi.signals.faces import FaceAnalyzer
 from jikimi.signals.nudity import SEXUAL_EXPOSED_CLASSES, NudityClassifier, NuditySummary
 from jikimi.signals.pdq import pdq_from_image
@@ -53,6 +54,7 @@ class ContentSignals:
 
     kind: str  # "image" | "video" | "other", from the bytes, not the extension
     mime_type: str
+    digests: Digests | None = None  # SHA-256, MD5 and size, read in the worker with the rest
     width: int | None = None
     height: int | None = None
     duration: float | None = None
@@ -73,6 +75,8 @@ def compute_signals(path: Path, limits: Limits, analyse: bool = True) -> Content
     """
     signals = ContentSignals(kind="other", mime_type="application/octet-stream")
     try:
+        with open(path, "rb") as f:
+            signals.digests = file_digests(f)
         signals.kind, signals.mime_type = sniff_kind(path), mime_type(path)
         size = path.stat().st_size
         if size == 0:
@@ -87,6 +91,8 @@ def compute_signals(path: Path, limits: Limits, analyse: bool = True) -> Content
             signals.error = f"not a known image or video format, though the name ends in {path.suffix}"
     except JikimiError as e:
         signals.error = _one_line(str(e))
+    except OSError as e:
+        signals.error = f"cannot read the file ({e.strerror or e})"
     except Exception as e:  # a decoder bug on hostile bytes must not stop the scan
         signals.error = _one_line(f"unexpected error: {type(e).__name__}: {e}")
     return signals

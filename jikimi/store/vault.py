@@ -20,7 +20,6 @@ CHUNK_BYTES = 1024 * 1024
 @dataclass(frozen=True)
 class Stored:
     sha256: str
-    md5: str
     size: int
 
 
@@ -36,7 +35,7 @@ class Vault:
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp = tmp_dir / f"{os.getpid()}-{os.urandom(6).hex()}"
-        sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
+        sha256, size = hashlib.sha256(), 0
         try:
             with open(tmp, "wb") as out:
                 while chunk := stream.read(CHUNK_BYTES):
@@ -44,9 +43,8 @@ class Vault:
                     if size > max_bytes:
                         raise MediaTooLarge(f"file is larger than the {max_bytes:,}-byte limit")
                     sha256.update(chunk)
-                    md5.update(chunk)
                     out.write(chunk)
-            stored = Stored(sha256.hexdigest(), md5.hexdigest(), size)
+            stored = Stored(sha256.hexdigest(), size)
             final = self.path_for(stored.sha256)
             if final.exists():
                 tmp.unlink()
