@@ -96,7 +96,9 @@ def test_package_holds_originals_manifest_signature_and_reports(package, ws):
     assert [d["verdict"] for d in first["decisions"]] == ["confirm"]
     assert manifest["tool"]["version"] and manifest["created_by"] == "caseworker-kim"
     entries = manifest["custody_log"]["entries"]
-    assert {e["subject"] for e in entries} == {f"case:{case_id}"} | {f"item:{i}" for i in item_ids}
+    scan = f"scan:{first['collection']['scan_id']}"
+    assert {e["subject"] for e in entries} == {f"case:{case_id}", scan} | {f"item:{i}" for i in item_ids}
+    assert {e["action"] for e in entries if e["subject"] == f"item:{item_ids[0]}"} == {"ingest", "decision"}
     assert manifest["custody_log"]["head"]["seq"] == entries[-1]["seq"]
     assert all(name.startswith("originals/") or "/" not in name for name in files)
 
