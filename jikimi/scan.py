@@ -205,12 +205,14 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
     with ws.session() as session:
         templates = load_templates(ws, session, options.case_id if options.only_case else None)
         subjects = SubjectMatcher(templates, workspace_key(ws.home) if templates else b"")
-        pending = session.execute(
-            select(Item.id, Item.sha256).where(Item.scan_id == scan_id, Item.done.is_(False))
+        rows = session.execute(  # "known": hashed already, by an earlier scan
+            select(Item.id, Item.sha256, Content.sha256.is_not(None))
+            .outerjoin(Content, Content.sha256 == Item.sha256)
+            .where(Item.scan_id == scan_id, Item.done.is_(False))
             .order_by(Item.first_ordinal)
         ).all()
-        known = set(session.scalars(select(Content.sha256).where(
-            Content.sha256.in_([sha for _, sha in pending]))))
+    pending = [(item_id, sha) for item_id, sha, _ in rows]
+    known = {sha for _, sha, is_known in rows if is_known}
     progress.phase("Hashing and matching", len(pending))
     to_hash = [(item_id, sha) for item_id, sha in pending if sha not in known]
     with _BatchedSession(ws, COMMIT_EVERY_SECONDS / 4) as session:

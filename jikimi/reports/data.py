@@ -13,6 +13,9 @@ from jikimi.store.models import BankSignal, Content, ContentFace, Item, ItemLoca
 from jikimi.takedown.tracking import reupload_notices
 
 
+QUERY_CHUNK = 500
+
+
 def scan_summary(session: Session, scan: Scan) -> dict:
     """The scan's identity, status and counts, as `jikimi scans` and every report show it."""
     items = session.scalar(select(func.count()).where(Item.scan_id == scan.id))
@@ -53,8 +56,8 @@ def scan_report(session: Session, scan_id: int) -> dict:
     ).all()
     contents = {
         c.sha256: c
-        for c in session.scalars(select(Content).where(Content.sha256.in_([i.sha256 for i in items if i.sha256]))
-                                 .options(selectinload(Content.faces)))
+        for c in session.scalars(select(Content).join(Item, Item.sha256 == Content.sha256)
+                                 .where(Item.scan_id == scan_id).options(selectinload(Content.faces)))
     }
     notices = _earlier_notices(session, items)
     return {"scan": scan_summary(session, scan),
@@ -67,13 +70,17 @@ def _earlier_notices(session: Session, items: list[Item]) -> dict[int, list[dict
     A copy counts when it is the same file, or when it matched a case bank entry made from a
     confirmed item (an altered copy of it, found by PDQ or by video frames).
     """
-    banked = {m.bank_content_id for i in items for m in i.matches if m.bank_content_id}
+    scan_ids = {i.scan_id for i in items}
     banked_sha = dict(session.execute(
-        select(BankSignal.content_id, BankSignal.value)
-        .where(BankSignal.content_id.in_(banked), BankSignal.signal_type == "sha256")).all())
+        select(BankSignal.content_id, BankSignal.value).distinct()
+        .join(Match, Match.bank_content_id == BankSignal.content_id).join(Item, Item.id == Match.item_id)
+        .where(Item.scan_id.in_(scan_ids), BankSignal.signal_type == "sha256")).all())
     wanted = {i.id: {i.sha256} | {banked_sha[m.bank_content_id] for m in i.matches if m.bank_content_id in banked_sha}
               for i in items if i.sha256}
-    notices = reupload_notices(session, set().union(*wanted.values()) if wanted else set())
+    shas = sorted(set().union(*wanted.values())) if wanted else []
+    notices = {}
+    for start in range(0, len(shas), QUERY_CHUNK):  # SQLite caps the parameters of one query
+        notices.update(reupload_notices(session, shas[start:start + QUERY_CHUNK]))
     found = {}
     for item_id, shas in wanted.items():
         earlier = {n.id: n for sha in shas for n in notices.get(sha, [])}

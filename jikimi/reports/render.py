@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from jikimi.audit import AuditLog
 from jikimi.errors import ExportFormatError, JikimiError
 from jikimi.reports.crops import face_crop_jpeg
-from jikimi.store.models import Content
+from jikimi.store.models import Content, Item, Match
 from jikimi.workspace import Workspace
 
 FORMATS = ("json", "csv", "html")
@@ -36,9 +36,10 @@ class ReportMedia:
 def report_media(ws: Workspace, session: Session, report: dict, actor: str) -> ReportMedia:
     """Collect the report's pictures; cutting faces out of originals is logged as an access."""
     matched = [item for item in report["items"] if item["matches"]]
-    shas = [item["sha256"] for item in matched]
-    thumbnails = dict(session.execute(select(Content.sha256, Content.thumbnail)
-                                      .where(Content.sha256.in_(shas), Content.thumbnail.is_not(None))).all())
+    thumbnails = dict(session.execute(
+        select(Content.sha256, Content.thumbnail).distinct()
+        .join(Item, Item.sha256 == Content.sha256).join(Match, Match.item_id == Item.id)
+        .where(Item.scan_id == report["scan"]["id"], Content.thumbnail.is_not(None))).all())
     face_ids = sorted({m["face_id"] for item in matched for m in item["matches"] if m["kind"] == "face"})
     crops = {}
     for face_id in face_ids:
