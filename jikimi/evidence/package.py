@@ -87,6 +87,11 @@ def select_items(session: Session, case_id: int, item_ids: list[int] | None) -> 
     return items
 
 
+def contents_of(session: Session, items: list[Item]) -> dict[str, Content]:
+    """The stored signals of each selected item's file, by SHA-256."""
+    return {c.sha256: c for c in session.scalars(select(Content).where(Content.sha256.in_({i.sha256 for i in items})))}
+
+
 def export_package(ws: Workspace, session: Session, case_id: int, item_ids: list[int] | None = None, *,
                    out: Path, lang: str = "ko", actor: str | None = None) -> Path:
     """Write the evidence package of a case to `out` and record the export in the custody log."""
@@ -95,8 +100,7 @@ def export_package(ws: Workspace, session: Session, case_id: int, item_ids: list
     actor = actor or operator_name()
     case = get_case(session, case_id)
     items = select_items(session, case_id, item_ids)
-    contents = {c.sha256: c for c in session.scalars(
-        select(Content).where(Content.sha256.in_({i.sha256 for i in items})))}
+    contents = contents_of(session, items)
     manifest = _manifest(ws, session, case, items, contents, lang, actor)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from jikimi.audit import AuditLog, operator_name
 from jikimi.errors import JikimiError
-from jikimi.evidence.package import select_items
+from jikimi.evidence.package import contents_of, select_items
 from jikimi.store.models import Content, Item, utcnow
 from jikimi.store.takedown_models import Notice, NoticeItem
 from jikimi.takedown.hosts import LANGUAGES, get_host
@@ -62,8 +62,7 @@ def draft_notices(ws: Workspace, session: Session, case_id: int, host_name: str,
     actor = actor or operator_name()
     host = get_host(session, host_name)
     items = select_items(session, case_id, item_ids)
-    contents = {c.sha256: c for c in session.scalars(
-        select(Content).where(Content.sha256.in_({i.sha256 for i in items})))}
+    contents = contents_of(session, items)
     out_dir = Path(out_dir) if out_dir else ws.home / "notices"
     out_dir.mkdir(parents=True, exist_ok=True)
     notices = []
