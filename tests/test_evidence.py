@@ -529,6 +529,7 @@ def test_the_pdf_report_reads_cleanly_in_both_languages(ws, tmp_path, monkeypatc
     if lang == "ko":
         for key in ("prepared_by", "item_count", "kind", "collected", "custody"):
             assert REPORT_TEXT["en"][key] not in text, f"{REPORT_TEXT['en'][key]!r} is not translated"
+        assert not re.search(r"\b(ingest|decision|case_create)\b", text), "custody actions are not translated"
     assert labels["kinds"]["image"] in text and not re.search(r"\d+ · (image|video|other)", text)
     for operator in ("collector-lee", "exporter-park", "caseworker-kim"):  # as the custody entries hold them
         assert operator in text
