@@ -90,6 +90,9 @@ def audit_verify(
     elif ok:
         held = f"; it contains the head of each of {len(receipts)} receipt(s)" if receipts else ""
         out.print(f"[green]Custody log verified:[/] {escape(result.reason)}{held}")
+        if not receipts:
+            err.print("Entries cut from the end of the log cannot be seen without a receipt kept elsewhere: "
+                      "check with `jikimi audit verify --witness FILE` (see `jikimi audit anchor`).")
     else:
         if not result.ok:
             out.print(f"[bold red]Custody log NOT intact:[/] {escape(result.reason)}")
