@@ -11,6 +11,7 @@ with another tool (cp, a file manager) may not stay private.
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 from typing import BinaryIO
@@ -41,7 +42,7 @@ def write_private(path: Path, data: bytes | str) -> Path:
 
 def partial_path(path: Path) -> Path:
     """Where `path` is written before it is complete: the same folder, so a rename publishes it."""
-    return path.with_name(f".{path.name}.{os.getpid()}.partial")
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")
 
 
 def exposure_warning(path: Path) -> str | None:
