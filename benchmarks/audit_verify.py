@@ -6,8 +6,10 @@ Builds a signed log in a temporary SQLite workspace (bulk insert, same sealing c
 AuditLog.append), then times AuditLog.verify over the whole log, streamed from the
 database. The baseline, measured in the same run on the first `--baseline` entries, is
 the same code checking every entry's signature (`every_signature=True`), as a naive
-verifier would. Finally
-one entry in the middle is altered with SQL and the time to name it is reported.
+verifier would. Then the cost of checking signed head receipts (`audit verify --witness`):
+WITNESSES receipts, each a signature check and one indexed lookup, against the whole
+log's verify. Finally one entry in the middle is altered with SQL and the time to name it
+is reported.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from sqlalchemy import Text, insert, select, text, type_coerce
 
 from jikimi import keys
 from jikimi.audit import GENESIS_HASH, AuditLog, LogRow, seal, verify
+from jikimi.audit_heads import sign_head, witness_problem
 from jikimi.store.audit_models import AuditEntry
 from jikimi.store.models import Base
 from jikimi.workspace import Workspace
 
 ACTIONS = ("ingest", "view", "reveal", "decision", "export", "notice")
 INSERT_BATCH = 20_000
+WITNESSES = 100
 
 
 def build_log(ws: Workspace, count: int) -> None:
@@ -113,6 +117,15 @@ def main() -> None:
             f"verify is {rate / naive_rate:.1f}x faster (CPU {cpu_rate / naive_cpu_rate:.1f}x)"
         )
 
+        with ws.session() as session:
+            receipt = sign_head(session, ws.home)
+            problems, witness_s, _ = timed(lambda: [witness_problem(session, receipt, public_key)
+                                                    for _ in range(WITNESSES)])
+        assert problems == [None] * WITNESSES, problems
+        per_witness_ms = witness_s / WITNESSES * 1000
+        print(f"witness check: {per_witness_ms:.2f} ms per receipt, {verify_s * 1000 / per_witness_ms:,.0f}x less "
+              "than verifying the whole log")
+
         bad = args.entries // 2 + 7
         with ws.session() as session:
             session.execute(
@@ -128,7 +141,8 @@ def main() -> None:
             "entries": args.entries, "build_s": round(build_s, 1), "verify_s": round(verify_s, 2),
             "verify_per_s": round(rate), "verify_per_cpu_s": round(cpu_rate),
             "baseline_per_s": round(naive_rate), "baseline_per_cpu_s": round(naive_cpu_rate),
-            "speedup": round(rate / naive_rate, 1), "peak_rss_mb": round(peak_mb),
+            "speedup": round(rate / naive_rate, 1), "witness_ms": round(per_witness_ms, 3),
+            "peak_rss_mb": round(peak_mb),
             "load_average": os.getloadavg()[0],
         }))
 

@@ -21,10 +21,12 @@ from rich.text import Text
 
 from jikimi import banks as bank_api
 from jikimi import cases, cli_web
-from jikimi.cli_actions import audit_app, evidence_app, host_app, review, takedown_app
+from jikimi.cli_actions import audit_app, evidence_app, host_app, review, takedown_app, warn_if_exposed
 from jikimi.audit import operator_name
+from jikimi.audit_heads import sign_head
 from jikimi.errors import JikimiError
 from jikimi.limits import Limits
+from jikimi.private_output import write_private
 from jikimi.reports import render
 from jikimi.reports.data import scan_report, scan_summary
 from jikimi.scan import ScanInterrupted, ScanOptions, resume_scan, start_scan
@@ -313,11 +315,13 @@ def report(
     with ws.session() as session:
         data = scan_report(session, scan_id)
         media = render.report_media(ws, session, data, operator_name()) if fmt == "html" else None
+        if fmt != "csv":
+            data["custody_head"] = sign_head(session, ws.home).to_json()
     text = render.render(data, fmt, media)
     if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        err.print(f"Wrote {output}")
+        warn_if_exposed(output)
+        write_private(output, text)
+        err.print(f"Wrote {output} (readable by you only)")
     else:
         sys.stdout.write(text)
 

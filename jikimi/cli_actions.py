@@ -8,18 +8,23 @@ output (`--json` for scripts), messages on standard error, errors as JikimiError
 from __future__ import annotations
 
 import json
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from jikimi import keys
 from jikimi.audit import AuditLog, operator_name
+from jikimi.audit_heads import HeadReceipt, ReceiptError, load_witness, sign_head, witness_problem
 from jikimi.errors import JikimiError
 from jikimi.evidence.package import export_package
 from jikimi.evidence.verify import verify_package
+from jikimi.private_output import exposure_warning, write_private
 from jikimi.review import record_decision
 from jikimi.store.models import utcnow
 from jikimi.takedown import hosts as host_api
@@ -58,20 +63,89 @@ def review(
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Check the whole custody log; name the first entry that was altered, removed or reordered."""
+def audit_verify(
+    witness: Annotated[Optional[list[Path]], typer.Option(
+        "--witness", help="A head receipt kept elsewhere (from `audit anchor`, a JSON or HTML report, or an evidence "
+                          "package): fail unless the log still contains that head. Repeatable.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check the whole custody log; name the first entry that was altered, removed or reordered.
+
+    The chain alone cannot show entries cut from its end, nor an older copy of the database put
+    back: give receipts kept off this machine with --witness to rule that out.
+    """
+    receipts = [_witness(path) for path in witness or []]
     ws = open_workspace()
     with ws.session() as session:
         result = AuditLog(session, ws.home).verify()
+        public_key = keys.public_key(ws.home)
+        cut = [(path, witness_problem(session, receipt, public_key)) for path, receipt in zip(witness or [], receipts)]
+    cut = [(path, problem) for path, problem in cut if problem]
+    ok = result.ok and not cut
     if as_json:
-        print(json.dumps({"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
-                          "reason": result.reason}))
-    elif result.ok:
-        out.print(f"[green]Custody log verified:[/] {result.reason}")
+        print(json.dumps({"ok": ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
+                          "reason": result.reason, "witnesses": len(receipts),
+                          "witness_problems": [{"file": str(path), "problem": p} for path, p in cut]},
+                         ensure_ascii=False))
+    elif ok:
+        held = f"; it contains the head of each of {len(receipts)} receipt(s)" if receipts else ""
+        out.print(f"[green]Custody log verified:[/] {escape(result.reason)}{held}")
+        if not receipts:
+            err.print("Entries cut from the end of the log cannot be seen without a receipt kept elsewhere: "
+                      "check with `jikimi audit verify --witness FILE` (see `jikimi audit anchor`).")
     else:
-        out.print(f"[bold red]Custody log NOT intact:[/] {result.reason}")
-    if not result.ok:
+        if not result.ok:
+            out.print(f"[bold red]Custody log NOT intact:[/] {escape(result.reason)}")
+        for path, problem in cut:
+            out.print(f"[bold red]Custody log NOT intact:[/] {escape(problem)} (receipt {escape(str(path))})")
+    if not ok:
         raise typer.Exit(1)
+
+
+def _witness(path: Path) -> HeadReceipt:
+    """The receipt a witness file holds; an evidence package is verified in full first."""
+    try:
+        with open(path, "rb") as f:
+            is_zip = f.read(4) == b"PK\x03\x04"
+    except OSError as e:
+        raise ReceiptError(f"{path}: cannot read it ({e.strerror or e})") from None
+    if not is_zip:
+        return load_witness(path)
+    report = verify_package(path)
+    if not report.ok:
+        raise ReceiptError(f"{path}: the evidence package is not intact ({report.problems[0]}), so it is no witness")
+    try:
+        return HeadReceipt.from_json(report.head)
+    except ReceiptError as e:
+        raise ReceiptError(f"{path}: {e}") from None
+
+
+@audit_app.command("anchor")
+def audit_anchor(
+    output: Annotated[Path, typer.Option("-o", "--output", help="The receipt file to write (JSON).")],
+) -> None:
+    """Write a signed receipt for the custody log's current head. Keep it off this machine.
+
+    Like a Certificate Transparency signed tree head: later, `jikimi audit verify --witness FILE`
+    fails if the log no longer contains this head (entries cut from its end, an older or empty
+    database put in its place).
+    """
+    ws = open_workspace()
+    with ws.session() as session:
+        receipt = sign_head(session, ws.home)
+    write_private(output, json.dumps(receipt.to_json(), indent=2) + "\n")
+    out.print(f"Wrote a receipt for custody-log entry {receipt.seq} ({receipt.entry_hash[:16]}…) to {escape(str(output))}. "
+              "Keep it away from this machine: mail it, print it, or copy it to another disk.")
+
+
+@audit_app.command("key")
+def audit_key(pem: Annotated[bool, typer.Option("--pem", help="Print the public key itself (PEM).")] = False) -> None:
+    """Print the fingerprint of this workspace's public signing key, to publish for `evidence verify --key`."""
+    public_key = keys.public_key(open_workspace().home)
+    if pem:
+        sys.stdout.write(keys.public_pem(public_key).decode("ascii"))
+    else:
+        print(keys.fingerprint(public_key))
 
 
 @audit_app.command("show")
@@ -102,33 +176,53 @@ def evidence_export(
     item: Annotated[Optional[list[int]], typer.Option("--item", help="Export this item (repeatable; default: every confirmed item of the case).")] = None,
     lang: Annotated[str, typer.Option(help="Language of the report: ko or en.")] = "ko",
 ) -> None:
-    """Write a signed evidence package: originals, manifest, custody log, SHA256SUMS, HTML and PDF report."""
+    """Write a signed evidence package: originals, manifest, custody log, SHA256SUMS, HTML and PDF report.
+
+    The file is written 0600 (readable by you only): it holds the originals.
+    """
     ws = open_workspace()
+    warn_if_exposed(output)
     with ws.session() as session:
         path = export_package(ws, session, case, item or None, out=output, lang=lang, actor=operator_name())
-    report = verify_package(path)
-    if not report.ok:
-        raise JikimiError(f"the package just written does not verify: {report.problems[0]}")
-    out.print(f"Wrote {path}: {report.items} item(s), verified. Check it anywhere with `jikimi evidence verify {path.name}`.")
+    fingerprint = keys.fingerprint(keys.public_key(ws.home))
+    report = verify_package(path, fingerprint)
+    if report.status != "trusted":
+        raise JikimiError(f"the package just written does not verify: {report.summary}")
+    out.print(f"Wrote {escape(str(path))} (readable by you only): {report.items} item(s), verified. Check it anywhere "
+              f"with `jikimi evidence verify {escape(path.name)} --key {fingerprint}`.")
 
 
 @evidence_app.command("verify")
 def evidence_verify(
     file: Annotated[Path, typer.Argument(help="An evidence package ZIP.")],
+    key: Annotated[Optional[str], typer.Option(
+        "--key", help="The key you trust: the SHA-256 fingerprint the centre publishes, or its public key PEM file.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Re-check every hash, the signature and the custody log of a package. Needs no workspace."""
-    report = verify_package(file)
+    """Re-check every hash, the signature and the custody log of a package. Needs no workspace.
+
+    Exit status: 0 intact and signed by the --key you trust; 1 not intact (altered, damaged or
+    not a package); 3 intact, but no --key was given, so the signer is unchecked: compare the
+    printed fingerprint with the centre's published one; 4 intact but signed by another key
+    than --key: do not trust it.
+    """
+    try:
+        trusted = keys.trusted_fingerprint(key) if key is not None else None
+    except keys.WorkspaceKeyError as e:
+        raise typer.BadParameter(str(e), param_hint="--key") from None
+    report = verify_package(file, trusted)
     if as_json:
-        print(json.dumps({"ok": report.ok, "problems": report.problems, "items": report.items,
-                          "log_entries": report.log_entries, "key_fingerprint": report.key_fingerprint},
-                         ensure_ascii=False))
+        print(json.dumps({"ok": report.ok, "status": report.status, "problems": report.problems,
+                          "items": report.items, "log_entries": report.log_entries,
+                          "key_fingerprint": report.key_fingerprint, "trusted_fingerprint": trusted,
+                          "head": report.head}, ensure_ascii=False))
     else:
-        out.print(("[green]" if report.ok else "[bold red]") + report.summary + "[/]")
-        for problem in report.problems:
-            out.print(f"  - {problem}")
-    if not report.ok:
-        raise typer.Exit(1)
+        colour = {"trusted": "green", "unpinned": "yellow"}.get(report.status, "bold red")
+        out.print(f"[{colour}]{escape(report.summary)}[/]")
+        for problem in report.problems[1:]:
+            out.print(f"  - {escape(problem)}")
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
 
 
 @takedown_app.command("draft")
@@ -143,8 +237,10 @@ def takedown_draft(
     signature: Annotated[Optional[str], typer.Option(help="Closing lines: the centre's name and contact.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Draft RFC 5322 (.eml) takedown notices to a host for a case's items."""
+    """Draft RFC 5322 (.eml) takedown notices to a host for a case's items (written 0600, readable by you only)."""
     ws = open_workspace()
+    if output is not None:
+        warn_if_exposed(output / "notice.eml")
     config = send_api.load_config(ws.home)
     with ws.session() as session:
         drafted = notice_api.draft_notices(ws, session, case, to, lang, item or None, output,
@@ -266,6 +362,13 @@ def host_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for r in rows:
         table.add_row(r["name"], r["email"] or r["url"] or "", ", ".join(r["languages"]), r["kind"], r["notes"] or "")
     out.print(table)
+
+
+def warn_if_exposed(path: Path) -> None:
+    """Say so on standard error when an export goes into a folder other users can read."""
+    warning = exposure_warning(path)
+    if warning:
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def _notice_json(notice) -> dict:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
+import re
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -170,4 +172,56 @@ def public_key(home: Path) -> Ed25519PublicKey:
 
 def public_key_bytes(home: Path) -> bytes:
     """The 32 raw bytes of the public signing key, as printed in evidence packages."""
-    return public_key(home).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return raw_public_bytes(public_key(home))
+
+
+def raw_public_bytes(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_pem(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+FINGERPRINT_HEX_CHARS = 64
+
+
+def fingerprint(key: Ed25519PublicKey) -> str:
+    """SHA-256 of the key's DER SubjectPublicKeyInfo, in hex: the key ID of Certificate
+    Transparency logs and Sigstore. Anyone can recompute it without Jikimi:
+    `openssl pkey -pubin -in public_key.pem -outform DER | sha256sum`."""
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def load_public_pem(pem: bytes) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM bytes, or WorkspaceKeyError saying what is wrong."""
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except ValueError:
+        raise WorkspaceKeyError("not a PEM public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise WorkspaceKeyError("not an Ed25519 public key")
+    return key
+
+
+def trusted_fingerprint(value: str) -> str:
+    """The fingerprint a verifier trusts, given as a fingerprint, a PEM file, or PEM text.
+
+    A fingerprint may carry a `SHA256:` prefix, colons or spaces, in either case, as people
+    copy them from web pages and letters.
+    """
+    text = value.strip()
+    if "-----BEGIN" in text:
+        return fingerprint(load_public_pem(text.encode("ascii", "replace")))
+    cleaned = re.sub(r"[\s:]", "", text.lower().removeprefix("sha256:"))
+    if re.fullmatch(f"[0-9a-f]{{{FINGERPRINT_HEX_CHARS}}}", cleaned):
+        return cleaned
+    path = Path(text).expanduser()
+    if path.is_file():
+        try:
+            return fingerprint(load_public_pem(path.read_bytes()))
+        except WorkspaceKeyError as e:
+            raise WorkspaceKeyError(f"{path} is {e}: give the centre's public_key.pem or its fingerprint") from None
+    raise WorkspaceKeyError(f"{value!r} is neither a {FINGERPRINT_HEX_CHARS}-character SHA-256 fingerprint "
+                            "nor a PEM public key file")

@@ -317,3 +317,139 @@ def test_writer_that_loses_the_race_retries_on_the_new_head(log_ws):
     assert len(attempts) == 2
     assert [e.seq for e in rows(log_ws)] == [1, 2]
     assert check(log_ws).ok
+
+
+# Signed head receipts (as Certificate Transparency's signed tree heads): the log's end is pinned.
+
+def cli(*args):
+    from typer.testing import CliRunner
+
+    from jikimi.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def anchor(ws, path):
+    result = cli("audit", "anchor", "-o", path)
+    assert result.exit_code == 0, result.output
+    return json.loads(path.read_text())
+
+
+def restore(ws, copy):
+    """Put a database file back in place of the workspace's, as a restore from backup would."""
+    ws.engine.dispose()
+    for suffix in ("-wal", "-shm"):
+        (ws.home / f"jikimi.db{suffix}").unlink(missing_ok=True)
+    staged = ws.home / "restored.db"
+    staged.write_bytes(copy.read_bytes())
+    staged.replace(ws.home / "jikimi.db")  # a new file, as a restore writes it
+
+
+def test_a_receipt_is_signed_by_the_workspace_key_over_the_head(full_ws, tmp_path):
+    from jikimi.audit_heads import HeadReceipt, signature_problem
+
+    receipt = anchor(full_ws, tmp_path / "head.json")
+    assert (receipt["seq"], receipt["entry_hash"]) == (ENTRIES, rows(full_ws)[-1].entry_hash)
+    assert receipt["key_fingerprint"] == keys.fingerprint(keys.public_key(full_ws.home))
+    assert (tmp_path / "head.json").stat().st_mode & 0o777 == 0o600
+    assert signature_problem(HeadReceipt.from_json(receipt), keys.public_key(full_ws.home)) is None
+    forged = HeadReceipt.from_json({**receipt, "seq": ENTRIES - 5})
+    assert "not valid" in signature_problem(forged, keys.public_key(full_ws.home))
+
+
+def test_the_log_holds_every_earlier_receipt(full_ws, tmp_path):
+    first = tmp_path / "first.json"
+    anchor(full_ws, first)
+    fill(full_ws, 3)
+    second = tmp_path / "second.json"
+    anchor(full_ws, second)
+    result = cli("audit", "verify", "--witness", first, "--witness", second)
+    assert result.exit_code == 0, result.output
+    assert "contains the head of each of 2 receipt(s)" in result.stdout
+
+
+@pytest.mark.parametrize("cut", [1, 3, ENTRIES])
+def test_cutting_the_tail_is_caught_against_a_receipt(full_ws, tmp_path, cut):
+    receipt = tmp_path / "head.json"
+    anchor(full_ws, receipt)
+    sql(full_ws, "DELETE FROM audit_log WHERE seq > :keep", keep=ENTRIES - cut)
+    assert check(full_ws).ok  # the chain alone cannot tell
+    result = cli("audit", "verify", "--witness", receipt, "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert not report["ok"]
+    assert f"the log ends at entry {ENTRIES - cut}, but the receipt of" in report["witness_problems"][0]["problem"]
+
+
+def test_a_rolled_back_database_copy_is_caught(full_ws, tmp_path):
+    backup = tmp_path / "backup.db"
+    sql(full_ws, f"VACUUM INTO '{backup}'")
+    fill(full_ws, 5)
+    receipt = tmp_path / "head.json"
+    anchor(full_ws, receipt)
+    restore(full_ws, backup)
+    result = cli("audit", "verify", "--witness", receipt)
+    assert result.exit_code == 1 and f"the log ends at entry {ENTRIES}, but" in result.stdout
+
+
+def test_a_rolled_back_and_rewritten_log_is_caught(full_ws, tmp_path):
+    backup = tmp_path / "backup.db"
+    sql(full_ws, f"VACUUM INTO '{backup}'")
+    fill(full_ws, 5)
+    receipt = tmp_path / "head.json"
+    anchor(full_ws, receipt)
+    restore(full_ws, backup)
+    fill(full_ws, 7)  # the same number of entries and more, written after the rollback
+    result = cli("audit", "verify", "--witness", receipt)
+    assert result.exit_code == 1
+    assert f"entry {ENTRIES + 5} is not the one the receipt of" in result.stdout and "rolled back" in result.stdout
+
+
+def test_a_database_replaced_by_an_empty_file_is_caught(full_ws, tmp_path):
+    receipt = tmp_path / "head.json"
+    anchor(full_ws, receipt)
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    restore(full_ws, empty)
+    result = cli("audit", "verify", "--witness", receipt)
+    assert result.exit_code == 1 and "the log ends at entry 0, but" in result.stdout
+
+
+def test_a_receipt_from_new_keys_is_caught(full_ws, tmp_path):
+    receipt = tmp_path / "head.json"
+    data = anchor(full_ws, receipt)
+    other = Ed25519PrivateKey.generate()
+    from jikimi.audit_heads import signed_bytes
+
+    fingerprint = keys.fingerprint(other.public_key())
+    data.update(key_fingerprint=fingerprint,
+                signature=other.sign(signed_bytes(data["seq"], data["entry_hash"], data["time"], fingerprint)).hex())
+    receipt.write_text(json.dumps(data))
+    result = cli("audit", "verify", "--witness", receipt)
+    assert result.exit_code == 1 and "not by this workspace's key" in result.stdout
+
+
+def test_a_file_without_a_receipt_is_a_clear_error(full_ws, tmp_path):
+    from jikimi.audit_heads import ReceiptError, load_witness
+
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ReceiptError, match="no head receipt in it"):
+        load_witness(tmp_path / "notes.txt")
+
+
+def test_audit_key_prints_the_fingerprint_openssl_computes(log_ws):
+    import shutil
+    import subprocess
+
+    result = cli("audit", "key")
+    assert result.exit_code == 0
+    fingerprint = result.stdout.strip()
+    assert fingerprint == keys.fingerprint(keys.public_key(log_ws.home))
+    pem = cli("audit", "key", "--pem").stdout
+    assert pem.encode() == (log_ws.home / "keys" / "signing.pub").read_bytes()
+    if shutil.which("openssl"):
+        der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pem.encode(),
+                             capture_output=True, check=True).stdout
+        import hashlib
+
+        assert hashlib.sha256(der).hexdigest() == fingerprint

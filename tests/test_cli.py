@@ -140,7 +140,8 @@ def test_reports_in_every_format(tmp_path, sample):
     for fmt in ("json", "csv", "html"):
         run(home, "report", scan_id, "--format", fmt, "-o", tmp_path / f"report.{fmt}")
     report = json.loads((tmp_path / "report.json").read_text())
-    assert set(report) == {"scan", "items"}
+    assert set(report) == {"scan", "items", "custody_head"}  # the head receipt: see docs/evidence.md
+    assert all((tmp_path / f"report.{fmt}").stat().st_mode & 0o777 == 0o600 for fmt in ("json", "csv", "html"))
     item = next(i for i in report["items"] if i["matches"])
     assert {"id", "locators", "sha256", "kind", "matches", "nudity", "error"} <= set(item)
     locator = item["locators"][0]

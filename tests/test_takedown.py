@@ -281,7 +281,9 @@ def test_command_line_flow(ws, tmp_path, monkeypatch):
     run("review", item_ids[2], "maybe", code=1)
     package = tmp_path / "case.zip"
     assert "1 item(s), verified" in run("evidence", "export", case_id, "-o", package, "--lang", "en")
-    assert json.loads(run("evidence", "verify", package, "--json"))["ok"] is True
+    assert json.loads(run("evidence", "verify", package, "--json", code=3))["status"] == "unpinned"
+    fingerprint = run("audit", "key").strip()
+    assert json.loads(run("evidence", "verify", package, "--key", fingerprint, "--json"))["status"] == "trusted"
     package.write_bytes(package.read_bytes()[:-10])
     assert "NOT INTACT" in run("evidence", "verify", package, code=1)
     run("host", "add", "example-hosting", "--email", "abuse@example.org", "--lang", "ja")

@@ -25,16 +25,19 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 import jikimi
 from jikimi import keys
 from jikimi.audit import AuditLog, operator_name
+from jikimi.audit_heads import sign_head
 from jikimi.cases import get_case
 from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.evidence import layout
+from jikimi.private_output import open_private, partial_path
 from jikimi.store.audit_models import AuditEntry
 from jikimi.store.models import Content, Decision, Item, Scan, utcnow
 from jikimi.workspace import Workspace
@@ -104,7 +107,7 @@ def export_package(ws: Workspace, session: Session, case_id: int, item_ids: list
     manifest = _manifest(ws, session, case, items, contents, lang, actor)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    partial = partial_path(out)
     try:
         sums = _write_zip(ws, partial, manifest, items, contents, lang)
         os.replace(partial, out)
@@ -126,7 +129,6 @@ def _manifest(ws: Workspace, session: Session, case, items: list[Item], contents
                                Decision.case_id.is_(None) | (Decision.case_id == case.id))
         .order_by(Decision.id)).all()
     operators = _scan_operators(session, {i.scan_id for i in items})
-    head = session.execute(select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
     entries = _custody_entries(session, case.id, items)
     return {
         "format": layout.FORMAT,
@@ -135,14 +137,14 @@ def _manifest(ws: Workspace, session: Session, case, items: list[Item], contents
         "created_by": actor,
         "language": lang,
         "case": {"id": case.id, "title": case.title},
-        "public_key": keys.public_key_bytes(ws.home).hex(),
+        "public_key": keys.raw_public_bytes(keys.signing_key(ws.home).public_key()).hex(),
         "items": [_item_entry(item, contents[item.sha256], operators,
                               [d for d in decisions if d.item_id == item.id]) for item in items],
         "custody_log": {
             "entries": [_log_entry(e) for e in entries],
-            "head": {"seq": head.seq, "entry_hash": head.entry_hash} if head else None,
-            "note": "Entries about these items, their scans and the case, each signed; the head is the "
-                    "last entry of the whole log when the package was made.",
+            "head": sign_head(session, ws.home).to_json(),
+            "note": "Entries about these items, their scans and the case, each signed; the head is a signed "
+                    "receipt for the whole log when the package was made (`jikimi audit verify --witness`).",
         },
         "files": {},
     }
@@ -197,7 +199,7 @@ def _write_zip(ws: Workspace, path: Path, manifest: dict, items: list[Item], con
                lang: str) -> dict[str, str]:
     """Write every member; return name -> SHA-256 (the lines of SHA256SUMS)."""
     sums: dict[str, str] = {}
-    with layout.open_writer(str(path)) as archive:
+    with open_private(path) as private, layout.open_writer(private) as archive:
         for entry in manifest["items"]:
             name = entry["file"]
             if name in sums:
@@ -212,7 +214,7 @@ def _write_zip(ws: Workspace, path: Path, manifest: dict, items: list[Item], con
                 raise VaultTampered(f"item {entry['item_id']}: the vault file {ws.vault.path_for(sha256)} no longer "
                                     "has its SHA-256: it was altered after ingest; nothing was exported")
             sums[name] = sha256
-        public_pem = (keys.keys_dir(ws.home) / "signing.pub").read_bytes()
+        public_pem = keys.public_pem(keys.signing_key(ws.home).public_key())
         html = render_report(manifest, {sha: c.thumbnail for sha, c in contents.items() if c.thumbnail}, lang)
         pdf = html_to_pdf(html)
         for name, data in ((layout.PUBLIC_KEY, public_pem), (layout.REPORT_HTML, html.encode("utf-8")),
@@ -229,13 +231,14 @@ def _write_zip(ws: Workspace, path: Path, manifest: dict, items: list[Item], con
 
 
 def render_report(manifest: dict, thumbnails: dict[str, bytes], lang: str) -> str:
-    env = Environment(loader=PackageLoader("jikimi.evidence", "templates"), autoescape=select_autoescape(["html"]))
+    env = Environment(loader=PackageLoader("jikimi.evidence", "templates"), autoescape=select_autoescape(["html"]),
+                      undefined=StrictUndefined)
     previews = {sha: "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
                 for sha, data in thumbnails.items()}
-    key = bytes.fromhex(manifest["public_key"])
+    signer = Ed25519PublicKey.from_public_bytes(bytes.fromhex(manifest["public_key"]))
     return env.get_template("report.html").render(
         m=manifest, t=REPORT_TEXT[lang], lang=lang, previews=previews,
-        fingerprint=hashlib.sha256(key).hexdigest(), readable=_readable)
+        fingerprint=keys.fingerprint(signer), readable=_readable)
 
 
 def html_to_pdf(html: str) -> bytes:
@@ -275,7 +278,7 @@ def _file_sha256(path: Path) -> str:
 REPORT_TEXT = {
     "en": {
         "title": "Evidence report", "case": "Case", "prepared_by": "Prepared by", "prepared_at": "Prepared at",
-        "tool": "Tool", "items": "Items", "intro":
+        "tool": "Tool", "item_count": "Items", "intro":
             "This report describes digital evidence of non-consensual intimate images collected by a victim-support "
             "service. Each original file is enclosed unaltered in this package under the name of its SHA-256 hash. "
             "Previews are deliberately blurred; the originals are in the folder originals/.",
@@ -284,8 +287,10 @@ REPORT_TEXT = {
             "In the unpacked folder, run `sha256sum -c SHA256SUMS`: every line must say OK.",
             "Check the signature of manifest.json with the enclosed public key, e.g. "
             "`openssl pkeyutl -verify -pubin -inkey public_key.pem -rawin -in manifest.json -sigfile manifest.sig`.",
-            "Or run `jikimi evidence verify PACKAGE.zip`, which also checks every custody-log entry.",
-            "Compare the key fingerprint below with the one published by the organisation that made the package.",
+            "Or run `jikimi evidence verify PACKAGE.zip --key FINGERPRINT`, with the fingerprint the organisation "
+            "that made the package publishes: it also checks every custody-log entry and the signed log head.",
+            "Compare the key fingerprint above with the one that organisation publishes; "
+            "`openssl pkey -pubin -in public_key.pem -outform DER | sha256sum` computes it from the enclosed key.",
         ],
         "fingerprint": "Public key fingerprint (SHA-256)", "item": "Item", "file": "File in package",
         "size": "Size", "bytes": "bytes", "type": "Media type", "provenance": "Where it was found",
@@ -295,12 +300,17 @@ REPORT_TEXT = {
         "custody_intro": "Every action on this evidence is logged; each entry carries the hash of the previous "
                          "entry and the workspace's Ed25519 signature.",
         "seq": "No.", "actor": "Who", "action": "Action", "subject": "Subject", "head": "Log head when exported",
+        "head_signed": "signed receipt", "kind": "Kind", "kinds": {"image": "image", "video": "video", "other": "other file"},
+        "actions": {"case_create": "case opened", "scan": "scan", "scan_resume": "scan resumed", "ingest": "collected",
+                    "decision": "review decision", "view": "viewed", "reveal": "revealed unblurred",
+                    "evidence_export": "evidence exported", "notice_draft": "notice drafted",
+                    "subject_add": "subject enrolled", "subject_remove": "subject removed", "user_add": "user added"},
         "verdicts": {"confirm": "confirmed", "not_subject": "not the subject", "not_abusive": "not abusive",
                      "unsure": "unsure"},
     },
     "ko": {
         "title": "증거 보고서", "case": "사건", "prepared_by": "작성자", "prepared_at": "작성 일시",
-        "tool": "도구", "items": "증거물 수", "intro":
+        "tool": "도구", "item_count": "증거물 수", "intro":
             "이 보고서는 피해자 지원 기관이 수집한 비동의 성적 촬영물(딥페이크 포함)에 관한 디지털 증거를 설명합니다. "
             "각 원본 파일은 수집 당시 그대로 SHA-256 해시값을 파일명으로 하여 이 패키지에 포함되어 있습니다. "
             "미리보기 이미지는 의도적으로 흐리게 처리되었으며, 원본은 originals/ 폴더에 있습니다.",
@@ -309,8 +319,10 @@ REPORT_TEXT = {
             "압축을 푼 폴더에서 `sha256sum -c SHA256SUMS`를 실행하면 모든 줄에 OK가 표시되어야 합니다.",
             "동봉된 공개키로 manifest.json의 서명을 확인합니다. 예: "
             "`openssl pkeyutl -verify -pubin -inkey public_key.pem -rawin -in manifest.json -sigfile manifest.sig`",
-            "또는 `jikimi evidence verify 패키지.zip`을 실행하면 관리 연속성 기록의 모든 항목까지 확인합니다.",
-            "아래 공개키 지문을 패키지를 작성한 기관이 공개한 지문과 대조하십시오.",
+            "또는 패키지를 작성한 기관이 공개한 지문으로 `jikimi evidence verify 패키지.zip --key 지문`을 실행하면 "
+            "관리 연속성 기록의 모든 항목과 서명된 기록 마지막 항목까지 확인합니다.",
+            "위의 공개키 지문을 그 기관이 공개한 지문과 대조하십시오. "
+            "`openssl pkey -pubin -in public_key.pem -outform DER | sha256sum`으로 동봉된 공개키의 지문을 계산할 수 있습니다.",
         ],
         "fingerprint": "공개키 지문 (SHA-256)", "item": "증거물", "file": "패키지 내 파일",
         "size": "크기", "bytes": "바이트", "type": "미디어 유형", "provenance": "발견 위치",
@@ -320,6 +332,11 @@ REPORT_TEXT = {
         "custody_intro": "이 증거에 대한 모든 조치가 기록되며, 각 항목은 직전 항목의 해시값과 "
                          "작업공간의 Ed25519 전자서명을 포함합니다.",
         "seq": "번호", "actor": "수행자", "action": "조치", "subject": "대상", "head": "반출 시점의 기록 마지막 항목",
+        "head_signed": "서명된 확인서", "kind": "종류", "kinds": {"image": "이미지", "video": "동영상", "other": "기타 파일"},
+        "actions": {"case_create": "사건 생성", "scan": "검사", "scan_resume": "검사 재개", "ingest": "수집",
+                    "decision": "검토 결정", "view": "열람", "reveal": "흐림 해제 열람", "evidence_export": "증거 반출",
+                    "notice_draft": "삭제 요청서 작성", "subject_add": "보호 대상 등록", "subject_remove": "보호 대상 삭제",
+                    "user_add": "사용자 추가"},
         "verdicts": {"confirm": "피해물 확인", "not_subject": "피해자 아님", "not_abusive": "피해물 아님",
                      "unsure": "판단 보류"},
     },

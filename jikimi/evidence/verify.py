@@ -1,25 +1,34 @@
 """Check an evidence package on any machine: no workspace, only the ZIP and this code.
 
-What is checked, in order: every entry name is a plain relative path (a ZIP with `..` or
-absolute names is rejected before anything is read); every file reads back with its CRC;
-the Ed25519 signature over manifest.json with the enclosed public key; every line of
-SHA256SUMS; every original against the SHA-256, MD5 and size in the manifest; every
-custody-log entry against its hash and signature; and finally the ZIP as a whole, rebuilt
-from its files and compared byte for byte (see `layout`). A problem names the file, item
-or log entry that was altered, in a sentence a police officer can act on.
+What is checked, in order: every entry name is a plain relative path, and the ZIP is shaped
+as Jikimi writes it (a bounded number of entries, every file stored uncompressed, sizes that
+agree and do not overlap, small files small), so a hostile ZIP is refused before anything is
+inflated or read into memory; every file reads back with its CRC; the Ed25519 signature over
+manifest.json with the enclosed public key; every line of SHA256SUMS; every original against
+the SHA-256, MD5 and size in the manifest; every custody-log entry and the signed head
+receipt against the same key; that both reports state the fingerprint of that key; and
+finally the ZIP as a whole, rebuilt from its files and compared byte for byte (see
+`layout`). A problem names the file, item or log entry that was altered, in a sentence a
+police officer can act on.
 
-The signature proves the package was made with the key whose fingerprint is reported; to
-know whose key that is, compare the fingerprint with the one the support centre publishes.
+A valid signature only proves the package was made with the key enclosed in it; anyone can
+make a key. As with Sigstore's and Certificate Transparency's pinned keys, trust comes from
+comparing that key with one obtained another way: `trusted_fingerprint` (the `--key` of
+`jikimi evidence verify`) is the centre's published fingerprint or public key. Without it,
+the result says that the signer was not checked (`status == "unpinned"`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import mmap
+import os
 import re
 import tempfile
 import zipfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -27,23 +36,70 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from jikimi import keys
 from jikimi.audit import LogRow, verify_excerpt
+from jikimi.audit_heads import HeadReceipt, ReceiptError, signature_problem
 from jikimi.evidence import layout
+from jikimi.limits import MAX_ZIP_ENTRIES
 
 SUMS_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 REQUIRED = (layout.MANIFEST, layout.SIGNATURE, layout.PUBLIC_KEY, layout.SUMS,
             layout.REPORT_HTML, layout.REPORT_PDF)
-SMALL_MEMBERS = (layout.MANIFEST, layout.SIGNATURE, layout.PUBLIC_KEY, layout.SUMS)
+# Files read whole into memory, each with the most it may hold. A manifest of 32 MiB holds
+# about 10,000 items with their custody entries; its JSON parses in well under 1 GB.
+SMALL_MEMBER_LIMITS = {layout.MANIFEST: 32 * 1024**2, layout.SIGNATURE: 1024, layout.PUBLIC_KEY: 4096,
+                       layout.SUMS: 16 * 1024**2}
+MAX_PACKAGE_ENTRIES = MAX_ZIP_ENTRIES
+LOCAL_HEADER = 30  # bytes of a ZIP local file header before its name and extra field
+# The reports state the signing key's fingerprint in a marker (the HTML's <meta name="keywords">,
+# which WeasyPrint copies into the PDF's document information, inside a compressed object stream).
+KEY_MARKER = re.compile(rb"jikimi-signing-key-sha256:([0-9a-f]{64})")
+PDF_STREAM = re.compile(rb"stream\r?\n")
+PDF_STREAM_WINDOW = 256 * 1024  # compressed bytes looked at per stream: object streams are small
+PDF_STREAM_OUTPUT = 1024**2  # inflated bytes kept per stream, whatever it claims to hold
+
+# Exit statuses of `jikimi evidence verify`, by `PackageReport.status`.
+EXIT_STATUS = {"trusted": 0, "not_intact": 1, "unpinned": 3, "other_key": 4}
 
 
 @dataclass
 class PackageReport:
-    ok: bool
+    ok: bool  # intact: every file, hash, signature and log entry is as the enclosed key signed it
     problems: list[str]
     items: int = 0
     log_entries: int = 0
-    key_fingerprint: str | None = None  # SHA-256 of the raw 32-byte public key
-    summary: str = ""
+    key_fingerprint: str | None = None  # of the key that signed the manifest (`keys.fingerprint`)
+    head: dict | None = None  # the signed head receipt of the custody log the package carries
+    trusted_fingerprint: str | None = None  # the key the verifier trusts (--key), when given
+
+    @property
+    def status(self) -> str:
+        """not_intact, trusted (signed by the trusted key), other_key, or unpinned (no key given)."""
+        if not self.ok:
+            return "not_intact"
+        if self.trusted_fingerprint is None:
+            return "unpinned"
+        return "trusted" if self.trusted_fingerprint == self.key_fingerprint else "other_key"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_STATUS[self.status]
+
+    @property
+    def summary(self) -> str:
+        contents = (f"{self.items} original(s) match their hashes, the manifest signature is valid, "
+                    f"{self.log_entries} custody-log entries are authentic")
+        if self.status == "not_intact":
+            more = f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
+            return f"NOT INTACT: {self.problems[0]}{more}; do not rely on this package."
+        if self.status == "trusted":
+            return f"Intact and signed by the trusted key {self.key_fingerprint}: {contents}."
+        if self.status == "other_key":
+            return (f"NOT TRUSTED: the package is intact but signed by key {self.key_fingerprint}, not by the key "
+                    f"you trust ({self.trusted_fingerprint}): it was not made by that centre, or was re-signed.")
+        return (f"Signature checked only against the key inside the package, fingerprint {self.key_fingerprint}: "
+                "compare it with the fingerprint the centre publishes, or verify with --key. Intact against "
+                f"that key: {contents}.")
 
 
 @dataclass
@@ -53,8 +109,14 @@ class _Read:
     problems: list[str] = field(default_factory=list)
 
 
-def verify_package(path: Path) -> PackageReport:
-    path = Path(path)
+def verify_package(path: Path, trusted_fingerprint: str | None = None) -> PackageReport:
+    """Check the package; `trusted_fingerprint` (see `keys.trusted_fingerprint`) pins the signer."""
+    report = _verify(Path(path))
+    report.trusted_fingerprint = trusted_fingerprint
+    return report
+
+
+def _verify(path: Path) -> PackageReport:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as e:
@@ -64,7 +126,10 @@ def verify_package(path: Path) -> PackageReport:
         unsafe = [i.filename for i in infos if not _safe_name(i.filename)]
         if unsafe:
             return _report([f"unsafe entry name {name!r} (absolute, or escaping with '..'): "
-                            "the package is rejected unread" for name in unsafe])
+                            "the package is rejected unread" for name in unsafe[:10]])
+        refusal = _hostile_shape(path, infos)
+        if refusal:
+            return _report([refusal])
         read = _read_members(archive, infos, rebuilt)
         problems = read.problems
         missing = [name for name in REQUIRED if name not in read.digests]
@@ -73,7 +138,7 @@ def verify_package(path: Path) -> PackageReport:
             key, key_problem = _load_key(read.small[layout.PUBLIC_KEY])
             if key_problem:
                 return _report(problems + [key_problem])
-            fingerprint = hashlib.sha256(_raw(key)).hexdigest()
+            fingerprint = keys.fingerprint(key)
             try:
                 key.verify(read.small[layout.SIGNATURE], read.small[layout.MANIFEST])
                 signed = True
@@ -84,17 +149,44 @@ def verify_package(path: Path) -> PackageReport:
             manifest, manifest_problem = _parse_manifest(read.small[layout.MANIFEST])
             if manifest_problem:
                 return _report(problems + [manifest_problem], fingerprint=fingerprint)
-            if manifest.get("public_key") != _raw(key).hex():
+            if manifest["public_key"] != _raw(key).hex():
                 problems.append("public_key.pem is not the key named in manifest.json")
             problems += _check_sums(read, _vouched(manifest, read) if signed else set())
             problems += _check_manifest_files(manifest, read)
-            log_problems, log_entries = _check_custody_log(manifest, key)
+            log_problems, log_entries, head = _check_custody_log(manifest, key)
             problems += log_problems
+            problems += _check_reports_name_the_key(path, infos, fingerprint)
             if not read.problems:
                 problems += _check_layout(path, rebuilt, infos, archive.start_dir)
-            items = len(manifest.get("items", []))
-            return _report(problems, items, log_entries, fingerprint)
+            return _report(problems, len(manifest["items"]), log_entries, fingerprint, head)
         return _report(problems)
+
+
+def _hostile_shape(path: Path, infos: list[zipfile.ZipInfo]) -> str | None:
+    """Why the ZIP cannot be a Jikimi package and must not be read at all, or None.
+
+    A package is written stored (see `layout`), so no entry ever needs inflating: a
+    compressed entry is refused unread, which is what makes a zip bomb harmless here. With
+    stored entries that do not overlap, reading every entry reads each byte of the file at
+    most once, and the rebuilt copy is no bigger than the package.
+    """
+    if len(infos) > MAX_PACKAGE_ENTRIES:
+        return f"the ZIP has {len(infos):,} entries, over the limit of {MAX_PACKAGE_ENTRIES:,}: it was not read"
+    for info in infos:
+        name = info.filename
+        if info.flag_bits & 0x1:
+            return f"{name} is encrypted, which a Jikimi package never is: the package was not read"
+        if info.compress_type != zipfile.ZIP_STORED:
+            return (f"{name} is compressed (method {info.compress_type}), but a Jikimi package stores every file "
+                    "uncompressed: it was made or altered by another tool, and was not unpacked (it may be a zip bomb)")
+        if info.file_size != info.compress_size:
+            return f"{name} has two different sizes in the ZIP directory: the ZIP was altered, and was not read"
+        limit = SMALL_MEMBER_LIMITS.get(name)
+        if limit is not None and info.file_size > limit:
+            return f"{name} is {info.file_size:,} bytes, over the limit of {limit:,} for that file: it was not read"
+    if sum(info.compress_size for info in infos) > os.path.getsize(path):
+        return "the ZIP's entries overlap or claim more bytes than the file holds, as in a zip bomb: it was not read"
+    return None
 
 
 def _safe_name(name: str) -> bool:
@@ -107,13 +199,13 @@ def _safe_name(name: str) -> bool:
 def _read_members(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], rebuilt) -> _Read:
     """Hash every member once, and write it into the rebuilt copy while at it."""
     read = _Read()
-    names = [i.filename for i in infos]
-    read.problems += [f"{name} appears more than once in the ZIP" for name in sorted({n for n in names if names.count(n) > 1})]
+    counts = Counter(i.filename for i in infos)
+    read.problems += [f"{name} appears more than once in the ZIP" for name, count in sorted(counts.items()) if count > 1]
     with layout.open_writer(rebuilt) as copy:
         for info in infos:
             try:
                 with archive.open(info) as member:
-                    if info.filename in SMALL_MEMBERS:
+                    if info.filename in SMALL_MEMBER_LIMITS:
                         data = member.read()
                         read.small[info.filename] = data
                         digests = (layout.add_bytes(copy, info.filename, data), hashlib.md5(data).hexdigest(), len(data))
@@ -146,11 +238,33 @@ def _raw(key: Ed25519PublicKey) -> bytes:
 def _parse_manifest(data: bytes) -> tuple[dict, str | None]:
     try:
         manifest = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        return {}, f"manifest.json is not valid JSON ({e})"
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        return {}, f"manifest.json is not valid JSON ({str(e)[:200]})"
     if not isinstance(manifest, dict) or manifest.get("format") != layout.FORMAT:
         return {}, f"manifest.json is not a {layout.FORMAT} manifest"
-    return manifest, None
+    shape = _shape_problem(manifest)
+    return (manifest, None) if shape is None else ({}, f"manifest.json is malformed: {shape}")
+
+
+def _shape_problem(manifest: dict) -> str | None:
+    """What the later checks rely on, checked once: a hostile manifest gets a sentence, not a crash."""
+    if not isinstance(manifest.get("public_key"), str):
+        return "public_key is not a string"
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        return "files is not a table of names and hashes"
+    items = manifest.get("items")
+    if not isinstance(items, list):
+        return "items is not a list"
+    for item in items:
+        if not (isinstance(item, dict) and isinstance(item.get("file"), str) and isinstance(item.get("sha256"), str)
+                and isinstance(item.get("md5"), str) and type(item.get("size")) is int):
+            return "an item lacks its file, sha256, md5 or size"
+    log = manifest.get("custody_log")
+    if not (isinstance(log, dict) and isinstance(log.get("entries"), list)
+            and all(isinstance(e, dict) for e in log["entries"])):
+        return "custody_log has no list of entries"
+    return None
 
 
 def _vouched(manifest: dict, read: _Read) -> set[str]:
@@ -209,20 +323,76 @@ def _check_manifest_files(manifest: dict, read: _Read) -> list[str]:
     return problems
 
 
-def _check_custody_log(manifest: dict, key: Ed25519PublicKey) -> tuple[list[str], int]:
-    log = manifest.get("custody_log", {})
-    entries = log.get("entries", [])
+def _check_custody_log(manifest: dict, key: Ed25519PublicKey) -> tuple[list[str], int, dict | None]:
+    """Check every entry of the excerpt, and the signed head receipt taken when it was exported."""
+    log = manifest["custody_log"]
+    entries = log["entries"]
     try:
-        rows = [LogRow(e["seq"], e["time"], e["actor"], e["action"], e["subject"], e["case_id"], e["details"],
+        rows = [LogRow(int(e["seq"]), e["time"], e["actor"], e["action"], e["subject"], e["case_id"], e["details"],
                        e["prev_hash"], e["entry_hash"], bytes.fromhex(e["signature"])) for e in entries]
-    except (KeyError, TypeError, ValueError):
-        return ["custody log in manifest.json: an entry is incomplete or malformed"], len(entries)
-    result = verify_excerpt(rows, key)
+        result = verify_excerpt(rows, key)
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        return ["custody log in manifest.json: an entry is incomplete or malformed"], len(entries), None
     problems = [] if result.ok else [f"custody log: {result.reason}"]
-    head = log.get("head") or {}
-    if rows and head.get("seq") is not None and rows[-1].seq > head["seq"]:
-        problems.append(f"custody log: entry {rows[-1].seq} is after the recorded head {head['seq']}")
-    return problems, len(rows)
+    try:
+        head = HeadReceipt.from_json(log.get("head"))
+    except ReceiptError as e:
+        return problems + [f"custody log: the package carries no valid signed head receipt ({e})"], len(rows), None
+    receipt_problem = signature_problem(head, key)
+    if receipt_problem:
+        problems.append(f"custody log: head receipt: {receipt_problem}")
+    if rows and rows[-1].seq > head.seq:
+        problems.append(f"custody log: entry {rows[-1].seq} is after the recorded head {head.seq}")
+    return problems, len(rows), head.to_json()
+
+
+def _check_reports_name_the_key(path: Path, infos: list[zipfile.ZipInfo], fingerprint: str) -> list[str]:
+    """Both reports must state the fingerprint of the key that signed the manifest.
+
+    Otherwise a package re-signed with another key could keep a report that shows the centre's
+    real fingerprint to a reader who compares the report, not this check, with the published one.
+    """
+    problems = []
+    by_name = {info.filename: info for info in infos}
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        for name, found in ((layout.REPORT_HTML, _html_markers), (layout.REPORT_PDF, _pdf_markers)):
+            if name not in by_name:
+                continue
+            start, end = _data_range(data, by_name[name])
+            stated = found(data, start, end)
+            if not stated:
+                problems.append(f"{name} does not state the fingerprint of the key that signed the package")
+            elif stated != {fingerprint}:
+                shown = ", ".join(sorted(stated - {fingerprint}))
+                problems.append(f"{name} shows key fingerprint {shown}, but the manifest was signed by key "
+                                f"{fingerprint}: the package was re-signed with another key")
+    return problems
+
+
+def _data_range(data: mmap.mmap, info: zipfile.ZipInfo) -> tuple[int, int]:
+    """Where a stored entry's bytes lie in the ZIP file (empty when its header is damaged)."""
+    header = data[info.header_offset:info.header_offset + LOCAL_HEADER]
+    if len(header) < LOCAL_HEADER or not header.startswith(b"PK\x03\x04"):
+        return 0, 0
+    start = info.header_offset + LOCAL_HEADER + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+    return start, min(start + info.compress_size, len(data))
+
+
+def _html_markers(data: mmap.mmap, start: int, end: int) -> set[str]:
+    return {m.group(1).decode("ascii") for m in KEY_MARKER.finditer(data, start, end)}
+
+
+def _pdf_markers(data: mmap.mmap, start: int, end: int) -> set[str]:
+    """Markers in the PDF's compressed streams, each inflated at most PDF_STREAM_OUTPUT bytes."""
+    found = set()
+    for stream in PDF_STREAM.finditer(data, start, end):
+        window = data[stream.end():min(stream.end() + PDF_STREAM_WINDOW, end)]
+        try:
+            text = zlib.decompressobj().decompress(window, PDF_STREAM_OUTPUT)
+        except zlib.error:
+            continue
+        found |= {m.group(1).decode("ascii") for m in KEY_MARKER.finditer(text)}
+    return found
 
 
 def _check_layout(path: Path, rebuilt, infos: list[zipfile.ZipInfo], directory_start: int) -> list[str]:
@@ -250,10 +420,6 @@ def _region(offset: int, infos: list[zipfile.ZipInfo], directory_start: int) -> 
     return f"in the entry of {max(before, key=lambda i: i.header_offset).filename}"
 
 
-def _report(problems: list[str], items: int = 0, log_entries: int = 0, fingerprint: str | None = None) -> PackageReport:
-    if problems:
-        summary = f"NOT INTACT: {len(problems)} problem(s) found; do not rely on this package."
-    else:
-        summary = (f"Intact: {items} original(s) match their hashes, the manifest signature is valid "
-                   f"(key fingerprint {fingerprint}), {log_entries} custody-log entries are authentic.")
-    return PackageReport(not problems, problems, items, log_entries, fingerprint, summary)
+def _report(problems: list[str], items: int = 0, log_entries: int = 0, fingerprint: str | None = None,
+            head: dict | None = None) -> PackageReport:
+    return PackageReport(not problems, problems, items, log_entries, fingerprint, head)

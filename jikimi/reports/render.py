@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from jikimi.audit import AuditLog
 from jikimi.errors import ExportFormatError, JikimiError
+from jikimi.private_output import write_private
 from jikimi.reports.crops import face_crop_jpeg
 from jikimi.store.models import Content, Item, Match
 from jikimi.workspace import Workspace
@@ -65,9 +66,8 @@ def render(report: dict, fmt: str, media: ReportMedia | None = None) -> str:
 
 
 def write(report: dict, fmt: str, path: Path, media: ReportMedia | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(report, fmt, media), encoding="utf-8")
-    return path
+    """Write the report owner-only (0600): it names chats and people, and may show faces."""
+    return write_private(path, render(report, fmt, media))
 
 
 def describe_match(match: dict) -> str:
@@ -129,6 +129,7 @@ def _html(report: dict, media: ReportMedia) -> str:
     images = {sha: _data_uri(data) for sha, data in media.thumbnails.items()}
     return env.get_template("report.html").render(
         scan=report["scan"],
+        custody_head=report.get("custody_head"),
         duration=duration(report["scan"]),
         matched=[i for i in items if i["matches"]],
         errors=[i for i in items if i["error"]],

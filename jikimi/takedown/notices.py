@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from jikimi.audit import AuditLog, operator_name
 from jikimi.errors import JikimiError
 from jikimi.evidence.package import contents_of, select_items
+from jikimi.private_output import write_private
 from jikimi.store.models import Content, Item, utcnow
 from jikimi.store.takedown_models import Notice, NoticeItem
 from jikimi.takedown.hosts import LANGUAGES, get_host
@@ -77,7 +78,7 @@ def draft_notices(ws: Workspace, session: Session, case_id: int, host_name: str,
         message = build_message(reference, sender or DEFAULT_SENDER, host.email, subject, body, now)
         path = out_dir / f"{reference}.eml"
         data = message.as_bytes(policy=SMTP)
-        path.write_bytes(data)
+        write_private(path, data)
         notice = Notice(case_id=case_id, host=host, reference=reference, language=lang, status="drafted",
                         message_id=message["Message-ID"], eml_path=str(path), eml=data, drafted_at=now,
                         send_count=0)
