@@ -19,10 +19,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from jikimi.errors import JikimiError, WorkspaceError
+from jikimi.errors import JikimiError, StorageError, WorkspaceError
 from jikimi.limits import Limits
 from jikimi.audit import AuditLog
 from jikimi.cases import get_case, load_templates
@@ -34,7 +35,7 @@ from jikimi.signals.crypto import file_digests
 from jikimi.sources import open_source
 from jikimi.sources.base import SourceEntry
 from jikimi.store.models import Content, ContentFace, ContentFrame, Item, ItemLocator, Match, Scan, utcnow
-from jikimi.workspace import Workspace
+from jikimi.workspace import Workspace, database_problem
 from jikimi.banks import get_bank
 
 COMMIT_EVERY_SECONDS = 2.0
@@ -62,8 +63,9 @@ class ScanOptions:
 
 
 class ScanInterrupted(JikimiError):
-    def __init__(self, scan_id: int):
-        super().__init__(f"scan {scan_id} interrupted: resume it with `jikimi scan --resume {scan_id}`")
+    def __init__(self, scan_id: int, reason: str | None = None):
+        why = f"{reason}; " if reason else ""
+        super().__init__(f"scan {scan_id} interrupted: {why}resume it with `jikimi scan --resume {scan_id}`")
         self.scan_id = scan_id
 
 
@@ -131,6 +133,11 @@ def _run(ws: Workspace, scan_id: int, source_path: Path, options: ScanOptions,
     except KeyboardInterrupt:
         _finish(ws, scan_id, "interrupted")
         raise ScanInterrupted(scan_id) from None
+    except (StorageError, OperationalError) as e:
+        # Our own disk or database failed, not the items: stop, and let a resume redo them.
+        reason = str(e) if isinstance(e, StorageError) else database_problem(e)
+        _finish(ws, scan_id, "interrupted", reason)
+        raise ScanInterrupted(scan_id, reason) from None
     except JikimiError as e:
         _finish(ws, scan_id, "failed", str(e))
         raise
@@ -138,11 +145,17 @@ def _run(ws: Workspace, scan_id: int, source_path: Path, options: ScanOptions,
 
 
 def _finish(ws: Workspace, scan_id: int, status: str, error: str | None = None) -> None:
-    with ws.session() as session:
-        scan = session.get(Scan, scan_id)
-        scan.status, scan.error = status, error
+    """Record how the scan ended. If even that cannot be written, the scan row still says
+    running with this process's id, which `effective_status` reads as interrupted once it exits."""
+    try:
+        with ws.session() as session:
+            scan = session.get(Scan, scan_id)
+            scan.status, scan.error = status, error
+            if status == "complete":
+                scan.finished_at = utcnow()
+    except OperationalError:
         if status == "complete":
-            scan.finished_at = utcnow()
+            raise
 
 
 def _collect(ws: Workspace, scan_id: int, entries: Iterator[SourceEntry], options: ScanOptions,
@@ -174,10 +187,12 @@ def _store_entry(ws: Workspace, session: Session, scan_id: int, entry: SourceEnt
     Each new file's ingest goes into the custody log in the same transaction as its item.
     """
     error, sha256 = entry.error, None
-    if error is None:
+    if entry.open is not None:  # also entries kept but not analysed (an archive nested too deep)
         try:
             with entry.open() as stream:
                 sha256 = ws.vault.ingest(stream, options.limits.max_file_bytes).sha256
+        except StorageError:
+            raise
         except JikimiError as e:
             error = str(e)
         except OSError as e:

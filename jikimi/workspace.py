@@ -29,6 +29,20 @@ def default_home() -> Path:
     return Path(data) / "jikimi"
 
 
+def database_problem(error: Exception) -> str:
+    """One sentence for a database that cannot be read or written, from the driver's message."""
+    text = str(getattr(error, "orig", None) or error)
+    if "full" in text:
+        return "the disk holding the workspace database is full: free some space, then resume the scan"
+    if "readonly" in text or "read-only" in text:
+        return "the workspace database is read-only"
+    if "not a database" in text or "malformed" in text:
+        return "the workspace database jikimi.db is damaged: restore it from a backup"
+    if "locked" in text:
+        return "the workspace database is locked by another process: try again when it is done"
+    return f"the workspace database cannot be used ({text})"
+
+
 def _sqlite_connect(dbapi_connection, _record) -> None:
     """WAL lets a report be read while a scan writes; foreign keys keep rows honest."""
     cursor = dbapi_connection.cursor()

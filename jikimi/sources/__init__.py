@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jikimi.errors import SourceError
 from jikimi.limits import Limits
-from jikimi.sources.archive import ZipArchive, ZipExport, ZipSource, looks_like_zip
+from jikimi.sources.archive import NestedArchives, ZipArchive, ZipExport, ZipSource, looks_like_zip
 from jikimi.sources.base import Locator, Source, SourceEntry
 from jikimi.sources.folder import FolderExport, FolderSource
 from jikimi.sources.single import SingleFileSource
@@ -20,11 +20,15 @@ __all__ = ["Locator", "Source", "SourceEntry", "open_source"]
 
 
 def open_source(path: Path, limits: Limits = Limits()) -> Source:
-    """The source for `path`, chosen by what it is rather than by its name.
+    """The source for `path`, chosen by what it is rather than by its name; ZIPs inside it are
+    opened too (see NestedArchives).
 
     Raises SourceError when the path is missing or the source as a whole cannot be read.
     """
-    path = Path(path)
+    return NestedArchives(_outer_source(Path(path), limits), limits)
+
+
+def _outer_source(path: Path, limits: Limits) -> Source:
     if path.is_dir():
         if (path / "result.json").is_file():
             return TelegramSource(FolderExport(path, limits))
