@@ -34,6 +34,7 @@ from jikimi.signals.content import MEDIA_SUFFIXES, ContentSignals, compute_signa
 from jikimi.signals.crypto import file_digests
 from jikimi.sources import open_source
 from jikimi.sources.base import SourceEntry
+from jikimi.store.audit_models import AuditEntry
 from jikimi.store.models import Content, ContentFace, ContentFrame, Item, ItemLocator, Match, Scan, utcnow
 from jikimi.workspace import Workspace, database_problem
 from jikimi.banks import get_bank
@@ -111,17 +112,39 @@ def resume_scan(ws: Workspace, scan_id: int, progress: Progress = Progress(), jo
             raise WorkspaceError(f"no scan with id {scan_id}: see `jikimi scans`")
         status = effective_status(scan)
         if status == "running":
-            raise JikimiError(f"scan {scan_id} is still running (process {scan.pid})")
+            raise _already_running(session, scan)
         if status == "complete":
             return scan_id
         options = ScanOptions.from_json(scan.options, jobs)
         bank_ids = _bank_ids(session, options.banks)
-        scan.status, scan.pid, scan.host, scan.error = "running", os.getpid(), socket.gethostname(), None
-        source = Path(scan.source)
+        seen = (scan.status, scan.pid)
+    _claim(ws, scan_id, seen)
+    _run(ws, scan_id, Path(scan.source), options, bank_ids, progress)
+    return scan_id
+
+
+def _claim(ws: Workspace, scan_id: int, seen: tuple[str, int | None]) -> None:
+    """Mark the scan as ours, only if nobody changed it since we looked: of two resumes started
+    together exactly one gets it. The conditional update is the first statement of its
+    transaction, so it waits for the write lock and then sees the latest row."""
+    with ws.session() as session:
+        claimed = session.execute(
+            update(Scan).where(Scan.id == scan_id, Scan.status == seen[0], Scan.pid.is_not_distinct_from(seen[1]))
+            .values(status="running", pid=os.getpid(), host=socket.gethostname(), error=None)
+        ).rowcount
+        scan = session.get(Scan, scan_id)
+        if not claimed:
+            raise _already_running(session, scan)
         AuditLog(session, ws.home).append("scan_resume", f"scan:{scan_id}", {"source": scan.source},
                                           case_id=scan.case_id)
-    _run(ws, scan_id, source, options, bank_ids, progress)
-    return scan_id
+
+
+def _already_running(session: Session, scan: Scan) -> JikimiError:
+    resumed = session.scalar(select(AuditEntry.seq).where(AuditEntry.action == "scan_resume",
+                                                          AuditEntry.subject == f"scan:{scan.id}").limit(1))
+    if resumed is None:
+        return JikimiError(f"scan {scan.id} is still running (process {scan.pid})")
+    return JikimiError(f"scan {scan.id} is being resumed by process {scan.pid}")
 
 
 def _run(ws: Workspace, scan_id: int, source_path: Path, options: ScanOptions,

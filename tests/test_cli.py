@@ -152,3 +152,54 @@ def test_reports_in_every_format(tmp_path, sample):
     html = (tmp_path / "report.html").read_text()
     assert "Matched items" in html and "Could not be read" in html
     assert html.count("data:image/jpeg;base64,") == sum(1 for i in report["items"] if i["matches"])
+
+
+def wait_for_status(home, status, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        scans = json.loads(run(home, "scans", "--json").stdout)
+        if scans and scans[-1]["status"] == status:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the scan never became {status}")
+
+
+def resume_process(home, scan_id):
+    env = {**os.environ, "JIKIMI_HOME": str(home)}
+    return subprocess.Popen([*JIKIMI, "scan", "--resume", str(scan_id), "--jobs", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def killed_scan(home, sample):
+    process = start_scan_process(home, sample.export_dir)
+    scan_id = int(process.stderr.readline().split()[1])  # "Scan N started ..."
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    return scan_id
+
+
+def test_two_resumes_of_one_scan_one_runs_and_the_other_says_which_process(tmp_path, sample):
+    home = tmp_path / "home"
+    prepare(home, sample)
+    scan_id = killed_scan(home, sample)
+    first = resume_process(home, scan_id)
+    wait_for_status(home, "running")
+    os.killpg(first.pid, signal.SIGSTOP)  # it holds the scan while the second one tries
+    try:
+        second = run(home, "scan", "--resume", scan_id, check=False)
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
+    assert second.returncode == 1
+    assert second.stderr.strip() == f"error: scan {scan_id} is being resumed by process {first.pid}"
+    _, stderr = first.communicate(timeout=600)
+    assert first.returncode == 0, stderr
+
+    # Two started at the same moment: one wins, the other stops with the same sentence.
+    again = killed_scan(home, sample)
+    racers = [resume_process(home, again) for _ in range(2)]
+    results = [(p.wait(timeout=600), p.communicate()[1]) for p in racers]
+    for code, stderr in results:
+        assert "Traceback" not in stderr and "IntegrityError" not in stderr, stderr
+        assert code == 0 or stderr.strip().startswith(f"error: scan {again} is being resumed by process")
+    assert 0 in [code for code, _ in results]
+    assert report_without_ids(home, again) == report_without_ids(home, scan_id)
