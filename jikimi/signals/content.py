@@ -31,6 +31,9 @@ MEDIA_SUFFIXES = {
 # frame of a short clip; one every ~36 s of a 3-hour video), so one video cannot stall a scan.
 MAX_ANALYSED_FRAMES = 300
 MAX_DETECTIONS_KEPT = 20
+# Faces and nudity are not looked for in strips longer than 20:1 (a long scrolling screenshot
+# is ~10:1): the models see nothing in a 1-pixel line, however long; the hashes still apply.
+MAX_ANALYSED_ASPECT = 20
 # One analyzer and classifier per worker process: their models load once, on first use.
 FACES = FaceAnalyzer()
 NUDITY = NudityClassifier()
@@ -108,9 +111,10 @@ def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals, anal
     pdq = pdq_from_image(img)
     signals.pdq, signals.pdq_quality = pdq.hex, pdq.quality
     signals.thumbnail = blurred_thumbnail(img)
-    if analyse:
+    if analyse and _analysable(*img.size):
         nudity = _analyse_picture(np.asarray(img), None, signals)
         signals.nudity = _nudity_dict([(None, nudity)])
+    if analyse:
         signals.provenance = provenance_hints(path, signals.mime_type)
 
 
@@ -123,14 +127,18 @@ def _add_video_signals(path: Path, limits: Limits, signals: ContentSignals, anal
         frames.append(frame_hash(timestamp, rgb))
         if best is None or frames[-1].quality > best[0]:
             best = (frames[-1].quality, rgb)  # the most detailed frame makes the thumbnail
-        if analyse and n % every == 0:
+        if analyse and n % every == 0 and _analysable(info.width, info.height):
             nudity.append((timestamp, _analyse_picture(rgb, timestamp, signals)))
     signals.frames = frames
     if best is not None:
         signals.thumbnail = blurred_thumbnail(Image.fromarray(best[1]))
     if analyse:
-        signals.nudity = _nudity_dict(nudity)
+        signals.nudity = _nudity_dict(nudity) if _analysable(info.width, info.height) else None
         signals.provenance = provenance_hints(path, signals.mime_type)
+
+
+def _analysable(width: int, height: int) -> bool:
+    return max(width, height) <= MAX_ANALYSED_ASPECT * min(width, height)
 
 
 def _analyse_picture(rgb: np.ndarray, frame_time: float | None, signals: ContentSignals) -> NuditySummary:
