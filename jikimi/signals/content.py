@@ -34,6 +34,12 @@ MAX_DETECTIONS_KEPT = 20
 # Faces and nudity are not looked for in strips longer than 20:1 (a long scrolling screenshot
 # is ~10:1): the models see nothing in a 1-pixel line, however long; the hashes still apply.
 MAX_ANALYSED_ASPECT = 20
+# PDQ turns the whole picture into float planes, ~26 bytes a pixel: a 64 MP image took a
+# worker to 1.9 GB. Larger pictures and frames are hashed from a copy reduced by the
+# smallest whole factor that fits (a box filter, like the JPEG DCT scaling `pdq_from_file`
+# uses): halving a large photo moves its hash ~1.6 bits of 256 (benchmarks/pdq_hashing.py),
+# and a worker stays under 1.5 GB whatever the input.
+PDQ_FULL_SIZE_PIXELS = 24_000_000
 # One analyzer and classifier per worker process: their models load once, on first use.
 FACES = FaceAnalyzer()
 NUDITY = NudityClassifier()
@@ -108,7 +114,7 @@ def _one_line(message: str) -> str:
 def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals, analyse: bool) -> None:
     img = open_image(path, limits)
     signals.width, signals.height = img.size
-    pdq = pdq_from_image(img)
+    pdq = pdq_from_image(_pdq_sized(img))
     signals.pdq, signals.pdq_quality = pdq.hex, pdq.quality
     signals.thumbnail = blurred_thumbnail(img)
     if analyse and _analysable(*img.size):
@@ -124,7 +130,7 @@ def _add_video_signals(path: Path, limits: Limits, signals: ContentSignals, anal
     every = max(1, math.ceil((info.duration or 0) / MAX_ANALYSED_FRAMES))
     frames, best, nudity = [], None, []
     for n, (timestamp, rgb) in enumerate(sample_frames(path, limits)):
-        frames.append(frame_hash(timestamp, rgb))
+        frames.append(frame_hash(timestamp, np.asarray(_pdq_sized(Image.fromarray(rgb)))))
         if best is None or frames[-1].quality > best[0]:
             best = (frames[-1].quality, rgb)  # the most detailed frame makes the thumbnail
         if analyse and n % every == 0 and _analysable(info.width, info.height):
@@ -135,6 +141,13 @@ def _add_video_signals(path: Path, limits: Limits, signals: ContentSignals, anal
     if analyse:
         signals.nudity = _nudity_dict(nudity) if _analysable(info.width, info.height) else None
         signals.provenance = provenance_hints(path, signals.mime_type)
+
+
+def _pdq_sized(img: Image.Image) -> Image.Image:
+    width, height = img.size
+    if width * height <= PDQ_FULL_SIZE_PIXELS:
+        return img
+    return img.reduce(math.ceil(math.sqrt(width * height / PDQ_FULL_SIZE_PIXELS)))
 
 
 def _analysable(width: int, height: int) -> bool:
