@@ -35,6 +35,7 @@ from jikimi.signals.crypto import file_digests
 from jikimi.sources import open_source
 from jikimi.sources.base import SourceEntry
 from jikimi.store.audit_models import AuditEntry
+from jikimi.text import one_line
 from jikimi.store.models import Content, ContentFace, ContentFrame, Item, ItemLocator, Match, Scan, utcnow
 from jikimi.workspace import Workspace, database_problem
 from jikimi.banks import get_bank
@@ -219,7 +220,8 @@ def _store_entry(ws: Workspace, session: Session, scan_id: int, entry: SourceEnt
         except JikimiError as e:
             error = str(e)
         except OSError as e:
-            error = f"cannot read the file ({e.strerror or e})"
+            error = f"cannot read the file ({e.strerror or type(e).__name__})"
+    error = one_line(error) if error is not None else None  # it may quote a hostile name
     if sha256 is not None and sha256 in items:
         item_id = items[sha256]
     else:

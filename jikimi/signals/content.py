@@ -1,6 +1,7 @@
 """Every signal of one file, computed in a worker process: the unit of work of a scan."""
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from jikimi.signals.faces import FaceAnalyzer
 from jikimi.signals.nudity import SEXUAL_EXPOSED_CLASSES, NudityClassifier, NuditySummary
 from jikimi.signals.pdq import pdq_from_image
 from jikimi.signals.provenance import provenance_hints
+from jikimi.text import one_line
 from jikimi.signals.video import FrameHash, frame_hash
 
 # A file named like media whose bytes are not media is damaged or disguised: worth a line.
@@ -83,6 +85,13 @@ def compute_signals(path: Path, limits: Limits, analyse: bool = True) -> Content
     `analyse` adds faces, nudity and provenance hints to the hashes.
     """
     signals = ContentSignals(kind="other", mime_type="application/octet-stream")
+    with warnings.catch_warnings():  # decoders warn about hostile bytes; the item's error says what counts
+        warnings.simplefilter("ignore")
+        _add_signals(path, limits, analyse, signals)
+    return signals
+
+
+def _add_signals(path: Path, limits: Limits, analyse: bool, signals: ContentSignals) -> None:
     try:
         with open(path, "rb") as f:
             signals.digests = file_digests(f)
@@ -99,16 +108,12 @@ def compute_signals(path: Path, limits: Limits, analyse: bool = True) -> Content
         elif path.suffix.lower() in MEDIA_SUFFIXES:
             signals.error = f"not a known image or video format, though the name ends in {path.suffix}"
     except JikimiError as e:
-        signals.error = _one_line(str(e))
+        signals.error = one_line(str(e))
     except OSError as e:
-        signals.error = f"cannot read the file ({e.strerror or e})"
+        signals.error = f"cannot read the file ({e.strerror or type(e).__name__})"
     except Exception as e:  # a decoder bug on hostile bytes must not stop the scan
-        signals.error = _one_line(f"unexpected error: {type(e).__name__}: {e}")
+        signals.error = f"unexpected error while decoding the file ({type(e).__name__})"
     return signals
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split())
 
 
 def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals, analyse: bool) -> None:

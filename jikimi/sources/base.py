@@ -7,30 +7,10 @@ The order matters: a resumed scan re-enumerates the source and skips the entries
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import asdict, dataclass, fields
 from typing import BinaryIO, Callable, Iterator, Protocol
 
-# Characters no database, JSON file or terminal can hold as they are: lone surrogates (a file
-# name that is not UTF-8 decodes to them, and hostile JSON can spell them) and NUL.
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def storable_text(text: str) -> str:
-    """`text` with each unstorable character written as a backslash escape.
-
-    A byte of a non-UTF-8 file name (decoded by Python as U+DC80-U+DCFF) shows as `\\xe9`,
-    another lone surrogate as `\\ud800`, NUL as `\\x00`; everything else is unchanged.
-    """
-    return UNSTORABLE.sub(_escape, text)
-
-
-def _escape(match: re.Match) -> str:
-    code = ord(match.group())
-    if 0xDC80 <= code <= 0xDCFF:  # one byte of a file name that is not UTF-8
-        return f"\\x{code - 0xDC00:02x}"
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
+from jikimi.text import UNSTORABLE, storable_text
 
 def raw_name(name: str) -> bytes:
     """The bytes a name stood for: the file system's own bytes, or UTF-8 for text from JSON."""

@@ -111,7 +111,8 @@ def load_result_json(files: ExportFiles) -> object:
         raise SourceError(f"result.json is not UTF-8 text (byte {error.start} is invalid)") from error
     except json.JSONDecodeError as error:
         raise SourceError(
-            f"result.json is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+            f"result.json is not valid JSON: {error.msg.removesuffix(' at')} at line {error.lineno}, "
+            f"column {error.colno}"
         ) from error
     except RecursionError as error:
         raise SourceError("result.json is nested too deeply to be a Telegram Desktop export") from error
