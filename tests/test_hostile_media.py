@@ -61,3 +61,49 @@ def test_nudity_boxes_are_in_pixels_of_the_image_given_even_when_it_is_scaled_do
     assert faces_small and len(faces_large) == len(faces_small)
     for a, b in zip(faces_small, faces_large):
         assert abs(b.left - 4 * a.left) <= 24 and abs(b.bottom - 4 * a.bottom) <= 24
+
+
+def png_declaring(width, height):
+    """A small real PNG whose header (with a correct checksum) declares another size."""
+    import io
+    import struct
+    import zlib
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, "PNG")
+    body = buffer.getvalue()
+    ihdr = body[12:16] + struct.pack(">II", width, height) + body[24:29]
+    return body[:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + body[33:]
+
+
+def test_decoder_errors_are_stable_lines_without_objects_paths_or_library_limits(tmp_path):
+    from jikimi.error_codes import error_code
+    from media_helpers import write_video
+
+    video = write_video(tmp_path / "clip.mp4").read_bytes()
+    cases = {
+        "unknown-codec.mp4": (video.replace(b"avc1", b"zzzz"), "video_corrupt"),
+        "garbage.jpg": (b"\xff\xd8\xff" + bytes(range(256)) * 4, "image_unreadable"),
+        "huge.png": (png_declaring(20000, 10000), "image_too_large"),
+    }
+    messages = {}
+    for name, (content, code) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        error = compute_signals(tmp_path / name, Limits()).error
+        messages[name] = error
+        assert error_code(error) == code, error
+        assert str(tmp_path) not in error and "0x" not in error and "<" not in error and "Error:" not in error
+    assert messages["garbage.jpg"] == "not a readable image (its format is not recognised)"
+    assert messages["huge.png"] == "image has more pixels than the limit of 80000000 (--max-pixels)"
+    assert messages["unknown-codec.mp4"] == "video has no frame size"
+
+
+def test_json_errors_do_not_say_at_at(tmp_path):
+    from jikimi.errors import SourceError
+    from jikimi.sources import open_source
+
+    (tmp_path / "result.json").write_text('{"name": "x", "messages": ["unterminated')
+    with pytest.raises(SourceError) as raised:
+        open_source(tmp_path)
+    assert str(raised.value) == ("result.json is not valid JSON: Unterminated string starting at line 1, "
+                                 "column 28")
