@@ -41,7 +41,7 @@ def database_problem(error: Exception) -> str:
     """One sentence for a database that cannot be read or written, from the driver's message."""
     text = str(getattr(error, "orig", None) or error)
     if "full" in text:
-        return "the disk holding the workspace database is full: free some space, then resume the scan"
+        return "the disk holding the workspace database is full: free some space first"
     if "readonly" in text or "read-only" in text:
         return READ_ONLY
     if "not a database" in text or "malformed" in text:

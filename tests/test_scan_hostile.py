@@ -149,3 +149,33 @@ def test_a_full_vault_interrupts_the_scan_and_resume_redoes_every_affected_item(
     assert not any(item["error"] for item in report["items"])
     assert all(ws.vault.verify(item["sha256"]) for item in report["items"])
     assert not list((small_vault / "tmp").iterdir())
+
+
+def test_a_full_disk_under_the_whole_workspace_interrupts_and_resume_loses_nothing(tmp_path, monkeypatch):
+    from jikimi.workspace import Workspace
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not permitted here: {mounted.stderr.decode().strip()}")
+    try:
+        monkeypatch.setenv("JIKIMI_HOME", str(disk / "home"))
+        ws = Workspace(disk / "home")
+        ws.init()
+        source = tmp_path / "src"
+        for n in range(60):  # real pictures: the database holds their thumbnails and signals too
+            save_jpeg(picture("astronaut").resize((200 + n, 200)), source / f"{n:02}.jpg", quality=95)
+        with pytest.raises(ScanInterrupted, match=r"^scan 1 interrupted: the disk holding the (evidence vault|"
+                                                  r"workspace database) is full"):
+            start_scan(ws, source, ScanOptions(jobs=1, analyse=False))
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+        resume_scan(ws, 1)
+        report = every_format(ws, 1)
+        assert report["scan"]["status"] == "complete"
+        assert sorted(locators(report)) == [f"{n:02}.jpg" for n in range(60)]
+        assert not any(item["error"] for item in report["items"])
+        assert all(item["pdq"] for item in report["items"])
+        ws.engine.dispose()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)

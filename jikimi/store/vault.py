@@ -86,7 +86,7 @@ def _writing() -> Iterator[None]:
 def storage_problem(error: OSError, what: str) -> str:
     """One sentence for a failed write to our own storage, saying what to do."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"the disk holding {what} is full: free some space, then resume the scan"
+        return f"the disk holding {what} is full: free some space first"
     if error.errno == errno.EROFS:
         return f"{what} is on a read-only file system"
     return f"{what} cannot be written ({error.strerror or type(error).__name__})"
