@@ -17,7 +17,7 @@ from jikimi.reports.data import scan_report
 from jikimi.scan import ScanOptions, start_scan
 
 SEED = int(os.environ.get("JIKIMI_FUZZ_SEED", "20261130"))
-ROUNDS = int(os.environ.get("JIKIMI_FUZZ_ROUNDS", "4"))
+ROUNDS = int(os.environ.get("JIKIMI_FUZZ_ROUNDS", "10"))  # ~800 inputs, about a minute
 INPUTS_PER_CASE = 40
 # What an error shown to a person must never contain: a Python object, a traceback, our paths.
 LEAKS = re.compile(r"object at 0x|<_io\.|<built-in|Traceback|/vault/|\bat at\b")
