@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fuzz_inputs import FuzzCase, fuzz_export, fuzz_folder, seed_media  # noqa: E402
+from fuzz_inputs import FuzzCase, fuzz_export, fuzz_folder, fuzz_zip, seed_media  # noqa: E402
 from jikimi.reports import render  # noqa: E402
 from jikimi.reports.data import scan_report  # noqa: E402
 from jikimi.workspace import Workspace  # noqa: E402
@@ -149,7 +149,7 @@ def main() -> None:
         tried = crashes = hangs = lost = sources = 0
         hostile_seconds, worker_peak, main_peak, failures = 0.0, baseline["worker_peak"], baseline["main_peak"], []
         while tried < args.inputs:
-            make = fuzz_folder if sources % 2 == 0 else fuzz_export
+            make = (fuzz_folder, fuzz_export, fuzz_zip)[sources % 3]
             case = make(tmp / f"source-{sources}", rng, seeds, args.per_source)
             result = scan(home, case, args.jobs, args.timeout)
             crash, missing = check(ws, result, case)

@@ -197,3 +197,24 @@ def fuzz_export(root: Path, rng: random.Random, seeds: dict[str, bytes], count: 
     text = json.dumps(chat).replace(f'"{HUGE_INT}"', "7" * 5000)
     (root / "result.json").write_text(text)
     return FuzzCase(root, expected, count + len(files))
+
+
+def fuzz_zip(root: Path, rng: random.Random, seeds: dict[str, bytes], count: int) -> FuzzCase:
+    """A ZIP of `count` members with hostile names (`../`, absolute, backslashes, line breaks)
+    and mutated media, some of them ZIPs themselves."""
+    root.mkdir(parents=True)
+    members, expected = [], 0
+    for index in range(count):
+        suffix, content = mutate(rng, seeds)
+        name = rng.choice(["", "../", "/", "a\\..\\", "C:", "dir/"]) + hostile_text(rng).replace("\x00", "_")
+        name = name.encode("utf-8", "surrogatepass").decode("utf-8", "replace") + f"-{index}{suffix}"
+        if rng.random() < 0.05:
+            inner = [(f"in-{n}{suffix}", mutate(rng, seeds)[1]) for n in range(2)]
+            members.append((f"nested-{index}.zip", _zip(inner)))  # a safe name, so it is opened
+            expected += len(inner)
+        else:
+            members.append((name, content))
+        expected += 1
+    path = root / "source.zip"
+    path.write_bytes(_zip(members))
+    return FuzzCase(path, expected, count)

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from fuzz_inputs import fuzz_export, fuzz_folder, seed_media
+from fuzz_inputs import fuzz_export, fuzz_folder, fuzz_zip, seed_media
 from jikimi.reports import render
 from jikimi.reports.data import scan_report
 from jikimi.scan import ScanOptions, start_scan
@@ -43,7 +43,7 @@ def check_report(ws, scan_id, expected_entries):
 def test_fuzzed_folders_and_exports_scan_without_crash_or_loss(ws, tmp_path, round_):
     rng = random.Random(SEED + round_)
     seeds = seed_media()
-    for make in (fuzz_folder, fuzz_export):
+    for make in (fuzz_folder, fuzz_export, fuzz_zip):
         case = make(tmp_path / make.__name__, rng, seeds, INPUTS_PER_CASE)
         scan_id = start_scan(ws, case.source, ScanOptions(jobs=1))
         check_report(ws, scan_id, case.expected_entries)
