@@ -126,7 +126,7 @@ class Workspace:
         with self.engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
         if current != script.get_current_head():
-            raise WorkspaceError(f"the workspace needs an upgrade but is read-only: {READ_ONLY}")
+            raise WorkspaceError("the workspace needs an upgrade, which cannot be done while it is read-only")
 
     @property
     def engine(self) -> Engine:

@@ -94,7 +94,8 @@ class TelegramSource:
         except OSError as problem:
             if problem.errno == errno.ENAMETOOLONG:
                 return SourceEntry(ordinal, locator, None, "the file cannot be opened: its name is too long")
-            return SourceEntry(ordinal, locator, None, f"the file cannot be opened ({problem.strerror})")
+            return SourceEntry(ordinal, locator, None,
+                               f"the file cannot be opened ({problem.strerror or type(problem).__name__})")
 
 
 def load_result_json(files: ExportFiles) -> object:
