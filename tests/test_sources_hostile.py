@@ -159,3 +159,15 @@ def test_a_zipped_export_with_a_large_repetitive_result_json_is_read(tmp_path):
 
     assert source.kind == "telegram"
     assert listing(source) == [(0, "photos/ok.png", None)]
+
+
+def test_a_source_whose_own_path_is_not_utf8_is_refused_with_one_sentence(tmp_path):
+    import pytest
+
+    from jikimi.errors import SourceError
+
+    folder = os.path.join(os.fsencode(tmp_path), b"export-\xff")
+    os.mkdir(folder)
+    with pytest.raises(SourceError, match=r"^the source's path is not UTF-8 text \(.*export-\\xff\): rename it, "
+                                          r"or scan the folder that holds it$"):
+        open_source(Path(os.fsdecode(folder)))

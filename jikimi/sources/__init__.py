@@ -15,6 +15,7 @@ from jikimi.sources.base import Locator, Source, SourceEntry
 from jikimi.sources.folder import FolderExport, FolderSource
 from jikimi.sources.single import SingleFileSource
 from jikimi.sources.telegram import TelegramSource
+from jikimi.text import UNSTORABLE, storable_text
 
 __all__ = ["Locator", "Source", "SourceEntry", "open_source"]
 
@@ -25,6 +26,9 @@ def open_source(path: Path, limits: Limits = Limits()) -> Source:
 
     Raises SourceError when the path is missing or the source as a whole cannot be read.
     """
+    if UNSTORABLE.search(str(path)):  # a workspace records the path of every source as text
+        raise SourceError(f"the source's path is not UTF-8 text ({storable_text(str(path))}): rename it, "
+                          "or scan the folder that holds it")
     return NestedArchives(_outer_source(Path(path), limits), limits)
 
 
