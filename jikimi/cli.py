@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from sqlalchemy.exc import DBAPIError
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn,
                            TextColumn, TimeElapsedColumn, TimeRemainingColumn)
@@ -31,7 +32,7 @@ from jikimi.reports import render
 from jikimi.reports.data import scan_report, scan_summary
 from jikimi.scan import ScanInterrupted, ScanOptions, resume_scan, start_scan
 from jikimi.store.models import Scan
-from jikimi.workspace import open_workspace
+from jikimi.workspace import database_problem, open_workspace
 
 app = typer.Typer(
     help="Find, review, evidence and take down non-consensual intimate images and sexual deepfakes.\n\n"
@@ -383,4 +384,7 @@ def main() -> None:
         sys.exit(130)
     except JikimiError as e:
         err.print(f"[red]error:[/] {e}")
+        sys.exit(1)
+    except DBAPIError as e:  # the workspace database failed while a command ran
+        err.print(f"[red]error:[/] {database_problem(e)}")
         sys.exit(1)

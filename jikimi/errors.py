@@ -35,3 +35,11 @@ class ExportFormatError(JikimiError):
 
 class WorkspaceError(JikimiError):
     """The workspace is missing, not initialised, or an id does not exist."""
+
+
+class StorageError(JikimiError):
+    """Our own workspace cannot be written (disk full, read-only, I/O error).
+
+    Not the item's fault: a scan stops as interrupted instead of blaming the file, and a
+    resume redoes every item the failure touched.
+    """

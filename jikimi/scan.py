@@ -19,10 +19,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from jikimi.errors import JikimiError, WorkspaceError
+from jikimi.errors import JikimiError, StorageError, WorkspaceError
 from jikimi.limits import Limits
 from jikimi.audit import AuditLog
 from jikimi.cases import get_case, load_templates
@@ -33,8 +34,10 @@ from jikimi.signals.content import MEDIA_SUFFIXES, ContentSignals, compute_signa
 from jikimi.signals.crypto import file_digests
 from jikimi.sources import open_source
 from jikimi.sources.base import SourceEntry
+from jikimi.store.audit_models import AuditEntry
+from jikimi.text import one_line
 from jikimi.store.models import Content, ContentFace, ContentFrame, Item, ItemLocator, Match, Scan, utcnow
-from jikimi.workspace import Workspace
+from jikimi.workspace import Workspace, database_problem
 from jikimi.banks import get_bank
 
 COMMIT_EVERY_SECONDS = 2.0
@@ -62,8 +65,9 @@ class ScanOptions:
 
 
 class ScanInterrupted(JikimiError):
-    def __init__(self, scan_id: int):
-        super().__init__(f"scan {scan_id} interrupted: resume it with `jikimi scan --resume {scan_id}`")
+    def __init__(self, scan_id: int, reason: str | None = None):
+        why = f"{reason}; " if reason else ""
+        super().__init__(f"scan {scan_id} interrupted: {why}resume it with `jikimi scan --resume {scan_id}`")
         self.scan_id = scan_id
 
 
@@ -109,17 +113,39 @@ def resume_scan(ws: Workspace, scan_id: int, progress: Progress = Progress(), jo
             raise WorkspaceError(f"no scan with id {scan_id}: see `jikimi scans`")
         status = effective_status(scan)
         if status == "running":
-            raise JikimiError(f"scan {scan_id} is still running (process {scan.pid})")
+            raise _already_running(session, scan)
         if status == "complete":
             return scan_id
         options = ScanOptions.from_json(scan.options, jobs)
         bank_ids = _bank_ids(session, options.banks)
-        scan.status, scan.pid, scan.host, scan.error = "running", os.getpid(), socket.gethostname(), None
-        source = Path(scan.source)
+        seen = (scan.status, scan.pid)
+    _claim(ws, scan_id, seen)
+    _run(ws, scan_id, Path(scan.source), options, bank_ids, progress)
+    return scan_id
+
+
+def _claim(ws: Workspace, scan_id: int, seen: tuple[str, int | None]) -> None:
+    """Mark the scan as ours, only if nobody changed it since we looked: of two resumes started
+    together exactly one gets it. The conditional update is the first statement of its
+    transaction, so it waits for the write lock and then sees the latest row."""
+    with ws.session() as session:
+        claimed = session.execute(
+            update(Scan).where(Scan.id == scan_id, Scan.status == seen[0], Scan.pid.is_not_distinct_from(seen[1]))
+            .values(status="running", pid=os.getpid(), host=socket.gethostname(), error=None)
+        ).rowcount
+        scan = session.get(Scan, scan_id)
+        if not claimed:
+            raise _already_running(session, scan)
         AuditLog(session, ws.home).append("scan_resume", f"scan:{scan_id}", {"source": scan.source},
                                           case_id=scan.case_id)
-    _run(ws, scan_id, source, options, bank_ids, progress)
-    return scan_id
+
+
+def _already_running(session: Session, scan: Scan) -> JikimiError:
+    resumed = session.scalar(select(AuditEntry.seq).where(AuditEntry.action == "scan_resume",
+                                                          AuditEntry.subject == f"scan:{scan.id}").limit(1))
+    if resumed is None:
+        return JikimiError(f"scan {scan.id} is still running (process {scan.pid})")
+    return JikimiError(f"scan {scan.id} is being resumed by process {scan.pid}")
 
 
 def _run(ws: Workspace, scan_id: int, source_path: Path, options: ScanOptions,
@@ -131,6 +157,11 @@ def _run(ws: Workspace, scan_id: int, source_path: Path, options: ScanOptions,
     except KeyboardInterrupt:
         _finish(ws, scan_id, "interrupted")
         raise ScanInterrupted(scan_id) from None
+    except (StorageError, OperationalError) as e:
+        # Our own disk or database failed, not the items: stop, and let a resume redo them.
+        reason = str(e) if isinstance(e, StorageError) else database_problem(e)
+        _finish(ws, scan_id, "interrupted", reason)
+        raise ScanInterrupted(scan_id, reason) from None
     except JikimiError as e:
         _finish(ws, scan_id, "failed", str(e))
         raise
@@ -138,11 +169,17 @@ def _run(ws: Workspace, scan_id: int, source_path: Path, options: ScanOptions,
 
 
 def _finish(ws: Workspace, scan_id: int, status: str, error: str | None = None) -> None:
-    with ws.session() as session:
-        scan = session.get(Scan, scan_id)
-        scan.status, scan.error = status, error
+    """Record how the scan ended. If even that cannot be written, the scan row still says
+    running with this process's id, which `effective_status` reads as interrupted once it exits."""
+    try:
+        with ws.session() as session:
+            scan = session.get(Scan, scan_id)
+            scan.status, scan.error = status, error
+            if status == "complete":
+                scan.finished_at = utcnow()
+    except OperationalError:
         if status == "complete":
-            scan.finished_at = utcnow()
+            raise
 
 
 def _collect(ws: Workspace, scan_id: int, entries: Iterator[SourceEntry], options: ScanOptions,
@@ -174,14 +211,17 @@ def _store_entry(ws: Workspace, session: Session, scan_id: int, entry: SourceEnt
     Each new file's ingest goes into the custody log in the same transaction as its item.
     """
     error, sha256 = entry.error, None
-    if error is None:
+    if entry.open is not None:  # also entries kept but not analysed (an archive nested too deep)
         try:
             with entry.open() as stream:
                 sha256 = ws.vault.ingest(stream, options.limits.max_file_bytes).sha256
+        except StorageError:
+            raise
         except JikimiError as e:
             error = str(e)
         except OSError as e:
-            error = f"cannot read the file ({e.strerror or e})"
+            error = f"cannot read the file ({e.strerror or type(e).__name__})"
+    error = one_line(error) if error is not None else None  # it may quote a hostile name
     if sha256 is not None and sha256 in items:
         item_id = items[sha256]
     else:

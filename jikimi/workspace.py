@@ -13,13 +13,21 @@ from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from jikimi.errors import WorkspaceError
 from jikimi.keys import ensure_keys
 from jikimi.store.vault import Vault
 
 MIGRATIONS = Path(__file__).parent / "store" / "migrations"
+DATABASE_FILE = "jikimi.db"
+READ_ONLY = "the workspace is read-only: only commands that read it (scans, report) work"
+EMPTY_DATABASE = ("the workspace database jikimi.db is empty, so it was damaged or replaced: restore it "
+                  "from a backup (delete it only to start again with an empty workspace)")
 
 
 def default_home() -> Path:
@@ -29,6 +37,20 @@ def default_home() -> Path:
     return Path(data) / "jikimi"
 
 
+def database_problem(error: Exception) -> str:
+    """One sentence for a database that cannot be read or written, from the driver's message."""
+    text = str(getattr(error, "orig", None) or error)
+    if "full" in text:
+        return "the disk holding the workspace database is full: free some space first"
+    if "readonly" in text or "read-only" in text:
+        return READ_ONLY
+    if "not a database" in text or "malformed" in text:
+        return "the workspace database jikimi.db is damaged: restore it from a backup"
+    if "locked" in text:
+        return "the workspace database is locked by another process: try again when it is done"
+    return f"the workspace database cannot be used ({text})"
+
+
 def _sqlite_connect(dbapi_connection, _record) -> None:
     """WAL lets a report be read while a scan writes; foreign keys keep rows honest."""
     cursor = dbapi_connection.cursor()
@@ -36,6 +58,12 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
 
 
 def _migration_engine(url: str) -> Engine:
@@ -66,7 +94,7 @@ class Workspace:
         self.database_url = (
             database_url
             or os.environ.get("JIKIMI_DATABASE_URL")
-            or f"sqlite:///{self.home / 'jikimi.db'}"
+            or f"sqlite:///{self.home / DATABASE_FILE}"
         )
         self.vault = Vault(self.home / "vault")
         self.reports = self.home / "reports"
@@ -78,13 +106,27 @@ class Workspace:
             folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.home, 0o700)
         ensure_keys(self.home)
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
+        config = _alembic_config()
         engine = _migration_engine(self.database_url)
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
         engine.dispose()
+
+    def open_read_only(self, database: Path) -> None:
+        """Use the database without writing a byte, and check its schema is current.
+
+        SQLite reads a database in WAL mode read-only only through its -shm file; a cleanly
+        closed one has none, and is then opened as immutable.
+        """
+        wal = database.with_name(database.name + "-wal")
+        has_wal = wal.exists() and wal.stat().st_size > 0
+        self.database_url = f"sqlite:///file:{database}?mode=ro{'' if has_wal else '&immutable=1'}&uri=true"
+        script = ScriptDirectory.from_config(_alembic_config())
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        if current != script.get_current_head():
+            raise WorkspaceError("the workspace needs an upgrade, which cannot be done while it is read-only")
 
     @property
     def engine(self) -> Engine:
@@ -107,7 +149,28 @@ class Workspace:
 
 
 def open_workspace() -> Workspace:
-    """The workspace at $JIKIMI_HOME, created or brought up to date first: what commands use."""
+    """The workspace at $JIKIMI_HOME, created or brought up to date first: what commands use.
+
+    A workspace that cannot be written (a read-only mount, a copy on a DVD) is opened read-only
+    as it is, so its scans and reports can still be read. A database that is damaged or empty
+    is refused with one sentence, never replaced by a new workspace.
+    """
     ws = Workspace()
-    ws.init()
+    database = ws.home / DATABASE_FILE
+    local = ws.database_url == f"sqlite:///{database}"
+    if local and database.exists() and database.stat().st_size == 0:
+        raise WorkspaceError(EMPTY_DATABASE)
+    try:
+        if local and database.exists() and not _writable(ws.home, database):
+            ws.open_read_only(database)
+        else:
+            ws.init()
+    except DBAPIError as error:
+        raise WorkspaceError(database_problem(error)) from None
+    except OSError as error:
+        raise WorkspaceError(f"the workspace at {ws.home} cannot be set up ({error.strerror})") from None
     return ws
+
+
+def _writable(home: Path, database: Path) -> bool:
+    return os.access(home, os.W_OK) and os.access(database, os.W_OK)

@@ -153,3 +153,117 @@ def test_reports_in_every_format(tmp_path, sample):
     html = (tmp_path / "report.html").read_text()
     assert "Matched items" in html and "Could not be read" in html
     assert html.count("data:image/jpeg;base64,") == sum(1 for i in report["items"] if i["matches"])
+
+
+def wait_for_status(home, status, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        scans = json.loads(run(home, "scans", "--json").stdout)
+        if scans and scans[-1]["status"] == status:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the scan never became {status}")
+
+
+def resume_process(home, scan_id):
+    env = {**os.environ, "JIKIMI_HOME": str(home)}
+    return subprocess.Popen([*JIKIMI, "scan", "--resume", str(scan_id), "--jobs", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def killed_scan(home, sample):
+    process = start_scan_process(home, sample.export_dir)
+    scan_id = int(process.stderr.readline().split()[1])  # "Scan N started ..."
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    return scan_id
+
+
+def test_two_resumes_of_one_scan_one_runs_and_the_other_says_which_process(tmp_path, sample):
+    home = tmp_path / "home"
+    prepare(home, sample)
+    scan_id = killed_scan(home, sample)
+    first = resume_process(home, scan_id)
+    wait_for_status(home, "running")
+    os.killpg(first.pid, signal.SIGSTOP)  # it holds the scan while the second one tries
+    try:
+        second = run(home, "scan", "--resume", scan_id, check=False)
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
+    assert second.returncode == 1
+    assert second.stderr.strip() == f"error: scan {scan_id} is being resumed by process {first.pid}"
+    _, stderr = first.communicate(timeout=600)
+    assert first.returncode == 0, stderr
+
+    # Two started at the same moment: one wins, the other stops with the same sentence.
+    again = killed_scan(home, sample)
+    racers = [resume_process(home, again) for _ in range(2)]
+    results = [(p.wait(timeout=600), p.communicate()[1]) for p in racers]
+    for code, stderr in results:
+        assert "Traceback" not in stderr and "IntegrityError" not in stderr, stderr
+        assert code == 0 or stderr.strip().startswith(f"error: scan {again} is being resumed by process")
+    assert 0 in [code for code, _ in results]
+    assert report_without_ids(home, again) == report_without_ids(home, scan_id)
+
+
+def small_scan(tmp_path, home):
+    source = tmp_path / "small"
+    source.mkdir()
+    for n in range(3):
+        (source / f"{n}.bin").write_bytes(os.urandom(100 + n))
+    run(home, "init")
+    return json.loads(run(home, "scan", source, "--hashes-only", "--json").stdout)["id"]
+
+
+def one_line_error(result, message):
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.strip() == f"error: {message}", result.stderr
+
+
+@pytest.fixture
+def read_only_home(tmp_path):
+    """A workspace made read-only: a read-only bind mount as root, else file modes."""
+    home = tmp_path / "home"
+    scan_id = small_scan(tmp_path, home)
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "--bind", str(home), str(home)], check=True)
+        if subprocess.run(["mount", "-o", "remount,ro,bind", str(home)]).returncode != 0:
+            subprocess.run(["umount", str(home)], check=True)
+            pytest.skip("remounting read-only is not permitted here")
+        yield home, scan_id
+        subprocess.run(["umount", str(home)], check=True)
+    else:
+        for path in [home, *home.rglob("*")]:
+            path.chmod(path.stat().st_mode & ~0o222)
+        yield home, scan_id
+        for path in [home, *home.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_a_read_only_workspace_can_still_be_read(read_only_home):
+    home, scan_id = read_only_home
+    assert [s["status"] for s in json.loads(run(home, "scans", "--json").stdout)] == ["complete"]
+    report = json.loads(run(home, "report", scan_id, "--format", "json").stdout)
+    assert len(report["items"]) == 3
+    assert run(home, "report", scan_id, "--format", "csv").stdout.startswith("item_id,")
+    one_line_error(run(home, "scan", home, check=False),
+                   "the workspace is read-only: only commands that read it (scans, report) work")
+
+
+def test_a_damaged_or_emptied_database_gets_one_sentence_and_no_new_workspace(tmp_path):
+    home = tmp_path / "home"
+    small_scan(tmp_path, home)
+    database = home / "jikimi.db"
+    for name in ("jikimi.db-wal", "jikimi.db-shm"):
+        (home / name).unlink(missing_ok=True)
+    database.write_bytes(b"this is not an SQLite database" * 200)
+    for args in (("scans",), ("report", "1", "--format", "json"), ("audit", "verify")):
+        one_line_error(run(home, *args, check=False),
+                       "the workspace database jikimi.db is damaged: restore it from a backup")
+
+    database.write_bytes(b"")
+    for args in (("scans",), ("init",), ("audit", "verify")):
+        one_line_error(run(home, *args, check=False),
+                       "the workspace database jikimi.db is empty, so it was damaged or replaced: restore it "
+                       "from a backup (delete it only to start again with an empty workspace)")
+    assert database.stat().st_size == 0

@@ -79,13 +79,6 @@ def test_symlink_outside_the_folder_is_an_entry_with_an_error(tmp_path):
         assert stream.read() == (root / "ok.png").read_bytes()
 
 
-def test_fifos_are_skipped(tmp_path):
-    os.mkfifo(tmp_path / "pipe")
-    write_png(tmp_path / "a.png")
-
-    assert listing(open_source(tmp_path)) == [(0, "a.png", None)]
-
-
 def test_open_is_lazy_so_a_file_that_cannot_be_read_fails_only_when_opened(tmp_path):
     write_png(tmp_path / "gone.png")
     entries = list(open_source(tmp_path).entries())

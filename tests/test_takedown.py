@@ -14,6 +14,7 @@ from sqlalchemy import select
 from jikimi.audit import AuditLog
 from jikimi.cases import create_case
 from jikimi.errors import JikimiError
+from jikimi.store.models import Item
 from jikimi.store.takedown_models import Host, Notice
 from jikimi.takedown import hosts, notices, send, tracking
 from test_evidence import CHAT_ID, FIRST_MESSAGE, reviewed_case
@@ -345,3 +346,17 @@ def test_a_later_scan_flags_re_uploads_with_the_earlier_notice(ws, case, tmp_pat
     expected = [{"reference": notice.reference, "status": "drafted"}]
     assert items["same.jpg"]["reupload_of"] == expected
     assert items["smaller.jpg"]["reupload_of"] == expected
+
+
+def test_abuser_controlled_names_cannot_add_lines_to_a_notice(ws, case):
+    case_id, item_ids = case
+    hostile = "Room 7\nBcc: victim-list@evil.example\r\nSubject: pay now\u2028To: x@evil.example"
+    with ws.session() as session:
+        for locator in session.get(Item, item_ids[0]).locators:
+            locator.fields = {**locator.fields, "chat": hostile}
+        [notice] = notices.draft_notices(ws, session, case_id, "telegram", "en")
+    message = message_from_bytes(notice.eml, policy=default)
+    body = message.get_content()
+    assert not [line for line in body.splitlines() if line.lstrip().startswith(("Bcc:", "Subject:", "To:"))]
+    assert 'Posted in: "Room 7 Bcc: victim-list@evil.example Subject: pay now To: x@evil.example"' in body
+    assert message["Bcc"] is None and message["Subject"].strip().startswith("[JKM-")

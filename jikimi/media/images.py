@@ -9,6 +9,7 @@ from pillow_heif import register_heif_opener
 
 from jikimi.errors import MediaTooLarge, UnsupportedMedia
 from jikimi.limits import Limits
+from jikimi.text import plain_reason
 
 register_heif_opener()  # HEIC from iPhones; AVIF is native in Pillow
 
@@ -23,7 +24,7 @@ def open_image(path: Path, limits: Limits, *, min_side: int | None = None) -> Im
     """
     # We own the file handle, so it is closed even for animations Pillow keeps open.
     with open(path, "rb") as f:
-        img = _open_header(f)
+        img = _open_header(f, limits)
         width, height = img.size
         if width * height > limits.max_image_pixels:
             raise MediaTooLarge(
@@ -42,14 +43,17 @@ def open_image(path: Path, limits: Limits, *, min_side: int | None = None) -> Im
             raise UnsupportedMedia(f"image is truncated or corrupt ({img.format}: {_reason(e)})") from None
 
 
-def _open_header(f) -> Image.Image:
+def _open_header(f, limits: Limits) -> Image.Image:
     with warnings.catch_warnings():
         # Our own pixel limit decides; Pillow's warning threshold would only add noise.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             return Image.open(f)
-        except Image.DecompressionBombError as e:
-            raise MediaTooLarge(f"image has too many pixels ({_reason(e)})") from None
+        except Image.DecompressionBombError:  # Pillow's own cap, twice its warning threshold
+            raise MediaTooLarge(f"image has more pixels than the limit of {limits.max_image_pixels} "
+                                "(--max-pixels)") from None
+        except Image.UnidentifiedImageError:
+            raise UnsupportedMedia("not a readable image (its format is not recognised)") from None
         except Exception as e:  # Pillow raises many types on hostile headers
             raise UnsupportedMedia(f"not a readable image ({_reason(e)})") from None
 
@@ -69,4 +73,4 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 
 def _reason(error: Exception) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    return plain_reason(error)

@@ -17,6 +17,7 @@ import numpy as np
 
 from jikimi.errors import MediaTooLarge, UnsupportedMedia
 from jikimi.limits import Limits
+from jikimi.text import plain_reason
 
 # vPDQ converts frames with swscale's area filter; the same filter gives the same pixels.
 RGB_INTERPOLATION = "AREA"
@@ -76,7 +77,8 @@ def _info(container: av.container.InputContainer, limits: Limits) -> VideoInfo:
     if not container.streams.video:
         raise UnsupportedMedia("file has no video stream")
     stream = container.streams.video[0]
-    width, height = stream.codec_context.width, stream.codec_context.height
+    codec = stream.codec_context  # None for a stream whose codec is damaged or unknown
+    width, height = (codec.width, codec.height) if codec is not None else (0, 0)
     if not width or not height:
         raise UnsupportedMedia("video has no frame size")
     if width * height > limits.max_image_pixels:
@@ -87,7 +89,7 @@ def _info(container: av.container.InputContainer, limits: Limits) -> VideoInfo:
     duration = _duration(container, stream)
     if duration is not None and duration > limits.max_video_seconds:
         raise MediaTooLarge(_too_long(limits))
-    return VideoInfo(duration, width, height, float(rate), stream.codec_context.name)
+    return VideoInfo(duration, width, height, float(rate), codec.name)
 
 
 def _duration(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
@@ -103,4 +105,4 @@ def _too_long(limits: Limits) -> str:
 
 
 def _reason(error: av.FFmpegError) -> str:
-    return error.strerror or type(error).__name__
+    return plain_reason(error.strerror or type(error).__name__)

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from jikimi.error_codes import error_code
 from jikimi.errors import WorkspaceError
 from jikimi.scan import effective_status
 from jikimi.store.models import BankSignal, Content, ContentFace, Item, ItemLocator, Match, Scan
@@ -111,6 +112,7 @@ def _item(item: Item, content: Content | None) -> dict:
         "nudity": _nudity(content.nudity) if content and content.nudity else None,
         "provenance": content.provenance if content else None,
         "error": item.error or (content.error if content else None),
+        "error_code": error_code(item.error or (content.error if content else None)),
     }
 
 

@@ -22,6 +22,9 @@ from jikimi.store.models import Content, Item, Match
 from jikimi.workspace import Workspace
 
 FORMATS = ("json", "csv", "html")
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) in a
+# chat name): OWASP's CSV injection advice is to prefix such cells with a single quote.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = ["item_id", "sha256", "kind", "path", "chat", "message_id", "sender", "date_utc",
                "link", "matches", "error"]
 
@@ -88,9 +91,13 @@ def describe_match(match: dict) -> str:
 
 
 def utc_time(unixtime: int | None) -> str:
+    """The time as a date, or "" when there is none or no calendar date holds it."""
     if unixtime is None:
         return ""
-    return datetime.fromtimestamp(unixtime, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return datetime.fromtimestamp(unixtime, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return ""
 
 
 def readable_time(iso: str | None) -> str:
@@ -110,16 +117,21 @@ def _data_uri(jpeg: bytes) -> str:
 
 def _csv(report: dict) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a lone \r in a name is then quoted too
     writer.writerow(CSV_COLUMNS)
     for item in report["items"]:
         matches = "; ".join(describe_match(m) for m in item["matches"])
         for locator in item["locators"]:
-            writer.writerow([item["id"], item["sha256"] or "", item["kind"], locator.get("path", ""),
-                             locator.get("chat", ""), locator.get("message_id", ""), locator.get("sender", ""),
-                             utc_time(locator.get("date_unixtime")), locator.get("link", ""), matches,
-                             item["error"] or ""])
+            writer.writerow(map(_csv_cell, [
+                item["id"], item["sha256"] or "", item["kind"], locator.get("path", ""), locator.get("chat", ""),
+                locator.get("message_id", ""), locator.get("sender", ""), utc_time(locator.get("date_unixtime")),
+                locator.get("link", ""), matches, item["error"] or ""]))
     return out.getvalue()
+
+
+def _csv_cell(value: object) -> object:
+    """Text a spreadsheet would run as a formula, made inert with a leading quote."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_LEADS) else value
 
 
 def _html(report: dict, media: ReportMedia) -> str:

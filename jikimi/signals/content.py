@@ -1,6 +1,7 @@
 """Every signal of one file, computed in a worker process: the unit of work of a scan."""
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from jikimi.signals.faces import FaceAnalyzer
 from jikimi.signals.nudity import SEXUAL_EXPOSED_CLASSES, NudityClassifier, NuditySummary
 from jikimi.signals.pdq import pdq_from_image
 from jikimi.signals.provenance import provenance_hints
+from jikimi.text import one_line
 from jikimi.signals.video import FrameHash, frame_hash
 
 # A file named like media whose bytes are not media is damaged or disguised: worth a line.
@@ -31,6 +33,15 @@ MEDIA_SUFFIXES = {
 # frame of a short clip; one every ~36 s of a 3-hour video), so one video cannot stall a scan.
 MAX_ANALYSED_FRAMES = 300
 MAX_DETECTIONS_KEPT = 20
+# Faces and nudity are not looked for in strips longer than 20:1 (a long scrolling screenshot
+# is ~10:1): the models see nothing in a 1-pixel line, however long; the hashes still apply.
+MAX_ANALYSED_ASPECT = 20
+# PDQ turns the whole picture into float planes, ~26 bytes a pixel: a 64 MP image took a
+# worker to 1.9 GB. Larger pictures and frames are hashed from a copy reduced by the
+# smallest whole factor that fits (a box filter, like the JPEG DCT scaling `pdq_from_file`
+# uses): halving a large photo moves its hash ~1.6 bits of 256 (benchmarks/pdq_hashing.py),
+# and a worker stays under 1.5 GB whatever the input.
+PDQ_FULL_SIZE_PIXELS = 24_000_000
 # One analyzer and classifier per worker process: their models load once, on first use.
 FACES = FaceAnalyzer()
 NUDITY = NudityClassifier()
@@ -74,6 +85,13 @@ def compute_signals(path: Path, limits: Limits, analyse: bool = True) -> Content
     `analyse` adds faces, nudity and provenance hints to the hashes.
     """
     signals = ContentSignals(kind="other", mime_type="application/octet-stream")
+    with warnings.catch_warnings():  # decoders warn about hostile bytes; the item's error says what counts
+        warnings.simplefilter("ignore")
+        _add_signals(path, limits, analyse, signals)
+    return signals
+
+
+def _add_signals(path: Path, limits: Limits, analyse: bool, signals: ContentSignals) -> None:
     try:
         with open(path, "rb") as f:
             signals.digests = file_digests(f)
@@ -90,27 +108,24 @@ def compute_signals(path: Path, limits: Limits, analyse: bool = True) -> Content
         elif path.suffix.lower() in MEDIA_SUFFIXES:
             signals.error = f"not a known image or video format, though the name ends in {path.suffix}"
     except JikimiError as e:
-        signals.error = _one_line(str(e))
+        signals.error = one_line(str(e))
     except OSError as e:
-        signals.error = f"cannot read the file ({e.strerror or e})"
+        signals.error = f"cannot read the file ({e.strerror or type(e).__name__})"
     except Exception as e:  # a decoder bug on hostile bytes must not stop the scan
-        signals.error = _one_line(f"unexpected error: {type(e).__name__}: {e}")
+        signals.error = f"unexpected error while decoding the file ({type(e).__name__})"
     return signals
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split())
 
 
 def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals, analyse: bool) -> None:
     img = open_image(path, limits)
     signals.width, signals.height = img.size
-    pdq = pdq_from_image(img)
+    pdq = pdq_from_image(_pdq_sized(img))
     signals.pdq, signals.pdq_quality = pdq.hex, pdq.quality
     signals.thumbnail = blurred_thumbnail(img)
-    if analyse:
+    if analyse and _analysable(*img.size):
         nudity = _analyse_picture(np.asarray(img), None, signals)
         signals.nudity = _nudity_dict([(None, nudity)])
+    if analyse:
         signals.provenance = provenance_hints(path, signals.mime_type)
 
 
@@ -120,17 +135,28 @@ def _add_video_signals(path: Path, limits: Limits, signals: ContentSignals, anal
     every = max(1, math.ceil((info.duration or 0) / MAX_ANALYSED_FRAMES))
     frames, best, nudity = [], None, []
     for n, (timestamp, rgb) in enumerate(sample_frames(path, limits)):
-        frames.append(frame_hash(timestamp, rgb))
+        frames.append(frame_hash(timestamp, np.asarray(_pdq_sized(Image.fromarray(rgb)))))
         if best is None or frames[-1].quality > best[0]:
             best = (frames[-1].quality, rgb)  # the most detailed frame makes the thumbnail
-        if analyse and n % every == 0:
+        if analyse and n % every == 0 and _analysable(info.width, info.height):
             nudity.append((timestamp, _analyse_picture(rgb, timestamp, signals)))
     signals.frames = frames
     if best is not None:
         signals.thumbnail = blurred_thumbnail(Image.fromarray(best[1]))
     if analyse:
-        signals.nudity = _nudity_dict(nudity)
+        signals.nudity = _nudity_dict(nudity) if _analysable(info.width, info.height) else None
         signals.provenance = provenance_hints(path, signals.mime_type)
+
+
+def _pdq_sized(img: Image.Image) -> Image.Image:
+    width, height = img.size
+    if width * height <= PDQ_FULL_SIZE_PIXELS:
+        return img
+    return img.reduce(math.ceil(math.sqrt(width * height / PDQ_FULL_SIZE_PIXELS)))
+
+
+def _analysable(width: int, height: int) -> bool:
+    return max(width, height) <= MAX_ANALYSED_ASPECT * min(width, height)
 
 
 def _analyse_picture(rgb: np.ndarray, frame_time: float | None, signals: ContentSignals) -> NuditySummary:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from jikimi.signals.faces import FaceBox, check_rgb
 
@@ -35,6 +36,11 @@ FACE_CLASSES = frozenset({"FACE_FEMALE", "FACE_MALE"})
 # NudeNet reports boxes from 0.2; faces below this score are mostly hair, hands or pets
 # (measured in benchmarks/faces_eval.py), and each proposal costs an embedding.
 FACE_PROPOSAL_MIN_SCORE = 0.3
+# NudeNet pads every image to a square of its longest side before shrinking it to its
+# 320-px input: a 1 x 65,500 JPEG became a 12.9 GB square. Images are first scaled down to
+# this longest side (four times the model's input, so the model sees the same picture) and
+# the boxes scaled back, which bounds the classifier's memory to ~10 MB whatever the input.
+MAX_CLASSIFIED_SIDE = 1280
 
 
 @dataclass
@@ -86,16 +92,17 @@ class NudityClassifier:
 
     def classify(self, rgb: np.ndarray) -> NuditySummary:
         check_rgb(rgb)
+        height, width = rgb.shape[:2]
+        scale = min(1.0, MAX_CLASSIFIED_SIDE / max(height, width))
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
         # NudeNet 3.4's preprocessing swaps red and blue twice, so the model sees the array's own
         # channel order. Its YOLOv8 was trained on RGB, and face scores on our portraits are
         # higher with RGB than with the BGR its file-path reader would give.
         raw = self._load().detect(np.ascontiguousarray(rgb))
         detections = [
-            NudityDetection(
-                label=r["class"],
-                score=float(r["score"]),
-                box=(int(r["box"][0]), int(r["box"][1]), int(r["box"][0] + r["box"][2]), int(r["box"][1] + r["box"][3])),
-            )
+            NudityDetection(label=r["class"], score=float(r["score"]), box=_box_in(r["box"], scale, width, height))
             for r in raw
         ]
         detections.sort(key=lambda d: d.score, reverse=True)
@@ -106,6 +113,12 @@ class NudityClassifier:
             if self._detector is None:
                 self._detector = _single_thread_nudenet()
             return self._detector
+
+
+def _box_in(box: list, scale: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """NudeNet's (x, y, w, h) in the classified copy as (left, top, right, bottom) in the original."""
+    x, y, w, h = (value / scale for value in box)
+    return (max(0, int(x)), max(0, int(y)), min(width, int(x + w)), min(height, int(y + h)))
 
 
 def _single_thread_nudenet():

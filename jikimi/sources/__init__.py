@@ -10,21 +10,29 @@ from pathlib import Path
 
 from jikimi.errors import SourceError
 from jikimi.limits import Limits
-from jikimi.sources.archive import ZipArchive, ZipExport, ZipSource, looks_like_zip
+from jikimi.sources.archive import NestedArchives, ZipArchive, ZipExport, ZipSource, looks_like_zip
 from jikimi.sources.base import Locator, Source, SourceEntry
 from jikimi.sources.folder import FolderExport, FolderSource
 from jikimi.sources.single import SingleFileSource
 from jikimi.sources.telegram import TelegramSource
+from jikimi.text import UNSTORABLE, storable_text
 
 __all__ = ["Locator", "Source", "SourceEntry", "open_source"]
 
 
 def open_source(path: Path, limits: Limits = Limits()) -> Source:
-    """The source for `path`, chosen by what it is rather than by its name.
+    """The source for `path`, chosen by what it is rather than by its name; ZIPs inside it are
+    opened too (see NestedArchives).
 
     Raises SourceError when the path is missing or the source as a whole cannot be read.
     """
-    path = Path(path)
+    if UNSTORABLE.search(str(path)):  # a workspace records the path of every source as text
+        raise SourceError(f"the source's path is not UTF-8 text ({storable_text(str(path))}): rename it, "
+                          "or scan the folder that holds it")
+    return NestedArchives(_outer_source(Path(path), limits), limits)
+
+
+def _outer_source(path: Path, limits: Limits) -> Source:
     if path.is_dir():
         if (path / "result.json").is_file():
             return TelegramSource(FolderExport(path, limits))

@@ -13,20 +13,30 @@ import lzma
 import os
 import posixpath
 import re
+import shutil
 import stat
+import tempfile
 import zipfile
 import zlib
+from dataclasses import replace
 from functools import partial
+from itertools import count
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-from jikimi.errors import MediaTooLarge, SourceError, UnsafeArchive, UnsafePath
+from jikimi.errors import JikimiError, MediaTooLarge, SourceError, UnsafeArchive, UnsafePath
 from jikimi.limits import Limits
-from jikimi.sources.base import Locator, SourceEntry
+from jikimi.sources.base import Locator, Source, SourceEntry
 
 ZIP_MAGIC = b"PK\x03\x04"
-# Small entries may inflate more than the ratio allows (a 1 KiB blank image can be 1:500).
-RATIO_FLOOR_BYTES = 1024**2
+# The ratio is judged together with an absolute size: an entry may inflate beyond it until
+# it reaches this many bytes. A chat's result.json of a few MB can compress 1000:1 (the same
+# words again and again), while a bomb is only harmful at gigabytes; 32 MiB costs nothing.
+RATIO_FLOOR_BYTES = 32 * 1024**2
+# Archives inside the scanned source are opened this many levels deep (a zip in a zip in a
+# folder); a deeper one is kept as evidence but not opened, since only bombs nest further.
+MAX_NESTED_ZIPS = 2
+NESTED_SEPARATOR = "!/"  # "outer.zip!/inner.jpg", as jar: URLs name a file inside an archive
 READABLE_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
 DAMAGE = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError, NotImplementedError)
 DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
@@ -46,20 +56,23 @@ def unsafe_name(name: str) -> bool:
 class ZipArchive:
     """An open archive whose entry list passed the whole-archive checks."""
 
-    def __init__(self, path: Path, limits: Limits = Limits()):
+    def __init__(self, file: Path | BinaryIO, limits: Limits = Limits(), name: str | None = None):
+        """`file` is a path or a seekable binary file; `name` names it in errors (default: its file name)."""
         self.limits = limits
+        name = name or Path(file).name
         try:
-            self._zip = zipfile.ZipFile(path)
+            self._zip = zipfile.ZipFile(file)
         except DAMAGE as error:
-            raise SourceError(f"{path.name} is not a valid zip archive: {error}") from error
+            raise SourceError(f"{name} is not a valid zip archive: {error}") from error
         members = self._zip.infolist()
         if len(members) > limits.max_zip_entries:
             raise SourceError(
-                f"{path.name} has {len(members)} entries, over the limit of {limits.max_zip_entries}"
+                f"{name} has {len(members)} entries, over the limit of {limits.max_zip_entries}"
             )
         # Entries that share compressed bytes are the trick of the largest zip bombs.
-        if sum(member.compress_size for member in members) > os.path.getsize(path):
-            raise SourceError(f"{path.name} is not a valid zip archive: its entries overlap, as in a zip bomb")
+        size = os.path.getsize(file) if isinstance(file, (str, Path)) else file.seek(0, os.SEEK_END)
+        if sum(member.compress_size for member in members) > size:
+            raise SourceError(f"{name} is not a valid zip archive: its entries overlap, as in a zip bomb")
         self.files = sorted(
             (member for member in members if not member.is_dir()),
             key=lambda member: (member.filename, member.header_offset),
@@ -86,7 +99,7 @@ class ZipArchive:
             inner = self._zip.open(member)
         except DAMAGE as error:
             raise UnsafeArchive(f"zip entry is damaged and cannot be read: {error}") from error
-        ratio_limit = max(self.limits.max_zip_ratio * member.compress_size, RATIO_FLOOR_BYTES)
+        ratio_limit = self.limits.max_zip_ratio * member.compress_size
         return io.BufferedReader(LimitedEntryStream(inner, ratio_limit, self.limits))
 
 
@@ -108,7 +121,7 @@ class LimitedEntryStream(io.RawIOBase):
         except DAMAGE as error:
             raise UnsafeArchive(f"zip entry is damaged and cannot be read: {error}") from error
         self._bytes_read += len(data)
-        if self._bytes_read > self._ratio_limit:
+        if self._bytes_read > self._ratio_limit and self._bytes_read > RATIO_FLOOR_BYTES:
             raise UnsafeArchive(
                 f"zip entry inflates to more than {self._limits.max_zip_ratio:g} times its compressed size, "
                 "like a zip bomb, so reading it was stopped"
@@ -166,3 +179,61 @@ class ZipExport:
         if problem:
             raise UnsafeArchive(problem)
         return partial(self.archive.open, member)
+
+
+class NestedArchives:
+    """A source whose ZIP entries are opened too, their entries following the archive's own.
+
+    The archive itself stays an entry (it is evidence); its entries are named
+    `archive.zip!/name` and read with the same limits. Each opened archive is spooled to an
+    anonymous temporary file, kept until the source is enumerated again.
+    """
+
+    def __init__(self, source: Source, limits: Limits):
+        self.source, self.kind, self.limits = source, source.kind, limits
+        self._spools: list[BinaryIO] = []
+
+    def entries(self) -> Iterator[SourceEntry]:
+        for spool in self._spools:
+            spool.close()
+        self._spools = []
+        ordinals = count()
+        for entry in self.source.entries():
+            for found in self._expand(entry, 1):
+                yield replace(found, ordinal=next(ordinals))
+
+    def _expand(self, entry: SourceEntry, depth: int) -> Iterator[SourceEntry]:
+        if entry.open is None or entry.error is not None or not _is_zip(entry):
+            yield entry
+            return
+        if depth > MAX_NESTED_ZIPS:
+            yield replace(entry, error=f"zip archive nested more than {MAX_NESTED_ZIPS} deep: "
+                                       "kept, but its entries were not opened")
+            return
+        try:
+            archive = self._open(entry)
+        except SourceError as error:
+            yield replace(entry, error=f"zip archive inside the source cannot be opened: {error}")
+            return
+        except (OSError, JikimiError):  # the scan meets the same error when it collects the entry
+            yield entry
+            return
+        yield entry
+        for member in ZipSource(archive).entries():
+            path = entry.locator.path + NESTED_SEPARATOR + member.locator.path
+            yield from self._expand(replace(member, locator=replace(entry.locator, path=path)), depth + 1)
+
+    def _open(self, entry: SourceEntry) -> ZipArchive:
+        spool = tempfile.TemporaryFile()
+        self._spools.append(spool)
+        with entry.open() as stream:
+            shutil.copyfileobj(stream, spool)
+        return ZipArchive(spool, self.limits, name="it")
+
+
+def _is_zip(entry: SourceEntry) -> bool:
+    try:
+        with entry.open() as stream:
+            return stream.read(len(ZIP_MAGIC)) == ZIP_MAGIC
+    except (OSError, JikimiError):
+        return False

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-from jikimi.errors import MediaTooLarge, UnsafePath
+from jikimi.errors import MediaTooLarge, UnsafePath, UnsupportedMedia
 from jikimi.limits import Limits
 from jikimi.sources.base import Locator, SourceEntry
 
@@ -20,25 +20,47 @@ from jikimi.sources.base import Locator, SourceEntry
 Found = tuple[str, Callable[[], BinaryIO] | None, str | None]
 
 
+# What a directory entry is when it is not a regular file, for the entry's error.
+SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                 (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
 def resolve_inside(root: Path, name: str) -> Path | None:
     """The real path of `name` under the real path `root`, or None if it leads outside.
 
     Covers absolute names, `..` components and symlinks at any depth in one check.
+    Raises UnsafePath for a name no file system can hold (a NUL, a lone surrogate).
     """
+    if "\0" in name:
+        raise UnsafePath("the path in the export contains a NUL character")
     try:
         target = Path(os.path.realpath(root / name))
-    except ValueError:  # an embedded NUL byte
-        return None
+    except UnicodeEncodeError:  # text from JSON that is no file name's bytes
+        raise UnsafePath("the path in the export is not valid text") from None
     return target if target.is_relative_to(root) else None
 
 
+def not_regular(mode: int) -> str | None:
+    """Why a file of this mode cannot be read as a file (opening a FIFO would block), or None."""
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((name for test, name in SPECIAL_FILES if test(mode)), "a special file")
+    return f"not a regular file but {kind}"
+
+
 def open_file(path: Path, limits: Limits) -> BinaryIO:
-    """Open a local file for reading, refusing one larger than the file size limit."""
-    stream = open(path, "rb")
-    size = os.fstat(stream.fileno()).st_size
-    if size > limits.max_file_bytes:
+    """Open a local file for reading, refusing one larger than the file size limit.
+
+    O_NONBLOCK: a file swapped for a FIFO after the walk is refused instead of hanging the scan.
+    """
+    stream = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb")
+    info = os.fstat(stream.fileno())
+    if problem := not_regular(info.st_mode):
         stream.close()
-        raise MediaTooLarge(f"the file is {size} bytes, over the limit of {limits.max_file_bytes} bytes")
+        raise UnsupportedMedia(problem)
+    if info.st_size > limits.max_file_bytes:
+        stream.close()
+        raise MediaTooLarge(f"the file is {info.st_size} bytes, over the limit of {limits.max_file_bytes} bytes")
     return stream
 
 
@@ -63,7 +85,9 @@ class FolderSource:
                 relative = path.relative_to(self.root).as_posix()
                 if path.is_symlink():
                     yield from self._follow(relative)
-                elif stat.S_ISREG(path.lstat().st_mode):
+                elif problem := not_regular(path.lstat().st_mode):
+                    yield relative, None, problem
+                else:
                     yield relative, partial(open_file, path, self.limits), None
         for error in unreadable:
             relative = Path(error.filename).relative_to(self.root).as_posix()
@@ -76,7 +100,10 @@ class FolderSource:
             yield relative, None, "symlink points outside the folder"
         elif not target.exists():
             yield relative, None, "symlink is broken: its target does not exist"
-        elif target.is_file():
+        elif problem := not_regular(target.stat().st_mode):
+            if not target.is_dir():  # links to folders inside are walked anyway
+                yield relative, None, problem
+        else:
             yield relative, partial(open_file, target, self.limits), None
 
 
@@ -91,6 +118,8 @@ class FolderExport:
         target = resolve_inside(self.root, name)
         if target is None:
             raise UnsafePath(f"path points outside the export: {name}")
-        if not target.is_file():
+        if not target.exists():
             raise FileNotFoundError(name)
+        if problem := not_regular(target.stat().st_mode):
+            raise UnsupportedMedia(problem)
         return partial(open_file, target, self.limits)

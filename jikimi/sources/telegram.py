@@ -9,6 +9,7 @@ folder or archive holding the export, which refuses any that lead outside it.
 
 from __future__ import annotations
 
+import errno
 import json
 from itertools import count
 from typing import BinaryIO, Callable, Iterator, Protocol
@@ -23,6 +24,16 @@ LINKED_CHAT_TYPES = frozenset(
     {"private_supergroup", "public_supergroup", "private_channel", "public_channel"}
 )
 NOT_AN_EXPORT = "result.json is not a Telegram Desktop export"
+# Integers longer than this are not ids or times: kept as text, so Python's 4300-digit limit
+# on parsing integers never fails the whole export.
+MAX_INT_DIGITS = 40
+# Ids and times outside a signed 64-bit integer are nonsense in an export (and no database
+# column holds them); dates past the year 9999 cannot be written as dates.
+INT64 = range(-(2**63), 2**63)
+MAX_UNIXTIME = 253402300799  # 9999-12-31 23:59:59 UTC
+# How a non-text media value is named in its entry's error.
+VALUE_KINDS = ((bool, "true or false"), (int, "a number"), (float, "a number"), (list, "a list"),
+               (dict, "an object"))
 
 
 class ExportFiles(Protocol):
@@ -51,8 +62,8 @@ class TelegramSource:
                 for media_type, name in media_in(message):
                     yield self._entry(next(ordinals), chat, message, media_type, name)
 
-    def _entry(self, ordinal: int, chat: dict, message: dict, media_type: str, name: str) -> SourceEntry:
-        included = not is_placeholder(name)
+    def _entry(self, ordinal: int, chat: dict, message: dict, media_type: str, name: object) -> SourceEntry:
+        included = isinstance(name, str) and not is_placeholder(name)
         # The message's mime_type describes its file, not a photo or a thumbnail.
         mime_type = text_or_none(message.get("mime_type")) if media_type not in ("photo", "thumbnail") else None
         locator = Locator(
@@ -64,12 +75,14 @@ class TelegramSource:
             sender=text_or_none(message.get("from")),
             sender_id=text_or_none(message.get("from_id")),
             forwarded_from=text_or_none(message.get("forwarded_from")),
-            date_unixtime=int_or_none(message.get("date_unixtime")),
+            date_unixtime=unixtime_or_none(message.get("date_unixtime")),
             link=message_link(chat, message),
             text=snippet(message.get("text")),
             media_type=media_type,
             mime_type=mime_type,
         )
+        if not isinstance(name, str):
+            return SourceEntry(ordinal, locator, None, not_a_name_reason(media_type, name))
         if not included:
             return SourceEntry(ordinal, locator, None, not_included_reason(name))
         try:
@@ -78,6 +91,11 @@ class TelegramSource:
             return SourceEntry(ordinal, locator, None, "file missing from the export")
         except JikimiError as problem:
             return SourceEntry(ordinal, locator, None, str(problem))
+        except OSError as problem:
+            if problem.errno == errno.ENAMETOOLONG:
+                return SourceEntry(ordinal, locator, None, "the file cannot be opened: its name is too long")
+            return SourceEntry(ordinal, locator, None,
+                               f"the file cannot be opened ({problem.strerror or type(problem).__name__})")
 
 
 def load_result_json(files: ExportFiles) -> object:
@@ -89,15 +107,20 @@ def load_result_json(files: ExportFiles) -> object:
     if len(raw) > RESULT_JSON_MAX_BYTES:
         raise SourceError(f"result.json is larger than {RESULT_JSON_MAX_BYTES} bytes, too large to be read")
     try:
-        return json.loads(raw.decode("utf-8-sig"))
+        return json.loads(raw.decode("utf-8-sig"), parse_int=_parse_int)
     except UnicodeDecodeError as error:
         raise SourceError(f"result.json is not UTF-8 text (byte {error.start} is invalid)") from error
     except json.JSONDecodeError as error:
         raise SourceError(
-            f"result.json is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+            f"result.json is not valid JSON: {error.msg.removesuffix(' at')} at line {error.lineno}, "
+            f"column {error.colno}"
         ) from error
     except RecursionError as error:
         raise SourceError("result.json is nested too deeply to be a Telegram Desktop export") from error
+
+
+def _parse_int(digits: str) -> int | str:
+    return int(digits) if len(digits.lstrip("-")) <= MAX_INT_DIGITS else digits
 
 
 def chats_in(data: object) -> list[dict]:
@@ -124,19 +147,20 @@ def chats_in(data: object) -> list[dict]:
     return chats
 
 
-def media_in(message: dict) -> list[tuple[str, str]]:
+def media_in(message: dict) -> list[tuple[str, object]]:
     """(media type, path) pairs: the photo, then the file.
 
     A thumbnail is taken only when there is no photo and no included file, since it is then
-    the only picture of what was posted (e.g. a video too large for the export).
+    the only picture of what was posted (e.g. a video too large for the export). A photo or
+    file given as anything but text (a number, a list...) is kept, for its entry's error.
     """
     found = []
     photo, file, thumbnail = (message.get(key) for key in ("photo", "file", "thumbnail"))
-    if isinstance(photo, str) and photo:
+    if photo not in (None, ""):
         found.append(("photo", photo))
-    if isinstance(file, str) and file:
+    if file not in (None, ""):
         found.append((text_or_none(message.get("media_type")) or "file", file))
-    included = [name for _, name in found if not is_placeholder(name)]
+    included = [name for _, name in found if isinstance(name, str) and not is_placeholder(name)]
     if isinstance(thumbnail, str) and thumbnail and not is_placeholder(thumbnail) and not included:
         found.append(("thumbnail", thumbnail))
     return found
@@ -153,8 +177,14 @@ def not_included_reason(placeholder: str) -> str:
     elif "not included" in placeholder:
         reason = "the export was made without this kind of media"
     else:
-        reason = placeholder.strip("()")
+        reason = " ".join(placeholder.strip("()").split()) or "the export gives no reason"
     return f"media not included in the export: {reason}"
+
+
+def not_a_name_reason(media_type: str, value: object) -> str:
+    what = "photo" if media_type == "photo" else "file"
+    kind = next((name for type_, name in VALUE_KINDS if isinstance(value, type_)), "something else")
+    return f"the export gives the {what} as {kind}, not a file name"
 
 
 def message_link(chat: dict, message: dict) -> str | None:
@@ -188,16 +218,21 @@ def snippet(text: object) -> str | None:
 
 
 def int_or_none(value: object) -> int | None:
+    """An integer id from a number or its digits; None for anything else or out of 64-bit range."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value.strip().lstrip("+-")) <= MAX_INT_DIGITS:
         try:
-            return int(value)
+            value = int(value)
         except ValueError:
             return None
-    return None
+    return value if isinstance(value, int) and value in INT64 else None
+
+
+def unixtime_or_none(value: object) -> int | None:
+    """A message time that can be shown as a date, else None."""
+    moment = int_or_none(value)
+    return moment if moment is not None and 0 <= moment <= MAX_UNIXTIME else None
 
 
 def text_or_none(value: object) -> str | None:

@@ -123,6 +123,12 @@ def build_message(reference: str, sender: str, to: str | None, subject: str, bod
     return message
 
 
+def quoted_line(text: str) -> str:
+    """Text from an abuser (a chat name) folded onto one line and quoted, so it can neither add
+    lines to a notice (a fake "Bcc:") nor pass for the notice's own words."""
+    return '"' + " ".join(text.replace('"', "'").split()) + '"'
+
+
 def _listed(item: Item, content: Content) -> dict:
     """What a notice says about one item: every public link, where it was posted, its hashes."""
     links, places = [], []
@@ -131,7 +137,7 @@ def _listed(item: Item, content: Content) -> dict:
         if fields.get("link") and fields["link"] not in links:
             links.append(fields["link"])
         if fields.get("chat"):
-            place = fields["chat"]
+            place = quoted_line(fields["chat"])
             if fields.get("message_id") is not None:
                 place += f" #{fields['message_id']}"
             if fields.get("date_unixtime") is not None:
