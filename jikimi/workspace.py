@@ -16,7 +16,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from jikimi.keys import ensure_keys
+from jikimi.errors import JikimiError
+from jikimi.keys import ensure_keys, keys_dir
 from jikimi.store.vault import Vault
 
 MIGRATIONS = Path(__file__).parent / "store" / "migrations"
@@ -85,6 +86,22 @@ class Workspace:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
         engine.dispose()
+
+    @property
+    def uploads(self) -> Path:
+        """Where the web app keeps uploaded sources: the one part of the workspace a scan may read."""
+        return self.home / "uploads"
+
+    def refuse_as_source(self, path: Path) -> None:
+        """Never scan the workspace: a scan would copy its keys and database into the vault,
+        where a reviewer could reveal them. Uploaded sources are the one exception."""
+        path = Path(path).resolve()
+        for protected in (self.home, keys_dir(self.home).resolve()):
+            if path == protected or protected in path.parents and self.uploads not in path.parents:
+                raise JikimiError(f"{path} is inside the Jikimi workspace: scan your sources, never the workspace")
+            if path in protected.parents:
+                raise JikimiError(f"{path} contains the Jikimi workspace ({self.home}): choose a folder inside it "
+                                  "that holds only the material to scan")
 
     @property
     def engine(self) -> Engine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from jikimi.errors import WorkspaceError
 from jikimi.scan import effective_status
+from jikimi.serialize import match_json
 from jikimi.store.models import BankSignal, Content, ContentFace, Item, ItemLocator, Match, Scan
 from jikimi.takedown.tracking import reupload_notices
 
@@ -44,7 +46,8 @@ def scan_summary(session: Session, scan: Scan) -> dict:
     }
 
 
-def scan_report(session: Session, scan_id: int) -> dict:
+def scan_report(session: Session, scan_id: int, hidden: Callable[[int], bool] = lambda case_id: False) -> dict:
+    """The report; `hidden(case_id)` says whose subjects the reader may not see named."""
     scan = session.get(Scan, scan_id)
     if scan is None:
         raise WorkspaceError(f"no scan with id {scan_id}: see `jikimi scans`")
@@ -61,7 +64,7 @@ def scan_report(session: Session, scan_id: int) -> dict:
     }
     notices = _earlier_notices(session, items)
     return {"scan": scan_summary(session, scan),
-            "items": [{**_item(i, contents.get(i.sha256)), "reupload_of": notices.get(i.id, [])} for i in items]}
+            "items": [{**_item(i, contents.get(i.sha256), hidden), "reupload_of": notices.get(i.id, [])} for i in items]}
 
 
 def _earlier_notices(session: Session, items: list[Item]) -> dict[int, list[dict]]:
@@ -89,7 +92,7 @@ def _earlier_notices(session: Session, items: list[Item]) -> dict[int, list[dict
     return found
 
 
-def _item(item: Item, content: Content | None) -> dict:
+def _item(item: Item, content: Content | None, hidden: Callable[[int], bool]) -> dict:
     return {
         "id": item.id,
         "locators": [locator.fields for locator in item.locators],
@@ -103,7 +106,7 @@ def _item(item: Item, content: Content | None) -> dict:
         "duration": content.duration if content else None,
         "pdq": content.pdq if content else None,
         "pdq_quality": content.pdq_quality if content else None,
-        "matches": [_match(m) for m in item.matches],
+        "matches": [match_json(m, m.kind == "face" and hidden(m.subject.case_id)) for m in item.matches],
         "allowed_by": item.allowed_by,
         "priority": item.priority,
         "reason": item.reason,
@@ -111,27 +114,6 @@ def _item(item: Item, content: Content | None) -> dict:
         "nudity": _nudity(content.nudity) if content and content.nudity else None,
         "provenance": content.provenance if content else None,
         "error": item.error or (content.error if content else None),
-    }
-
-
-def _match(match: Match) -> dict:
-    if match.kind == "face":
-        return {
-            "kind": "face",
-            "target": match.subject.name,
-            "subject_id": match.subject_id,
-            "case_id": match.subject.case_id,
-            "face_id": match.face_id,
-            "distance": match.distance,
-            **match.detail,
-        }
-    return {
-        "kind": match.kind,
-        "bank": match.bank.name,
-        "target": match.bank_content.label,
-        "target_id": match.bank_content_id,
-        "distance": match.distance,
-        **match.detail,
     }
 
 

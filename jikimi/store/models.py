@@ -208,7 +208,7 @@ class Match(Base):
     kind: Mapped[str] = mapped_column(String(10))  # md5 | sha256 | pdq | vpdq | face
     bank_id: Mapped[int | None] = mapped_column(ForeignKey("banks.id"))
     bank_content_id: Mapped[int | None] = mapped_column(ForeignKey("bank_contents.id"))
-    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subjects.id"))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subjects.id"), index=True)  # routes to her case
     face_id: Mapped[int | None] = mapped_column(ForeignKey("content_faces.id"))
     distance: Mapped[float | None] = mapped_column(Float)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
