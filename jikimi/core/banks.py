@@ -28,10 +28,10 @@ class Banks(Part):
 
     def create(self, actor: Actor, name: str, pdq_threshold: int = PDQ_DEFAULT_THRESHOLD, allow: bool = False,
                case_id: int | None = None) -> dict:
-        if not name.strip():
-            raise JikimiError("a bank needs a name")
         with self._open(actor) as (session, access):
             _may_change(access, case_id, allow)
+            if not name.strip():
+                raise JikimiError("a bank needs a name")
             bank = bank_store.create_bank(session, name.strip(), pdq_threshold, allow)
             bank.case_id = case_id
             self._log(session, actor, "bank_create", f"bank:{bank.id}",
@@ -44,6 +44,8 @@ class Banks(Part):
         """Hash files into a bank (only hashes are kept)."""
         with self._open(actor) as (session, access):
             row = self._bank(access, bank, change=True)
+            if not files:
+                raise JikimiError("choose at least one file")
             result = bank_store.add_files(session, row, files, on_file=on_file)
             self._log(session, actor, "bank_add", f"bank:{row.id}",
                       {"name": row.name, "files": [(shown_names or {}).get(p, p.name) for p in files],

@@ -13,9 +13,14 @@ from jikimi.core.access import NotFound
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
 from jikimi.errors import JikimiError
-from jikimi.serialize import case_json, decision_json, subject_json
-from jikimi.store.models import Case, Decision, Scan, Subject
+from jikimi.reports.data import scan_summary
+from jikimi.serialize import audit_json, case_json, decision_json, subject_json
+from jikimi.store.audit_models import AuditEntry
+from jikimi.store.models import Case, Decision, Scan
 from jikimi.store.web_models import CASE_ROLES, CaseMember, WebUser
+
+
+CASE_ROWS = 50  # latest decisions and custody entries shown with a case
 
 
 class Cases(Part):
@@ -43,15 +48,18 @@ class Cases(Part):
             return {**case_json(case), "subjects": []}
 
     def get(self, actor: Actor, case_id: int) -> dict:
-        """A case as its members see it: subjects, scans, latest decisions, members."""
+        """A case as its members see it: subjects, members, scans, latest decisions and custody entries."""
         with self._open(actor) as (session, access):
             case = access.case(case_id)
             decisions = session.scalars(select(Decision).where(Decision.case_id == case_id)
-                                        .order_by(Decision.id.desc()).limit(50))
+                                        .order_by(Decision.id.desc()).limit(CASE_ROWS))
+            scans = session.scalars(select(Scan).where(Scan.case_id == case_id).order_by(Scan.id.desc()))
+            audit = session.scalars(select(AuditEntry).where(AuditEntry.case_id == case_id)
+                                    .order_by(AuditEntry.seq.desc()).limit(CASE_ROWS))
             return {"case": case_json(case), "subjects": [subject_json(s) for s in case.subjects],
-                    "scan_ids": list(session.scalars(select(Scan.id).where(Scan.case_id == case_id)
-                                                     .order_by(Scan.id.desc()))),
+                    "scans": [scan_summary(session, s) for s in scans],
                     "decisions": [decision_json(d) for d in decisions],
+                    "audit": [audit_json(e) for e in audit],
                     "members": _members(session, case_id),
                     "can_manage": access.can("manage", case_id), "can_review": access.can("review", case_id)}
 
@@ -69,10 +77,10 @@ class Cases(Part):
 
     def add_member(self, actor: Actor, case_id: int, user_name: str, role: str = "caseworker") -> dict:
         """Admins and the case's caseworkers add members; the change is in the custody log."""
-        if role not in CASE_ROLES:
-            raise JikimiError(f"unknown case role {role!r}: use one of {', '.join(CASE_ROLES)}")
         with self._open(actor) as (session, access):
             access.case(case_id, "manage")
+            if role not in CASE_ROLES:
+                raise JikimiError(f"unknown case role {role!r}: use one of {', '.join(CASE_ROLES)}")
             user = _user(session, user_name)
             member = session.scalar(select(CaseMember).where(CaseMember.case_id == case_id,
                                                              CaseMember.user_id == user.id))
@@ -129,6 +137,8 @@ def _members(session, case_id: int) -> list[dict]:
 
 
 def _user(session, name: str) -> WebUser:
+    if not name.strip():
+        raise JikimiError("name the user")
     user = session.scalar(select(WebUser).where(WebUser.name == name.strip()))
     if user is None:
         raise NotFound(f"no user named {name!r}")

@@ -42,8 +42,6 @@ async def create_bank(request: Request, caller: Caller = Depends(auth.manage)):
 @router.post("/api/banks/{bank_id}/files", tags=["banks"], summary="Hash uploaded files into a bank (multipart `files`)")
 async def add_files(request: Request, bank_id: int, caller: Caller = Depends(auth.manage)):
     files = await forms.uploads(request, "files")
-    if not files:
-        raise JikimiError("choose at least one file")
     core = request.app.state.core
     folder = forms.upload_dir(core.ws.home)
     try:

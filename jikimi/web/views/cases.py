@@ -16,7 +16,6 @@ from jikimi.web.views.scans import with_progress
 router = APIRouter()
 # What a subject can consent to; the form shows each as a checkbox and records the chosen ones.
 CONSENT_SCOPES = ("face_matching", "known_image_hashes", "keep_photos", "takedown_requests")
-CASE_LOG_ROWS = 50
 
 
 def case_rows(cases: list[dict]) -> list[dict]:
@@ -41,10 +40,8 @@ async def create_case(request: Request, caller: Caller = Depends(auth.manage)):
 @router.get("/cases/{case_id}", include_in_schema=False)
 @router.get("/api/cases/{case_id}", tags=["cases"], summary="A case: subjects, members, scans, decisions, custody log")
 def show_case(request: Request, case_id: int, caller: Caller = Depends(auth.read)):
-    core, actor = request.app.state.core, caller.actor
-    case = core.cases.get(actor, case_id)
-    data = {**case, "scans": with_progress(request, core.scans.list(actor, case_id=case_id)),
-            "audit": core.custody.entries(actor, case_id, limit=CASE_LOG_ROWS, newest_first=True),
+    case = request.app.state.core.cases.get(caller.actor, case_id)
+    data = {**case, "scans": with_progress(request, case["scans"]),
             "consent_scopes": CONSENT_SCOPES, "case_roles": ("caseworker", "reviewer", "viewer"),
             "today": date.today().isoformat()}
     return respond(request, "case.html", data)
@@ -72,6 +69,8 @@ async def remove_member(request: Request, case_id: int, caller: Caller = Depends
 @router.post("/api/cases/{case_id}/subjects", tags=["cases"], status_code=201,
              summary="Enrol a subject: reference photos, consent, known images (multipart)")
 async def enrol_subject(request: Request, case_id: int, caller: Caller = Depends(auth.manage)):
+    core, actor = request.app.state.core, caller.actor
+    core.cases.check(actor, case_id, "manage")  # an unknown or invisible case answers first
     form = await forms.body(request)
     photos, known = await forms.uploads(request, "photos"), await forms.uploads(request, "known")
     scopes = [s for s in CONSENT_SCOPES if forms.flag(form.get(f"scope_{s}"))]
@@ -82,8 +81,6 @@ async def enrol_subject(request: Request, case_id: int, caller: Caller = Depends
         raise JikimiError("enrolling a face needs consent to face matching")
     if known and "known_image_hashes" not in scopes:
         raise JikimiError("hashing known images needs consent to it")
-    core, actor = request.app.state.core, caller.actor
-    core.cases.check(actor, case_id, "manage")  # an unknown or invisible case answers before any upload is saved
     folder = forms.upload_dir(core.ws.home)
     try:
         photo_paths = await forms.save(photos, folder, "photo")
