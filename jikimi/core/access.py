@@ -116,8 +116,8 @@ class Access:
         if item is None or not visible:
             raise NotFound(f"no item with id {item_id}")
         if case_id is not None:
-            if case_id not in visible:
-                raise NotFound(f"item {item_id} does not belong to case {case_id}")
+            if case_id not in visible:  # bringing an item into another case of theirs (e.g. a repost)
+                self.case(case_id, permission)
             visible = [case_id]
         allowed = [c for c in visible if self.can(permission, c) or (c is None and self.actor.is_admin)]
         if not allowed:

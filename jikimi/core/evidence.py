@@ -8,6 +8,7 @@ from pathlib import Path
 from jikimi.core.access import Access, NotFound
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
+from jikimi.core.case_items import select_items
 from jikimi.errors import JikimiError
 from jikimi.evidence.package import export_package
 from jikimi.serialize import notice_json
@@ -21,8 +22,9 @@ from jikimi.takedown import tracking
 class Evidence(Part):
     def export(self, actor: Actor, case_id: int, item_ids: list[int] | None, out: Path, lang: str = "ko") -> Path:
         with self._open(actor) as (session, access):
-            access.case(case_id, "manage")
-            return export_package(self.ws, session, case_id, item_ids, out=out, lang=lang, actor=actor.log_name)
+            case = access.case(case_id, "manage")
+            items = select_items(session, case_id, item_ids)
+            return export_package(self.ws, session, case, items, out=out, lang=lang, actor=actor.log_name)
 
 
 class Takedown(Part):
@@ -31,7 +33,9 @@ class Takedown(Part):
         config = sender.load_config(self.ws.home)
         with self._open(actor) as (session, access):
             access.case(case_id, "manage")
-            drafted = notice_store.draft_notices(self.ws, session, case_id, host, lang, item_ids, out_dir,
+            host_store.get_host(session, host)  # an unknown host is named before the items are chosen
+            items = select_items(session, case_id, item_ids)
+            drafted = notice_store.draft_notices(self.ws, session, case_id, host, lang, items, out_dir,
                                                  sender=config.sender if config else None, actor=actor.log_name,
                                                  **fields)
             return [notice_json(n) for n in drafted]

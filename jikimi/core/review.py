@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import exists, func, select, union
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from jikimi.core.access import PERMISSIONS, Access, NotAllowed, NotFound
@@ -24,29 +24,29 @@ from jikimi.store.models import Content, Decision, Item, Match, Scan, Subject
 UPCOMING = 12
 
 
-def _entries(visible: set[int] | None, case_id: int | None, scan_id: int | None):
-    """(item, case) pairs: each item in its scan's case and in its matched subjects' cases."""
-    own = select(Item.id.label("item_id"), Scan.case_id.label("case_id")).join(Scan, Scan.id == Item.scan_id)
-    routed = (select(Match.item_id.label("item_id"), Subject.case_id.label("case_id"))
-              .join(Subject, Subject.id == Match.subject_id).where(Match.kind == "face"))
-    if visible is not None:
-        own, routed = own.where(Scan.case_id.in_(visible)), routed.where(Subject.case_id.in_(visible))
-    if case_id is not None:
-        own, routed = own.where(Scan.case_id == case_id), routed.where(Subject.case_id == case_id)
-    if scan_id is not None:
-        own = own.where(Item.scan_id == scan_id)
-        routed = routed.join(Item, Item.id == Match.item_id).where(Item.scan_id == scan_id)
-    return union(own, routed).subquery()
-
-
 def _waiting(visible: set[int] | None, case_id: int | None = None, scan_id: int | None = None):
-    entries = _entries(visible, case_id, scan_id)
-    return (select(Item.id, Item.priority).join(entries, entries.c.item_id == Item.id)
-            .where(Item.done.is_(True), Item.allowed_by.is_(None),
-                   exists().where(Match.item_id == Item.id) | (Item.priority > 0),
-                   ~exists().where(Decision.item_id == Item.id,
-                                   Decision.case_id.is_not_distinct_from(entries.c.case_id)))
-            .distinct().subquery())
+    """Items waiting for the reader: in their scan's case with no decision for it, or matching
+    the face of a subject whose case has no decision on them yet. Written as EXISTS tests on
+    each item (not a union of (item, case) pairs), so the queue is read in priority order
+    and stops after a page."""
+    routed = (select(Match.id).join(Subject, Subject.id == Match.subject_id)
+              .where(Match.item_id == Item.id, Match.kind == "face",
+                     ~exists().where(Decision.item_id == Item.id, Decision.case_id == Subject.case_id)
+                     .correlate_except(Decision)))
+    own = ~exists().where(Decision.item_id == Item.id, Decision.case_id.is_not_distinct_from(Scan.case_id))
+    if visible is not None:
+        own = own & Scan.case_id.in_(visible)
+        routed = routed.where(Subject.case_id.in_(visible))
+    if case_id is not None:
+        own = own & (Scan.case_id == case_id)
+        routed = routed.where(Subject.case_id == case_id)
+    query = (select(Item.id, Item.priority).join(Scan, Scan.id == Item.scan_id)
+             .where(Item.done.is_(True), Item.allowed_by.is_(None),
+                    exists().where(Match.item_id == Item.id) | (Item.priority > 0),
+                    own | routed.exists()))
+    if scan_id is not None:
+        query = query.where(Item.scan_id == scan_id)
+    return query.subquery()
 
 
 def awaiting_count(session: Session, access: Access, case_id: int | None = None, scan_id: int | None = None) -> int:
@@ -59,7 +59,8 @@ def routed_count(session: Session, access: Access) -> int:
     routed = (select(Match.item_id).join(Subject, Subject.id == Match.subject_id).join(Item, Item.id == Match.item_id)
               .join(Scan, Scan.id == Item.scan_id)
               .where(Match.kind == "face", Scan.case_id.is_distinct_from(Subject.case_id),
-                     ~exists().where(Decision.item_id == Item.id, Decision.case_id == Subject.case_id)))
+                     ~exists().where(Decision.item_id == Item.id, Decision.case_id == Subject.case_id)
+                     .correlate_except(Decision)))
     if visible is not None:
         routed = routed.where(Subject.case_id.in_(visible))
     return session.scalar(select(func.count()).select_from(routed.distinct().subquery()))

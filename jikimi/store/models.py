@@ -186,7 +186,8 @@ class Item(Base):
     scan: Mapped[Scan] = relationship(back_populates="items")
     locators: Mapped[list[ItemLocator]] = relationship(order_by="ItemLocator.ordinal")
     matches: Mapped[list[Match]] = relationship(order_by="Match.id")
-    __table_args__ = (UniqueConstraint("scan_id", "sha256"),)
+    # The review queue reads items most urgent first and stops after a page.
+    __table_args__ = (UniqueConstraint("scan_id", "sha256"), Index("ix_items_priority", "priority", "id"))
 
 
 class ItemLocator(Base):

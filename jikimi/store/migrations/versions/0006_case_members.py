@@ -1,4 +1,4 @@
-"""case members
+"""case members; indexes for the review queue and cross-case routing
 
 Revision ID: 0006
 Revises: 0005
@@ -33,9 +33,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_case_members_user_id'), ['user_id'], unique=False)
     with op.batch_alter_table('matches', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_matches_subject_id'), ['subject_id'], unique=False)
+    with op.batch_alter_table('items', schema=None) as batch_op:
+        batch_op.create_index('ix_items_priority', ['priority', 'id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('items', schema=None) as batch_op:
+        batch_op.drop_index('ix_items_priority')
     with op.batch_alter_table('matches', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_matches_subject_id'))
     with op.batch_alter_table('case_members', schema=None) as batch_op:
