@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from jikimi.store.audit_models import AuditEntry
-from jikimi.store.models import Bank, Case, Decision, Match, Subject
+from collections.abc import Callable
+
+from jikimi.store.models import Bank, Case, Content, ContentFace, Decision, Item, Match, Subject
 from jikimi.store.takedown_models import Notice
 
 OTHER_CASE = "matches a person enrolled in another case"
@@ -45,6 +47,42 @@ def match_json(match: Match, hidden: bool = False) -> dict:
     return {"kind": "face", "target": match.subject.name if match.subject else None, "subject_id": match.subject_id,
             "case_id": match.subject.case_id if match.subject else None, "face_id": match.face_id,
             "distance": match.distance, "other_case": False, **match.detail}
+
+
+def item_json(item: Item, content: Content | None, hidden: Callable[[int], bool] = lambda case_id: False) -> dict:
+    """One unique file of a scan: where it was posted, its signals, what it matched.
+    `hidden(case_id)`: whether the reader may not see that case's subjects named."""
+    return {
+        "id": item.id,
+        "locators": [locator.fields for locator in item.locators],
+        "sha256": item.sha256,
+        "md5": content.md5 if content else None,
+        "size": content.size if content else None,
+        "kind": content.kind if content else "other",
+        "mime_type": content.mime_type if content else None,
+        "width": content.width if content else None,
+        "height": content.height if content else None,
+        "duration": content.duration if content else None,
+        "pdq": content.pdq if content else None,
+        "pdq_quality": content.pdq_quality if content else None,
+        "matches": [match_json(m, m.kind == "face" and hidden(m.subject.case_id)) for m in item.matches],
+        "allowed_by": item.allowed_by,
+        "priority": item.priority,
+        "reason": item.reason,
+        "faces": [_face(f) for f in content.faces] if content else [],
+        "nudity": _nudity(content.nudity) if content and content.nudity else None,
+        "provenance": content.provenance if content else None,
+        "error": item.error or (content.error if content else None),
+    }
+
+
+def _face(face: ContentFace) -> dict:
+    return {"id": face.id, "box": face.box, "frame_time": face.frame_time, "score": face.score}
+
+
+def _nudity(nudity: dict) -> dict:
+    """The contract's max score and classes; per-detection boxes stay in the database."""
+    return {"max_exposed": nudity["max_exposed"], "classes": nudity["classes"]}
 
 
 def decision_json(decision: Decision) -> dict:

@@ -18,7 +18,7 @@ from jikimi.core.access import PERMISSIONS, Access, NotAllowed, NotFound
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
 from jikimi.review import VERDICTS, record_decision
-from jikimi.serialize import decision_json, match_json
+from jikimi.serialize import decision_json, item_json
 from jikimi.store.models import Content, Decision, Item, Match, Scan, Subject
 
 UPCOMING = 12
@@ -71,32 +71,23 @@ def queue(session: Session, access: Access, case_id: int | None, scan_id: int | 
     return list(session.scalars(select(waiting.c.id).order_by(waiting.c.priority.desc(), waiting.c.id).limit(limit)))
 
 
-def item_json(session: Session, access: Access, item: Item, with_faces: bool) -> dict:
-    """An item as this actor may see it: face matches to subjects of cases they cannot see
-    are anonymous, and only decisions of their cases are listed."""
+def review_item_json(session: Session, access: Access, item: Item, with_faces: bool) -> dict:
+    """The item (`serialize.item_json`) as this actor may see it, with what the queue adds:
+    the case they see it for, its thumbnail and the decisions of their cases."""
     content = session.get(Content, item.sha256) if item.sha256 else None
-    matches = []
-    for m in item.matches:
-        row = match_json(m, m.kind == "face" and access.hides_subject_of(m.subject.case_id))
-        if not with_faces and row.get("face_id") is not None:
-            row["face_id"] = None
-        matches.append(row)
+    data = item_json(item, content, access.hides_subject_of)
+    if not with_faces:
+        data["matches"] = [{**m, "face_id": None} if m["kind"] == "face" else m for m in data["matches"]]
     scan_case = item.scan.case_id
     decisions = session.scalars(select(Decision).where(Decision.item_id == item.id).order_by(Decision.id))
     return {
-        "id": item.id, "scan_id": item.scan_id if access.sees(scan_case) else None,
+        **data,
+        "scan_id": item.scan_id if access.sees(scan_case) else None,
         "case_id": scan_case if access.sees(scan_case) else next(
-            (m["case_id"] for m in matches if m["kind"] == "face" and m["case_id"] is not None), None),
+            (m["case_id"] for m in data["matches"] if m["kind"] == "face" and m["case_id"] is not None), None),
         "routed": not access.sees(scan_case),
-        "priority": item.priority, "reason": item.reason, "sha256": item.sha256,
-        "kind": content.kind if content else "other", "mime_type": content.mime_type if content else None,
-        "width": content.width if content else None, "height": content.height if content else None,
-        "nudity": content.nudity if content else None,
         "thumbnail": f"/media/thumbs/{item.id}" if content is not None and content.thumbnail else None,
-        "locators": [loc.fields for loc in item.locators],
-        "matches": matches,
         "decisions": [decision_json(d) for d in decisions if access.sees(d.case_id)],
-        "error": item.error or (content.error if content else None),
     }
 
 
@@ -130,7 +121,7 @@ class Review(Part):
                 if for_case is None:
                     _, for_case = access.item(current_id)
                 reviewer = access.can("review", for_case) or actor.is_admin
-                current = item_json(session, access, loaded[current_id], reviewer)
+                current = review_item_json(session, access, loaded[current_id], reviewer)
             return {
                 "filters": {"case": case_id, "scan": scan_id},
                 "waiting": awaiting_count(session, access, case_id, scan_id),
@@ -148,7 +139,7 @@ class Review(Part):
     def item(self, actor: Actor, item_id: int) -> dict:
         with self._open(actor) as (session, access):
             item, for_case = access.item(item_id)
-            return item_json(session, access, item, access.can("review", for_case))
+            return review_item_json(session, access, item, access.can("review", for_case))
 
     def decide(self, actor: Actor, item_id: int, verdict: str, note: str | None = None,
                case_id: int | None = None) -> dict:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from jikimi.errors import WorkspaceError
 from jikimi.scan import effective_status
-from jikimi.serialize import match_json
-from jikimi.store.models import BankSignal, Content, ContentFace, Item, ItemLocator, Match, Scan
+from jikimi.serialize import item_json
+from jikimi.store.models import BankSignal, Content, Item, ItemLocator, Match, Scan
 from jikimi.takedown.tracking import reupload_notices
 
 
@@ -64,7 +64,7 @@ def scan_report(session: Session, scan_id: int, hidden: Callable[[int], bool] = 
     }
     notices = _earlier_notices(session, items)
     return {"scan": scan_summary(session, scan),
-            "items": [{**_item(i, contents.get(i.sha256), hidden), "reupload_of": notices.get(i.id, [])} for i in items]}
+            "items": [{**item_json(i, contents.get(i.sha256), hidden), "reupload_of": notices.get(i.id, [])} for i in items]}
 
 
 def _earlier_notices(session: Session, items: list[Item]) -> dict[int, list[dict]]:
@@ -90,40 +90,6 @@ def _earlier_notices(session: Session, items: list[Item]) -> dict[int, list[dict
         if earlier:
             found[item_id] = [{"reference": n.reference, "status": n.status} for _, n in sorted(earlier.items())]
     return found
-
-
-def _item(item: Item, content: Content | None, hidden: Callable[[int], bool]) -> dict:
-    return {
-        "id": item.id,
-        "locators": [locator.fields for locator in item.locators],
-        "sha256": item.sha256,
-        "md5": content.md5 if content else None,
-        "size": content.size if content else None,
-        "kind": content.kind if content else "other",
-        "mime_type": content.mime_type if content else None,
-        "width": content.width if content else None,
-        "height": content.height if content else None,
-        "duration": content.duration if content else None,
-        "pdq": content.pdq if content else None,
-        "pdq_quality": content.pdq_quality if content else None,
-        "matches": [match_json(m, m.kind == "face" and hidden(m.subject.case_id)) for m in item.matches],
-        "allowed_by": item.allowed_by,
-        "priority": item.priority,
-        "reason": item.reason,
-        "faces": [_face(f) for f in content.faces] if content else [],
-        "nudity": _nudity(content.nudity) if content and content.nudity else None,
-        "provenance": content.provenance if content else None,
-        "error": item.error or (content.error if content else None),
-    }
-
-
-def _face(face: ContentFace) -> dict:
-    return {"id": face.id, "box": face.box, "frame_time": face.frame_time, "score": face.score}
-
-
-def _nudity(nudity: dict) -> dict:
-    """The contract's max score and classes; per-detection boxes stay in the database."""
-    return {"max_exposed": nudity["max_exposed"], "classes": nudity["classes"]}
 
 
 def _iso(moment: datetime | None) -> str | None:
