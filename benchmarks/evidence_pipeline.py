@@ -24,11 +24,12 @@ from skimage import data
 from sqlalchemy import select
 
 from jikimi.cases import create_case
+from jikimi.core.case_items import select_items
 from jikimi.evidence.package import export_package
 from jikimi.evidence.verify import verify_package
 from jikimi.review import record_decision
 from jikimi.scan import ScanOptions, start_scan
-from jikimi.store.models import Item
+from jikimi.store.models import Case, Item
 from jikimi.takedown.notices import draft_notices
 from jikimi.workspace import Workspace
 
@@ -93,7 +94,9 @@ def main() -> None:
         timings = {}
         t0 = time.perf_counter()
         with ws.session() as session:
-            package = export_package(ws, session, case_id, out=tmp / "case.zip", lang="ko", actor="bench")
+            items = select_items(session, case_id, None)
+            package = export_package(ws, session, session.get(Case, case_id), items, out=tmp / "case.zip", lang="ko",
+                                     actor="bench")
         timings["export_package_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         report = verify_package(package)
@@ -101,8 +104,9 @@ def main() -> None:
         assert report.ok, report.problems
         t2 = time.perf_counter()
         with ws.session() as session:
-            notices = (draft_notices(ws, session, case_id, "telegram", "en", actor="bench")
-                       + draft_notices(ws, session, case_id, "kcsc", "ko", actor="bench"))
+            items = select_items(session, case_id, None)
+            notices = (draft_notices(ws, session, case_id, "telegram", "en", items, actor="bench")
+                       + draft_notices(ws, session, case_id, "kcsc", "ko", items, actor="bench"))
         timings["draft_notices_s"] = time.perf_counter() - t2
         timings["total_s"] = time.perf_counter() - t0
         print(json.dumps({

@@ -28,12 +28,14 @@ from jikimi.workspace import Workspace
 
 @dataclass(frozen=True)
 class Consent:
-    """Who consented, to what, when; and who recorded it."""
+    """Who consented, to what, when; and who recorded it. `cross_case`: whether scans of other
+    cases may look for her too (the default, since one room holds many victims)."""
 
     consented_by: str
     scope: str
     consented_at: str
     recorded_by: str
+    cross_case: bool = True
 
 
 @dataclass(frozen=True)
@@ -121,12 +123,16 @@ def remove_subject(ws: Workspace, session: Session, subject_id: int, actor: str)
     return subject
 
 
-def load_templates(ws: Workspace, session: Session, case_id: int | None = None) -> list[Template]:
-    """Decrypt the templates of enrolled subjects (of one case, or of the whole workspace)."""
+def load_templates(ws: Workspace, session: Session, case_id: int | None = None,
+                   only_case: bool = False) -> list[Template]:
+    """Decrypt the templates of the subjects a scan for `case_id` looks for: the case's own
+    with `only_case`, else every subject but those who chose not to be searched for by
+    other cases."""
     query = select(SubjectTemplate, Subject).join(Subject).where(Subject.removed_at.is_(None))
-    if case_id is not None:
+    if only_case:
         query = query.where(Subject.case_id == case_id)
-    rows = session.execute(query.order_by(SubjectTemplate.id)).all()
+    rows = [(t, subject) for t, subject in session.execute(query.order_by(SubjectTemplate.id)).all()
+            if subject.case_id == case_id or subject.consent.get("cross_case", True)]
     if not rows:
         return []
     key = keys.workspace_key(ws.home)

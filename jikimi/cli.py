@@ -1,6 +1,8 @@
-"""The `jikimi` command: a thin layer over the Python API, for people and for scripts.
+"""The `jikimi` command: a thin face over the core (`jikimi.core.Jikimi`), for people and scripts.
 
-Progress goes to standard error, results to standard output, so `--json` output can be piped.
+Every command acts as the OS user (or `--actor NAME`, recorded as claimed) through the core,
+which checks and logs; this module only translates arguments and prints answers. Progress
+goes to standard error, results to standard output, so `--json` output can be piped.
 """
 
 from __future__ import annotations
@@ -8,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,18 +21,14 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.table import Table
 from rich.text import Text
 
-from jikimi import banks as bank_api
-from jikimi import cases, cli_web
+from jikimi import cli_web
 from jikimi.cli_actions import audit_app, evidence_app, host_app, review, takedown_app, warn_if_exposed
-from jikimi.audit import operator_name
-from jikimi.audit_heads import sign_head
+from jikimi.cli_core import actor_option, core
 from jikimi.errors import JikimiError
 from jikimi.limits import Limits
 from jikimi.private_output import write_private
-from jikimi.reports import render
-from jikimi.reports.data import scan_report, scan_summary
-from jikimi.scan import ScanInterrupted, ScanOptions, resume_scan, start_scan
-from jikimi.store.models import Scan
+from jikimi.scan import ScanInterrupted, ScanOptions
+from jikimi.store.web_models import CASE_ROLES
 from jikimi.workspace import database_problem, open_workspace
 
 app = typer.Typer(
@@ -45,6 +42,8 @@ bank_app = typer.Typer(help="Hash banks: lists of known content to match against
 app.add_typer(bank_app, name="bank")
 case_app = typer.Typer(help="Cases: the scans, subjects and decisions of one victim's case.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
+members_app = typer.Typer(help="Who may see and work on a case (web users).", no_args_is_help=True)
+case_app.add_typer(members_app, name="members")
 subject_app = typer.Typer(help="Subjects: people to protect, enrolled with consent from reference photos.",
                           no_args_is_help=True)
 app.add_typer(subject_app, name="subject")
@@ -96,11 +95,12 @@ def bank_create(
     name: str,
     pdq_threshold: Annotated[int, typer.Option(help="Largest PDQ distance (0-256 bits) that counts as a match.")] = 31,
     allow: Annotated[bool, typer.Option("--allow", help="An allow bank: content matching it is never reported.")] = False,
+    case: Annotated[Optional[int], typer.Option(help="The case the bank belongs to (default: the whole workspace).")] = None,
 ) -> None:
     """Create a bank, e.g. `jikimi bank create known-images`."""
-    with open_workspace().session() as session:
-        bank = bank_api.create_bank(session, name, pdq_threshold, allow)
-        out.print(f"Created {'allow ' if allow else ''}bank {bank.name!r} (PDQ threshold {bank.pdq_threshold})")
+    jk, actor = core()
+    bank = jk.banks.create(actor, name, pdq_threshold, allow, case)
+    out.print(f"Created {'allow ' if allow else ''}bank {bank['name']!r} (PDQ threshold {bank['pdq_threshold']})")
 
 
 @bank_app.command("add")
@@ -109,16 +109,16 @@ def bank_add(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
 ) -> None:
     """Hash files into a bank. Only hashes are kept: the files are not copied."""
-    ws = open_workspace()
-    with ws.session() as session:
-        bank = bank_api.get_bank(session, name)
-        files = bank_api.files_under(paths)
-        with RichProgress(sys.stderr.isatty()) as progress:
-            progress.phase(f"Hashing into {name}", len(files))
-            result = bank_api.add_files(session, bank, files, on_file=lambda _: progress.advance())
-    for warning in result.warnings:
+    from jikimi.banks import files_under
+
+    jk, actor = core()
+    files = files_under(paths)
+    with RichProgress(sys.stderr.isatty()) as progress:
+        progress.phase(f"Hashing into {name}", len(files))
+        result = jk.banks.add_files(actor, name, files, on_file=lambda _: progress.advance())
+    for warning in result["warnings"]:
         err.print(f"[yellow]warning:[/] {warning}")
-    out.print(f"Added {result.added} file(s) to bank {name!r}")
+    out.print(f"Added {result['added']} file(s) to bank {name!r}")
 
 
 @bank_app.command("import")
@@ -129,10 +129,9 @@ def bank_import(
 ) -> None:
     """Import a hash list: `<signal_type> <hash>` lines (threatexchange) or CSV signal_type,signal,note."""
     fmt = fmt or ("csv" if file.suffix.lower() == ".csv" else "tx")
-    text = _read_text(file)
-    with open_workspace().session() as session:
-        count = bank_api.import_list(session, bank_api.get_bank(session, name), text, fmt)
-    out.print(f"Imported {count} signal(s) into bank {name!r}")
+    jk, actor = core()
+    result = jk.banks.import_list(actor, name, _read_text(file), fmt)
+    out.print(f"Imported {result['imported']} signal(s) into bank {name!r}")
 
 
 @bank_app.command("export")
@@ -141,9 +140,9 @@ def bank_export(
     fmt: Annotated[str, typer.Option("--format", help="tx (threatexchange lines) or csv.")] = "tx",
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="File to write (default: print).")] = None,
 ) -> None:
-    """Export a bank's hashes to share with platforms (no media leaves the machine)."""
-    with open_workspace().session() as session:
-        text = bank_api.export_list(session, bank_api.get_bank(session, name), fmt)
+    """Export a bank's hashes to share with platforms (no media leaves the machine). Logged."""
+    jk, actor = core()
+    _, text = jk.banks.export_list(actor, name, fmt)
     if output:
         output.write_text(text, encoding="utf-8")
         err.print(f"Wrote {output}")
@@ -151,37 +150,42 @@ def bank_export(
         sys.stdout.write(text)
 
 
+@bank_app.command("delete")
+def bank_delete(name: str) -> None:
+    """Delete a bank and its hashes (refused once scans matched it). Logged."""
+    jk, actor = core()
+    jk.banks.delete(actor, name)
+    out.print(f"Deleted bank {name!r}")
+
+
 @bank_app.command("list")
 def bank_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List banks with their thresholds and sizes."""
-    with open_workspace().session() as session:
-        rows = [{"id": s.bank.id, "name": s.bank.name, "allow": s.bank.is_allow, "pdq_threshold": s.bank.pdq_threshold,
-                 "contents": s.contents, "signals": s.signals} for s in bank_api.list_banks(session)]
+    jk, actor = core()
+    rows = jk.banks.list(actor)
     if as_json:
         out.print_json(data=rows)
         return
-    table = Table("name", "kind", "PDQ threshold", "contents", "signals")
+    table = Table("name", "kind", "case", "PDQ threshold", "contents", "signals")
     for r in rows:
-        table.add_row(r["name"], "allow" if r["allow"] else "block", str(r["pdq_threshold"]), str(r["contents"]),
-                      str(r["signals"]))
+        table.add_row(r["name"], "allow" if r["allow"] else "block", str(r["case_id"] or ""), str(r["pdq_threshold"]),
+                      str(r["contents"]), str(r["signals"]))
     out.print(table)
 
 
 @case_app.command("create")
 def case_create(title: str, as_json: Annotated[bool, typer.Option("--json", help="Print the created case as JSON.")] = False) -> None:
     """Open a case, e.g. `jikimi case create "Kim - school deepfakes"`."""
-    ws = open_workspace()
-    with ws.session() as session:
-        case = cases.create_case(ws, session, title, operator_name())
-        data = _case_json(case)
-    print(json.dumps(data, ensure_ascii=False)) if as_json else out.print(f"Created case {case.id}: {case.title}")
+    jk, actor = core()
+    case = jk.cases.create(actor, title)
+    print(json.dumps(case, ensure_ascii=False)) if as_json else out.print(f"Created case {case['id']}: {case['title']}")
 
 
 @case_app.command("list")
 def case_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List cases with their enrolled subjects."""
-    with open_workspace().session() as session:
-        rows = [_case_json(c) for c in cases.list_cases(session)]
+    jk, actor = core()
+    rows = [{k: v for k, v in c.items() if k not in ("scans", "role")} for c in jk.cases.list(actor)]
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
         return
@@ -192,15 +196,38 @@ def case_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     out.print(table)
 
 
-def _case_json(case) -> dict:
-    return {"id": case.id, "title": case.title, "created_by": case.created_by, "created_at": case.created_at.isoformat(),
-            "subjects": [_subject_json(s) for s in case.subjects]}
+@members_app.command("add")
+def members_add(
+    case_id: Annotated[int, typer.Argument(help="The case, from `jikimi case list`.")],
+    user: Annotated[str, typer.Argument(help="A web user, from `jikimi user add`.")],
+    role: Annotated[str, typer.Option(help=f"Their role in this case: {', '.join(CASE_ROLES)}.")] = "caseworker",
+) -> None:
+    """Let a user see and work on a case (or change their role in it)."""
+    jk, actor = core()
+    member = jk.cases.add_member(actor, case_id, user, role)
+    out.print(f"{member['user']} is now a {member['role']} of case {case_id}")
 
 
-def _subject_json(subject) -> dict:
-    return {"id": subject.id, "case_id": subject.case_id, "name": subject.name, "consent": subject.consent,
-            "templates": len(subject.templates), "created_at": subject.created_at.isoformat(),
-            "removed_at": subject.removed_at.isoformat() if subject.removed_at else None}
+@members_app.command("remove")
+def members_remove(case_id: int, user: str) -> None:
+    """Take a user off a case: they no longer see it."""
+    jk, actor = core()
+    jk.cases.remove_member(actor, case_id, user)
+    out.print(f"{user} is no longer a member of case {case_id}")
+
+
+@members_app.command("list")
+def members_list(case_id: int, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The members of a case and their roles."""
+    jk, actor = core()
+    rows = jk.cases.members(actor, case_id)
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("user", "role", "added by", "since")
+    for r in rows:
+        table.add_row(r["user"], r["role"], r["added_by"], r["created_at"][:10])
+    out.print(table)
 
 
 @subject_app.command("add")
@@ -212,18 +239,14 @@ def subject_add(
     consented_by: Annotated[Optional[str], typer.Option(help="Who gave consent (default: the subject; a guardian for a minor).")] = None,
     face: Annotated[Optional[int], typer.Option(help="In a group photo, which face (1 = leftmost).")] = None,
     keep_photos: Annotated[bool, typer.Option("--keep-photos", help="Also keep the photos, encrypted (default: templates only).")] = False,
+    no_cross_case: Annotated[bool, typer.Option("--no-cross-case", help="Look for her only in this case's scans (her choice, kept with her consent).")] = False,
     known: Annotated[Optional[list[Path]], typer.Option(help="Intimate files she holds: hashed into the case's bank, never stored (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the created subject as JSON.")] = False,
 ) -> None:
     """Enrol a person to protect, with her consent. Each photo must show exactly one usable face."""
-    ws = open_workspace()
-    record = cases.Consent(consented_by=consented_by or name, scope=consent,
-                           consented_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                           recorded_by=operator_name())
-    with ws.session() as session:
-        subject = cases.enrol_subject(ws, session, cases.get_case(session, case_id), name, record, photos,
-                                      face=face, keep_photos=keep_photos, known=known or [])
-        data = _subject_json(subject)
+    jk, actor = core()
+    data = jk.subjects.enrol(actor, case_id, name, photos, scope=consent, consented_by=consented_by,
+                             cross_case=not no_cross_case, face=face, keep_photos=keep_photos, known=known or [])
     if as_json:
         print(json.dumps(data, ensure_ascii=False))
     else:
@@ -234,10 +257,9 @@ def subject_add(
 @subject_app.command("remove")
 def subject_remove(subject_id: int) -> None:
     """Delete a subject's face templates and photos. The consent record and the removal are kept in the log."""
-    ws = open_workspace()
-    with ws.session() as session:
-        subject = cases.remove_subject(ws, session, subject_id, operator_name())
-    out.print(f"Removed subject {subject_id} ({subject.name}): templates and photos deleted.")
+    jk, actor = core()
+    subject = jk.subjects.remove(actor, subject_id)
+    out.print(f"Removed subject {subject_id} ({subject['name']}): templates and photos deleted.")
 
 
 @app.command()
@@ -252,30 +274,29 @@ def scan(
     max_video_seconds: Annotated[float, typer.Option(help="Refuse longer videos.")] = Limits.max_video_seconds,
     max_file_mb: Annotated[int, typer.Option(help="Refuse larger files.")] = Limits.max_file_bytes // 2**20,
     case: Annotated[Optional[int], typer.Option(help="Attach the scan and its items to this case.")] = None,
-    only_case: Annotated[bool, typer.Option("--only-case", help="Look only for the case's own subjects (default: every enrolled subject).")] = False,
+    only_case: Annotated[bool, typer.Option("--only-case", help="Look only for the case's own subjects (default: every enrolled subject; matches go to each subject's case).")] = False,
     hashes_only: Annotated[bool, typer.Option("--hashes-only", help="Skip faces, nudity and provenance (much faster).")] = False,
 ) -> None:
     """Collect a source into the evidence vault, hash every file and match it against the banks.
 
     Stop it at any time with Ctrl-C and continue with `jikimi scan --resume ID`.
     """
-    ws = open_workspace()
     if (source is None) == (resume is None):
         raise JikimiError("give either a SOURCE to scan or --resume SCAN_ID")
     if only_case and case is None:
         raise JikimiError("--only-case needs --case ID")
+    jk, actor = core()
     options = ScanOptions(jobs=max(1, jobs), banks=bank or None,
                           limits=Limits(max_image_pixels=max_pixels, max_video_seconds=max_video_seconds,
                                         max_file_bytes=max_file_mb * 2**20),
                           case_id=case, only_case=only_case, analyse=not hashes_only)
     with RichProgress(not as_json or sys.stderr.isatty()) as progress:
         if resume is not None:
-            scan_id = resume_scan(ws, resume, progress, jobs=options.jobs)
+            scan_id = jk.scans.resume(actor, resume, progress, jobs=options.jobs)
         else:
-            scan_id = start_scan(ws, source, options, progress,
-                                 on_start=lambda i: err.print(f"Scan {i} started (resume with --resume {i} if stopped)"))
-    with ws.session() as session:
-        summary = scan_summary(session, session.get(Scan, scan_id))
+            scan_id = jk.scans.start(actor, source, options, progress,
+                                     on_start=lambda i: err.print(f"Scan {i} started (resume with --resume {i} if stopped)"))
+    summary = jk.scans.get(actor, scan_id)["scan"]
     if as_json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
@@ -292,8 +313,8 @@ def _print_summary(summary: dict) -> None:
 @app.command()
 def scans(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List scans with their status (running / interrupted / complete / failed) and counts."""
-    with open_workspace().session() as session:
-        rows = [scan_summary(session, s) for s in session.query(Scan).order_by(Scan.id)]
+    jk, actor = core()
+    rows = jk.scans.list(actor)[::-1]
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
         return
@@ -312,13 +333,8 @@ def report(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="File to write (default: print).")] = None,
 ) -> None:
     """Write the report of a scan: matched items with where they were posted, and read errors."""
-    ws = open_workspace()
-    with ws.session() as session:
-        data = scan_report(session, scan_id)
-        media = render.report_media(ws, session, data, operator_name()) if fmt == "html" else None
-        if fmt != "csv":
-            data["custody_head"] = sign_head(session, ws.home).to_json()
-    text = render.render(data, fmt, media)
+    jk, actor = core()
+    text = jk.scans.report(actor, scan_id, fmt)
     if output:
         warn_if_exposed(output)
         write_private(output, text)
@@ -371,6 +387,7 @@ app.add_typer(host_app, name="host")
 app.command()(cli_web.serve)
 app.add_typer(cli_web.user_app, name="user")
 app.add_typer(cli_web.token_app, name="token")
+app.callback()(actor_option)
 
 
 def main() -> None:
@@ -387,4 +404,10 @@ def main() -> None:
         sys.exit(1)
     except DBAPIError as e:  # the workspace database failed while a command ran
         err.print(f"[red]error:[/] {database_problem(e)}")
+        sys.exit(1)
+    except Exception as e:  # noqa: BLE001  (a bug or a broken system: one line, not a traceback)
+        err.print(f"[red]error:[/] {e.__class__.__name__}: {e}")
+        err.print("[dim]This is a bug in Jikimi or a problem with this machine; set JIKIMI_DEBUG=1 for details.[/]")
+        if os.environ.get("JIKIMI_DEBUG"):
+            raise
         sys.exit(1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,19 +18,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from jikimi import keys
-from jikimi.audit import AuditLog, operator_name
-from jikimi.audit_heads import HeadReceipt, ReceiptError, load_witness, sign_head, witness_problem
+from jikimi.audit_heads import HeadReceipt, ReceiptError, load_witness
+from jikimi.cli_core import core
 from jikimi.errors import JikimiError
-from jikimi.evidence.package import export_package
 from jikimi.evidence.verify import verify_package
 from jikimi.private_output import exposure_warning, write_private
-from jikimi.review import record_decision
-from jikimi.store.models import utcnow
-from jikimi.takedown import hosts as host_api
-from jikimi.takedown import notices as notice_api
-from jikimi.takedown import send as send_api
-from jikimi.takedown import tracking
-from jikimi.workspace import open_workspace
 
 audit_app = typer.Typer(help="The custody log: who did what to which evidence, signed and chained.", no_args_is_help=True)
 evidence_app = typer.Typer(help="Signed evidence packages for police and lawyers.", no_args_is_help=True)
@@ -55,10 +46,9 @@ def review(
     verdict = DECISIONS.get(decision.lower())
     if verdict is None:
         raise JikimiError(f"unknown decision {decision!r}: use one of {', '.join(DECISIONS)}")
-    ws = open_workspace()
-    with ws.session() as session:
-        recorded = record_decision(session, ws.home, item_id, verdict, operator_name(), note=note, case_id=case)
-        where = f" for case {recorded.case_id}" if recorded.case_id else ""
+    jk, actor = core()
+    recorded = jk.review.decide(actor, item_id, verdict, note, case)
+    where = f" for case {recorded['case_id']}" if recorded["case_id"] else ""
     out.print(f"Item {item_id}: {verdict.replace('_', ' ')}{where}")
 
 
@@ -75,12 +65,10 @@ def audit_verify(
     back: give receipts kept off this machine with --witness to rule that out.
     """
     receipts = [_witness(path) for path in witness or []]
-    ws = open_workspace()
-    with ws.session() as session:
-        result = AuditLog(session, ws.home).verify()
-        public_key = keys.public_key(ws.home)
-        cut = [(path, witness_problem(session, receipt, public_key)) for path, receipt in zip(witness or [], receipts)]
-    cut = [(path, problem) for path, problem in cut if problem]
+    jk, actor = core()
+    result = jk.custody.verify(actor)
+    problems = jk.custody.witness_problems(actor, receipts)
+    cut = [(path, problem) for path, problem in zip(witness or [], problems) if problem]
     ok = result.ok and not cut
     if as_json:
         print(json.dumps({"ok": ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
@@ -130,9 +118,8 @@ def audit_anchor(
     fails if the log no longer contains this head (entries cut from its end, an older or empty
     database put in its place).
     """
-    ws = open_workspace()
-    with ws.session() as session:
-        receipt = sign_head(session, ws.home)
+    jk, actor = core()
+    receipt = jk.custody.anchor(actor)
     write_private(output, json.dumps(receipt.to_json(), indent=2) + "\n")
     out.print(f"Wrote a receipt for custody-log entry {receipt.seq} ({receipt.entry_hash[:16]}…) to {escape(str(output))}. "
               "Keep it away from this machine: mail it, print it, or copy it to another disk.")
@@ -141,7 +128,8 @@ def audit_anchor(
 @audit_app.command("key")
 def audit_key(pem: Annotated[bool, typer.Option("--pem", help="Print the public key itself (PEM).")] = False) -> None:
     """Print the fingerprint of this workspace's public signing key, to publish for `evidence verify --key`."""
-    public_key = keys.public_key(open_workspace().home)
+    jk, _ = core()
+    public_key = keys.public_key(jk.ws.home)
     if pem:
         sys.stdout.write(keys.public_pem(public_key).decode("ascii"))
     else:
@@ -154,11 +142,8 @@ def audit_show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Print the custody log (or one case's entries), oldest first."""
-    ws = open_workspace()
-    with ws.session() as session:
-        rows = [{"seq": e.seq, "time": e.time, "actor": e.actor, "action": e.action, "subject": e.subject,
-                 "case_id": e.case_id, "details": e.details, "entry_hash": e.entry_hash}
-                for e in AuditLog(session, ws.home).entries(case_id=case)]
+    jk, actor = core()
+    rows = jk.custody.entries(actor, case)
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
         return
@@ -180,11 +165,10 @@ def evidence_export(
 
     The file is written 0600 (readable by you only): it holds the originals.
     """
-    ws = open_workspace()
     warn_if_exposed(output)
-    with ws.session() as session:
-        path = export_package(ws, session, case, item or None, out=output, lang=lang, actor=operator_name())
-    fingerprint = keys.fingerprint(keys.public_key(ws.home))
+    jk, actor = core()
+    path = jk.evidence.export(actor, case, item or None, output, lang)
+    fingerprint = keys.fingerprint(keys.public_key(jk.ws.home))
     report = verify_package(path, fingerprint)
     if report.status != "trusted":
         raise JikimiError(f"the package just written does not verify: {report.summary}")
@@ -238,15 +222,11 @@ def takedown_draft(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Draft RFC 5322 (.eml) takedown notices to a host for a case's items (written 0600, readable by you only)."""
-    ws = open_workspace()
     if output is not None:
         warn_if_exposed(output / "notice.eml")
-    config = send_api.load_config(ws.home)
-    with ws.session() as session:
-        drafted = notice_api.draft_notices(ws, session, case, to, lang, item or None, output,
-                                           legal_basis=legal_basis, victim=victim, signature=signature,
-                                           sender=config.sender if config else None, actor=operator_name())
-        rows = [_notice_json(n) for n in drafted]
+    jk, actor = core()
+    rows = jk.takedown.draft(actor, case, to, lang, item or None, output, legal_basis=legal_basis, victim=victim,
+                             signature=signature)
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
         return
@@ -261,29 +241,16 @@ def takedown_send(
     every: Annotated[float, typer.Option(help="With no references: re-send notices last sent this many hours ago.")] = 24,
 ) -> None:
     """Send notices through the SMTP server in $JIKIMI_HOME/smtp.json (or JIKIMI_SMTP_* variables)."""
-    ws = open_workspace()
-    config = send_api.load_config(ws.home)
-    if config is None:
-        raise send_api.SmtpNotConfigured(
-            "no SMTP server configured (see $JIKIMI_HOME/smtp.json): send the .eml drafts by hand, "
-            "then run `jikimi takedown mark REF sent`")
-    failures = 0
-    with ws.session() as session:
-        if references:
-            chosen = [tracking.get_notice(session, r) for r in references]
+    jk, actor = core()
+    results = jk.takedown.send(actor, references, every)
+    for reference, problem in results:
+        if problem:
+            err.print(f"[red]not sent:[/] {problem}")
         else:
-            chosen = tracking.due(session, utcnow(), timedelta(hours=every))
-        for notice in chosen:
-            try:
-                with session.begin_nested():
-                    send_api.send_notice(session, ws.home, notice, config, actor=operator_name())
-                out.print(f"Sent {notice.reference} to {notice.host.name} ({notice.send_count} time(s) so far)")
-            except JikimiError as e:
-                failures += 1
-                err.print(f"[red]not sent:[/] {e}")
-    if not chosen:
+            out.print(f"Sent {reference}")
+    if not results:
         out.print("Nothing to send.")
-    if failures:
+    if any(problem for _, problem in results):
         raise typer.Exit(1)
 
 
@@ -294,11 +261,9 @@ def takedown_mark(
     note: Annotated[Optional[str], typer.Option(help="E.g. the host's reply or reason for refusing.")] = None,
 ) -> None:
     """Record what happened to a notice: sent by hand, acknowledged, removed or refused."""
-    ws = open_workspace()
-    with ws.session() as session:
-        notice = tracking.mark(session, ws.home, tracking.get_notice(session, reference), status, note=note,
-                               actor=operator_name())
-        out.print(f"{notice.reference}: {notice.status}")
+    jk, actor = core()
+    notice = jk.takedown.mark(actor, reference, status, note)
+    out.print(f"{notice['reference']}: {notice['status']}")
 
 
 @takedown_app.command("due")
@@ -307,9 +272,8 @@ def takedown_due(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List notices to send now: never sent, or not removed and last sent long enough ago."""
-    ws = open_workspace()
-    with ws.session() as session:
-        rows = [_notice_json(n) for n in tracking.due(session, utcnow(), timedelta(hours=every))]
+    jk, actor = core()
+    rows = jk.takedown.due(actor, every)
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
         return
@@ -323,8 +287,8 @@ def takedown_due(
 @takedown_app.command("stats")
 def takedown_stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Per host: notices sent, removal rate, median and 90th-percentile hours to removal."""
-    with open_workspace().session() as session:
-        rows = [vars(s) for s in tracking.stats(session)]
+    jk, actor = core()
+    rows = jk.takedown.stats(actor)
     if as_json:
         print(json.dumps(rows))
         return
@@ -344,17 +308,16 @@ def host_add(
     notes: Annotated[Optional[str], typer.Option(help="Anything a case worker should know.")] = None,
 ) -> None:
     """Add a recipient of takedown notices."""
-    with open_workspace().session() as session:
-        host = host_api.add_host(session, name, email, lang, url, notes)
-        out.print(f"Added host {host.name} ({host.email or host.url})")
+    jk, actor = core()
+    host = jk.takedown.add_host(actor, name, email, lang, url, notes)
+    out.print(f"Added host {host['name']} ({host['email'] or host['url']})")
 
 
 @host_app.command("list")
 def host_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the hosts notices can be sent to."""
-    with open_workspace().session() as session:
-        rows = [{"name": h.name, "email": h.email, "url": h.url, "languages": h.languages, "kind": h.kind,
-                 "notes": h.notes} for h in host_api.list_hosts(session)]
+    jk, actor = core()
+    rows = jk.takedown.hosts(actor)
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
         return
@@ -369,18 +332,6 @@ def warn_if_exposed(path: Path) -> None:
     warning = exposure_warning(path)
     if warning:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
-
-
-def _notice_json(notice) -> dict:
-    def iso(moment):
-        return tracking.utc(moment).isoformat() if moment else None
-
-    return {"reference": notice.reference, "host": notice.host.name, "case_id": notice.case_id,
-            "language": notice.language, "status": notice.status, "send_count": notice.send_count,
-            "drafted_at": iso(notice.drafted_at), "sent_at": iso(notice.sent_at),
-            "last_sent_at": iso(notice.last_sent_at), "removed_at": iso(notice.removed_at),
-            "eml_path": notice.eml_path, "items": [{"item_id": i.item_id, "sha256": i.sha256, "link": i.link}
-                                                   for i in notice.items]}
 
 
 def _hours(value: float | None) -> str:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from jikimi.cli_core import core
 from jikimi.errors import JikimiError
 from jikimi.store.web_models import ROLES
 from jikimi.workspace import open_workspace
@@ -47,17 +48,23 @@ def user_add(
     = False,
 ) -> None:
     """Add a web user; the password is asked for (twice), or read from standard input."""
-    from jikimi.web import accounts
-
     if role not in ROLES:
         raise JikimiError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with open_workspace().session() as session:
-        user = accounts.add_user(session, name, role, password)
-        typer.echo(f"Added {user.role} {user.name!r}")
+    jk, actor = core()
+    user = jk.accounts.add_user(actor, name, role, password)
+    typer.echo(f"Added {user['role']} {user['name']!r}")
+
+
+@user_app.command("role")
+def user_role(name: str, role: Annotated[str, typer.Argument(help=f"One of: {', '.join(ROLES)}.")]) -> None:
+    """Change a web user's workspace role (logged)."""
+    jk, actor = core()
+    user = jk.accounts.set_role(actor, name, role)
+    typer.echo(f"{user['name']} is now {user['role']}")
 
 
 @token_app.command("create")
@@ -66,8 +73,5 @@ def token_create(
     label: Annotated[str, typer.Option(help="What the token is for, to recognise it later.")] = "cli",
 ) -> None:
     """Create an API token for user NAME and print it (it is shown only this once)."""
-    from jikimi.web import accounts
-
-    with open_workspace().session() as session:
-        token = accounts.create_token(session, accounts.get_user(session, name), label)
-    print(token)
+    jk, actor = core()
+    print(jk.accounts.create_token(actor, name, label))

@@ -44,6 +44,7 @@ COMMIT_EVERY_SECONDS = 2.0
 IN_FLIGHT_PER_WORKER = 4
 # Telegram media types that promise a picture or a video: a post that promises one (by this
 # or by its file name) but holds bytes no decoder recognises is reported, not filed as "other".
+OTHER_CASE_NAME = "(a person enrolled in another case)"
 MEDIA_TYPES = {"photo", "thumbnail", "video_file", "animation", "video_message", "round_video_message"}
 
 
@@ -55,6 +56,7 @@ class ScanOptions:
     case_id: int | None = None  # the case the scan and its items belong to
     only_case: bool = False  # match only the case's own subjects (default: every subject)
     analyse: bool = True  # faces, nudity and provenance besides the hashes
+    started_by: str | None = None  # the person credited in the custody log (default: the OS user)
 
     def to_json(self) -> dict:
         return {**asdict(self), "limits": asdict(self.limits)}
@@ -89,6 +91,7 @@ def effective_status(scan: Scan) -> str:
 def start_scan(ws: Workspace, source: Path, options: ScanOptions, progress: Progress = Progress(),
                on_start: Callable[[int], None] = lambda _: None) -> int:
     source = source.resolve()
+    ws.refuse_as_source(source)
     source_kind = open_source(source, options.limits).kind  # a source that cannot open makes no scan
     with ws.session() as session:
         bank_ids = _bank_ids(session, options.banks)
@@ -100,13 +103,15 @@ def start_scan(ws: Workspace, source: Path, options: ScanOptions, progress: Prog
         session.flush()
         scan_id = scan.id
         AuditLog(session, ws.home).append("scan", f"scan:{scan_id}", {"source": str(source), "kind": source_kind},
-                                          case_id=options.case_id)
+                                          case_id=options.case_id, actor=options.started_by)
     on_start(scan_id)
     _run(ws, scan_id, source, options, bank_ids, progress)
     return scan_id
 
 
-def resume_scan(ws: Workspace, scan_id: int, progress: Progress = Progress(), jobs: int | None = None) -> int:
+def resume_scan(ws: Workspace, scan_id: int, progress: Progress = Progress(), jobs: int | None = None,
+                actor: str | None = None) -> int:
+    """Go on with an interrupted scan; what it collects from now on is credited to `actor`."""
     with ws.session() as session:
         scan = session.get(Scan, scan_id)
         if scan is None:
@@ -117,14 +122,15 @@ def resume_scan(ws: Workspace, scan_id: int, progress: Progress = Progress(), jo
         if status == "complete":
             return scan_id
         options = ScanOptions.from_json(scan.options, jobs)
+        options.started_by = actor or options.started_by
         bank_ids = _bank_ids(session, options.banks)
         seen = (scan.status, scan.pid)
-    _claim(ws, scan_id, seen)
+    _claim(ws, scan_id, seen, options.started_by)
     _run(ws, scan_id, Path(scan.source), options, bank_ids, progress)
     return scan_id
 
 
-def _claim(ws: Workspace, scan_id: int, seen: tuple[str, int | None]) -> None:
+def _claim(ws: Workspace, scan_id: int, seen: tuple[str, int | None], actor: str | None) -> None:
     """Mark the scan as ours, only if nobody changed it since we looked: of two resumes started
     together exactly one gets it. The conditional update is the first statement of its
     transaction, so it waits for the write lock and then sees the latest row."""
@@ -137,7 +143,7 @@ def _claim(ws: Workspace, scan_id: int, seen: tuple[str, int | None]) -> None:
         if not claimed:
             raise _already_running(session, scan)
         AuditLog(session, ws.home).append("scan_resume", f"scan:{scan_id}", {"source": scan.source},
-                                          case_id=scan.case_id)
+                                          case_id=scan.case_id, actor=actor)
 
 
 def _already_running(session: Session, scan: Scan) -> JikimiError:
@@ -234,7 +240,7 @@ def _store_entry(ws: Workspace, session: Session, scan_id: int, entry: SourceEnt
             items[sha256] = item_id
             log.append("ingest", f"item:{item_id}",
                        {"sha256": sha256, "scan_id": scan_id, "path": entry.locator.path},
-                       case_id=options.case_id)
+                       case_id=options.case_id, actor=options.started_by)
     session.add(ItemLocator(scan_id=scan_id, item_id=item_id, ordinal=entry.ordinal,
                             fields=entry.locator.to_dict()))
 
@@ -243,8 +249,10 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
                     progress: Progress) -> None:
     matcher = Matcher(bank_ids)
     with ws.session() as session:
-        templates = load_templates(ws, session, options.case_id if options.only_case else None)
+        templates = load_templates(ws, session, options.case_id, options.only_case)
         subjects = SubjectMatcher(templates, workspace_key(ws.home) if templates else b"")
+        # A reason is read by every case the item reaches: it names only the scanning case's subjects.
+        names = {t.subject_id: t.subject_name if t.case_id == options.case_id else OTHER_CASE_NAME for t in templates}
         rows = session.execute(  # "known": hashed already, by an earlier scan
             select(Item.id, Item.sha256, Content.sha256.is_not(None))
             .outerjoin(Content, Content.sha256 == Item.sha256)
@@ -256,7 +264,7 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
     progress.phase("Hashing and matching", len(pending))
     to_hash = [(item_id, sha) for item_id, sha in pending if sha not in known]
     with _BatchedSession(ws, COMMIT_EVERY_SECONDS / 4) as session:
-        writer = _ResultWriter(session, matcher, subjects, ws, progress)
+        writer = _ResultWriter(session, matcher, subjects, names, ws, progress)
         for item_id, sha in pending:
             if sha in known:
                 writer.write(item_id, sha, None)
@@ -292,9 +300,10 @@ class _BatchedSession(Session):
 class _ResultWriter:
     """Stores each content's signals and the item's matches in the same transaction."""
 
-    def __init__(self, session: Session, matcher: Matcher, subjects: SubjectMatcher, ws: Workspace,
-                 progress: Progress):
+    def __init__(self, session: Session, matcher: Matcher, subjects: SubjectMatcher, names: dict[int, str],
+                 ws: Workspace, progress: Progress):
         self.session, self.matcher, self.subjects, self.ws, self.progress = session, matcher, subjects, ws, progress
+        self.names = names
         self.key: bytes | None = None
 
     def write(self, item_id: int, sha256: str, signals: ContentSignals | None) -> None:
@@ -315,7 +324,7 @@ class _ResultWriter:
             found += self.subjects.match(content)
         session.add_all(_match_row(item_id, f) for f in found)
         result = triage(
-            [(self.subjects.names[f.subject_id], f.distance) for f in found if f.kind == "face"],
+            [(self.names[f.subject_id], f.distance) for f in found if f.kind == "face"],
             [(banks[f.bank_id].name, f.kind, f.distance) for f in found if f.kind != "face"],
             (content.nudity or {}).get("max_exposed", 0.0),
         )

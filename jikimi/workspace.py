@@ -19,8 +19,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from jikimi.errors import WorkspaceError
-from jikimi.keys import ensure_keys
+from jikimi.errors import JikimiError, WorkspaceError
+from jikimi.keys import ensure_keys, keys_dir
 from jikimi.store.vault import Vault
 
 MIGRATIONS = Path(__file__).parent / "store" / "migrations"
@@ -127,6 +127,22 @@ class Workspace:
             current = MigrationContext.configure(connection).get_current_revision()
         if current != script.get_current_head():
             raise WorkspaceError("the workspace needs an upgrade, which cannot be done while it is read-only")
+
+    @property
+    def uploads(self) -> Path:
+        """Where the web app keeps uploaded sources: the one part of the workspace a scan may read."""
+        return self.home / "uploads"
+
+    def refuse_as_source(self, path: Path) -> None:
+        """Never scan the workspace: a scan would copy its keys and database into the vault,
+        where a reviewer could reveal them. Uploaded sources are the one exception."""
+        path = Path(path).resolve()
+        for protected in (self.home, keys_dir(self.home).resolve()):
+            if path == protected or protected in path.parents and self.uploads not in path.parents:
+                raise JikimiError(f"{path} is inside the Jikimi workspace: scan your sources, never the workspace")
+            if path in protected.parents:
+                raise JikimiError(f"{path} contains the Jikimi workspace ({self.home}): choose a folder inside it "
+                                  "that holds only the material to scan")
 
     @property
     def engine(self) -> Engine:

@@ -16,16 +16,22 @@ from jikimi.audit import AuditLog
 from jikimi.cases import create_case
 from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.evidence import layout
+from jikimi.core.case_items import select_items
 from jikimi.evidence.package import VaultTampered, export_package
 from jikimi.evidence.verify import verify_package
 from jikimi.review import record_decision
 from jikimi.scan import ScanOptions, start_scan
-from jikimi.store.models import Item
+from jikimi.store.models import Case, Item
 
 PICTURES = ("chelsea", "coffee", "rocket")
 CHAT_ID = -1001234567890
 FIRST_MESSAGE = 500
 POSTED_AT = 1725000000  # 2024-08-30 06:40:00 UTC
+
+
+def export(ws, session, case_id: int, item_ids: list[int] | None = None, **options):
+    """As the core does it: choose the case's items, then write their package."""
+    return export_package(ws, session, session.get(Case, case_id), select_items(session, case_id, item_ids), **options)
 
 
 def telegram_export(folder, pictures=PICTURES):
@@ -59,7 +65,7 @@ def package(ws, tmp_path, monkeypatch):
     monkeypatch.setenv("JIKIMI_OPERATOR", "caseworker-kim")
     case_id, item_ids = reviewed_case(ws, tmp_path)
     with ws.session() as session:
-        path = export_package(ws, session, case_id, out=tmp_path / "case.zip", lang="en")
+        path = export(ws, session, case_id, out=tmp_path / "case.zip", lang="en")
     return path, case_id, item_ids
 
 
@@ -228,7 +234,7 @@ def test_an_altered_vault_file_stops_the_export(ws, tmp_path):
     assert not ws.vault.verify(sha256)
     with ws.session() as session:
         with pytest.raises(VaultTampered, match=f"item {item_ids[1]}:"):
-            export_package(ws, session, case_id, out=tmp_path / "case.zip")
+            export(ws, session, case_id, out=tmp_path / "case.zip")
     assert not (tmp_path / "case.zip").exists()
     assert not list(tmp_path.glob(".case.zip*"))
 
@@ -245,23 +251,23 @@ def test_an_altered_workspace_log_entry_is_named(ws, tmp_path):
 def test_only_confirmed_items_by_default_and_named_items_must_belong(ws, tmp_path):
     case_id, item_ids = reviewed_case(ws, tmp_path, confirm=2)
     with ws.session() as session:
-        path = export_package(ws, session, case_id, out=tmp_path / "a.zip", lang="en")
+        path = export(ws, session, case_id, out=tmp_path / "a.zip", lang="en")
     assert [i["item_id"] for i in json.loads(members(path)["manifest.json"])["items"]] == item_ids[:2]
     with ws.session() as session:
-        path = export_package(ws, session, case_id, [item_ids[2]], out=tmp_path / "b.zip", lang="en")
+        path = export(ws, session, case_id, [item_ids[2]], out=tmp_path / "b.zip", lang="en")
         other = create_case(ws, session, "another case", "kim").id
     assert json.loads(members(path)["manifest.json"])["items"][0]["item_id"] == item_ids[2]
     with ws.session() as session:
         with pytest.raises(WorkspaceError, match=f"item {item_ids[0]} does not belong to case {other}"):
-            export_package(ws, session, other, [item_ids[0]], out=tmp_path / "c.zip")
+            export(ws, session, other, [item_ids[0]], out=tmp_path / "c.zip")
         with pytest.raises(JikimiError, match="no confirmed items"):
-            export_package(ws, session, other, out=tmp_path / "c.zip")
+            export(ws, session, other, out=tmp_path / "c.zip")
 
 
 def test_korean_report_renders_with_a_cjk_font(ws, tmp_path):
     case_id, _ = reviewed_case(ws, tmp_path)
     with ws.session() as session:
-        path = export_package(ws, session, case_id, out=tmp_path / "ko.zip", lang="ko")
+        path = export(ws, session, case_id, out=tmp_path / "ko.zip", lang="ko")
     files = members(path)
     assert "증거 보고서" in files["report.html"].decode() and "data:image/jpeg;base64," in files["report.html"].decode()
     pdf = files["report.pdf"]

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jikimi.cli_web import app as cli
-from jikimi.web import accounts
+from jikimi import accounts
 from jikimi.web.auth import SESSION_COOKIE
 from test_web_support import PASSWORD, add_role_users, csrf_of, login, serve
 

@@ -69,6 +69,10 @@ def flow(tmp_path_factory):
         cora = login(base, ROLE_USERS["caseworker"])
         headers = api(cora)
         case = cora.post("/api/cases", json={"title": "2026-0042"}, headers=headers).json()
+        for role in ("reviewer", "viewer"):  # the case's caseworker brings in its team
+            added = cora.post(f"/api/cases/{case['id']}/members", headers=headers,
+                              json={"user": ROLE_USERS[role], "role": role})
+            assert added.status_code == 201, added.text
         known = [("known", (p.name, p.read_bytes())) for p in sorted(sample.known_dir.iterdir())]
         enrolled = cora.post(f"/api/cases/{case['id']}/subjects", headers=headers, data={
             "name": "Subject A", "consented_by": "Subject A", "consented_at": "2026-11-20",
@@ -123,7 +127,7 @@ def test_face_match_shows_the_face_crop_to_reviewers_only(flow):
     faces = [m for m in (current or {}).get("matches", []) if m["kind"] == "face"]
     if not faces:
         pytest.skip("this build's scan does not match faces yet")
-    assert faces[0]["subject"] == "Subject A" and faces[0]["face_id"]
+    assert faces[0]["target"] == "Subject A" and faces[0]["face_id"]
     crop = cora.get(f"/media/faces/{faces[0]['face_id']}")
     assert crop.status_code == 200 and crop.content[:2] == b"\xff\xd8" and crop.headers["cache-control"] == "no-store"
     viewer = login(flow["base"], ROLE_USERS["viewer"])
@@ -175,12 +179,15 @@ def test_only_allowed_server_paths_can_be_scanned(flow, tmp_path):
     folder = tmp_path / "drop"
     folder.mkdir()
     (folder / "coffee.jpg").write_bytes(jpeg_bytes(picture("coffee")))
-    assert cora.post("/api/scans", headers=api(cora), json={"path_id": 999}).status_code == 404
-    assert cora.post("/api/scans", headers=api(cora), json={"path": str(folder)}).status_code == 400
+    case_id = flow["case"]["id"]
+    assert cora.post("/api/scans", headers=api(cora), json={"path_id": 999, "case_id": case_id}).status_code == 404
+    assert cora.post("/api/scans", headers=api(cora), json={"path": str(folder), "case_id": case_id}).status_code == 400
+    assert cora.post("/api/scans", headers=api(cora), json={"path_id": 1}).status_code == 403  # no case: admins only
     ada = login(base, ROLE_USERS["admin"])
     allowed = ada.post("/api/admin/paths", headers=api(ada), json={"path": str(folder)})
     assert allowed.status_code == 201
-    started = cora.post("/api/scans", headers=api(cora), json={"path_id": allowed.json()["id"]})
+    started = cora.post("/api/scans", headers=api(cora),
+                        json={"path_id": allowed.json()["id"], "case_id": flow["case"]["id"]})
     assert started.status_code == 201
     assert wait_for_scan(cora, started.json()["id"])["scan"]["status"] == "complete"
     shutil.rmtree(folder)
@@ -188,7 +195,8 @@ def test_only_allowed_server_paths_can_be_scanned(flow, tmp_path):
 
 def test_banks_import_and_export_round_trip(flow):
     cora = flow["cora"]
-    created = cora.post("/api/banks", headers=api(cora), json={"name": "leads", "pdq_threshold": 20})
+    created = cora.post("/api/banks", headers=api(cora),
+                        json={"name": "leads", "pdq_threshold": 20, "case_id": flow["case"]["id"]})
     assert created.status_code == 201
     bank_id = created.json()["id"]
     line = "sha256 " + "ab" * 32 + "\n"

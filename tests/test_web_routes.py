@@ -91,7 +91,7 @@ def test_every_route_refuses_roles_without_its_permission(server):
 
 
 def test_api_tokens_get_the_same_refusals(server):
-    from jikimi.web import accounts
+    from jikimi import accounts
 
     ws, base = server
     with ws.session() as session:

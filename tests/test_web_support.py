@@ -12,7 +12,8 @@ import httpx
 import uvicorn
 from fastapi.routing import APIRoute
 
-from jikimi.web import accounts, create_app
+from jikimi import accounts
+from jikimi.web import create_app
 
 PASSWORD = "correct horse battery"
 ROLE_USERS = {"admin": "ada", "caseworker": "cora", "reviewer": "rhee", "viewer": "vic"}

@@ -27,19 +27,18 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import jikimi
 from jikimi import keys
 from jikimi.audit import AuditLog, operator_name
 from jikimi.audit_heads import sign_head
-from jikimi.cases import get_case
-from jikimi.errors import JikimiError, WorkspaceError
+from jikimi.errors import JikimiError
 from jikimi.evidence import layout
 from jikimi.private_output import open_private, partial_path
 from jikimi.store.audit_models import AuditEntry
-from jikimi.store.models import Content, Decision, Item, Scan, utcnow
+from jikimi.store.models import Case, Content, Decision, Item, utcnow
 from jikimi.workspace import Workspace
 
 LANGUAGES = ("ko", "en")
@@ -53,56 +52,19 @@ class VaultTampered(JikimiError):
     """A vault file no longer has the SHA-256 it is named by."""
 
 
-def case_item_ids(session: Session, case_id: int) -> set[int]:
-    """Items of a case: from a scan made for the case, or decided on for the case."""
-    scanned = select(Item.id).join(Scan).where(Scan.case_id == case_id)
-    decided = select(Decision.item_id).where(Decision.case_id == case_id)
-    return set(session.scalars(scanned.union(decided)))
-
-
-def confirmed_item_ids(session: Session, case_id: int) -> list[int]:
-    """Items of the case whose latest decision for the case is `confirm`."""
-    latest = (select(Decision.item_id, func.max(Decision.id).label("id"))
-              .where(Decision.case_id == case_id).group_by(Decision.item_id).subquery())
-    query = select(Decision.item_id).join(latest, latest.c.id == Decision.id).where(Decision.verdict == "confirm")
-    return sorted(session.scalars(query))
-
-
-def select_items(session: Session, case_id: int, item_ids: list[int] | None) -> list[Item]:
-    """The named items (each must belong to the case), or by default the confirmed ones."""
-    get_case(session, case_id)
-    if item_ids:
-        outside = sorted(set(item_ids) - case_item_ids(session, case_id))
-        if outside:
-            raise WorkspaceError(f"item {outside[0]} does not belong to case {case_id}: scan it for the case "
-                                 f"or record a decision with `jikimi review {outside[0]} confirm --case {case_id}`")
-        ids = sorted(set(item_ids))
-    else:
-        ids = confirmed_item_ids(session, case_id)
-        if not ids:
-            raise JikimiError(f"case {case_id} has no confirmed items: confirm them with "
-                              "`jikimi review ITEM confirm`, or name items with --item")
-    items = list(session.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.id)
-                                 .options(selectinload(Item.locators), selectinload(Item.scan))))
-    for item in items:
-        if not item.sha256:
-            raise JikimiError(f"item {item.id} has no original to export ({item.error or 'never read'})")
-    return items
-
-
 def contents_of(session: Session, items: list[Item]) -> dict[str, Content]:
     """The stored signals of each selected item's file, by SHA-256."""
     return {c.sha256: c for c in session.scalars(select(Content).where(Content.sha256.in_({i.sha256 for i in items})))}
 
 
-def export_package(ws: Workspace, session: Session, case_id: int, item_ids: list[int] | None = None, *,
+def export_package(ws: Workspace, session: Session, case: Case, items: list[Item], *,
                    out: Path, lang: str = "ko", actor: str | None = None) -> Path:
-    """Write the evidence package of a case to `out` and record the export in the custody log."""
+    """Write the evidence package of a case's chosen items (`jikimi.core.case_items`) to `out`
+    and record the export in the custody log."""
     if lang not in LANGUAGES:
         raise JikimiError(f"evidence reports are written in {' or '.join(LANGUAGES)}, not {lang!r}")
     actor = actor or operator_name()
-    case = get_case(session, case_id)
-    items = select_items(session, case_id, item_ids)
+    case_id = case.id
     contents = contents_of(session, items)
     manifest = _manifest(ws, session, case, items, contents, lang, actor)
     out = Path(out)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from jikimi.error_codes import error_code
 from jikimi.errors import WorkspaceError
 from jikimi.scan import effective_status
-from jikimi.store.models import BankSignal, Content, ContentFace, Item, ItemLocator, Match, Scan
+from jikimi.serialize import item_json
+from jikimi.store.models import BankSignal, Content, Item, ItemLocator, Match, Scan
 from jikimi.takedown.tracking import reupload_notices
 
 
@@ -45,7 +46,8 @@ def scan_summary(session: Session, scan: Scan) -> dict:
     }
 
 
-def scan_report(session: Session, scan_id: int) -> dict:
+def scan_report(session: Session, scan_id: int, hidden: Callable[[int], bool] = lambda case_id: False) -> dict:
+    """The report; `hidden(case_id)` says whose subjects the reader may not see named."""
     scan = session.get(Scan, scan_id)
     if scan is None:
         raise WorkspaceError(f"no scan with id {scan_id}: see `jikimi scans`")
@@ -62,7 +64,7 @@ def scan_report(session: Session, scan_id: int) -> dict:
     }
     notices = _earlier_notices(session, items)
     return {"scan": scan_summary(session, scan),
-            "items": [{**_item(i, contents.get(i.sha256)), "reupload_of": notices.get(i.id, [])} for i in items]}
+            "items": [{**item_json(i, contents.get(i.sha256), hidden), "reupload_of": notices.get(i.id, [])} for i in items]}
 
 
 def _earlier_notices(session: Session, items: list[Item]) -> dict[int, list[dict]]:
@@ -88,62 +90,6 @@ def _earlier_notices(session: Session, items: list[Item]) -> dict[int, list[dict
         if earlier:
             found[item_id] = [{"reference": n.reference, "status": n.status} for _, n in sorted(earlier.items())]
     return found
-
-
-def _item(item: Item, content: Content | None) -> dict:
-    return {
-        "id": item.id,
-        "locators": [locator.fields for locator in item.locators],
-        "sha256": item.sha256,
-        "md5": content.md5 if content else None,
-        "size": content.size if content else None,
-        "kind": content.kind if content else "other",
-        "mime_type": content.mime_type if content else None,
-        "width": content.width if content else None,
-        "height": content.height if content else None,
-        "duration": content.duration if content else None,
-        "pdq": content.pdq if content else None,
-        "pdq_quality": content.pdq_quality if content else None,
-        "matches": [_match(m) for m in item.matches],
-        "allowed_by": item.allowed_by,
-        "priority": item.priority,
-        "reason": item.reason,
-        "faces": [_face(f) for f in content.faces] if content else [],
-        "nudity": _nudity(content.nudity) if content and content.nudity else None,
-        "provenance": content.provenance if content else None,
-        "error": item.error or (content.error if content else None),
-        "error_code": error_code(item.error or (content.error if content else None)),
-    }
-
-
-def _match(match: Match) -> dict:
-    if match.kind == "face":
-        return {
-            "kind": "face",
-            "target": match.subject.name,
-            "subject_id": match.subject_id,
-            "case_id": match.subject.case_id,
-            "face_id": match.face_id,
-            "distance": match.distance,
-            **match.detail,
-        }
-    return {
-        "kind": match.kind,
-        "bank": match.bank.name,
-        "target": match.bank_content.label,
-        "target_id": match.bank_content_id,
-        "distance": match.distance,
-        **match.detail,
-    }
-
-
-def _face(face: ContentFace) -> dict:
-    return {"id": face.id, "box": face.box, "frame_time": face.frame_time, "score": face.score}
-
-
-def _nudity(nudity: dict) -> dict:
-    """The contract's max score and classes; per-detection boxes stay in the database."""
-    return {"max_exposed": nudity["max_exposed"], "classes": nudity["classes"]}
 
 
 def _iso(moment: datetime | None) -> str | None:

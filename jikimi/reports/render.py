@@ -44,7 +44,8 @@ def report_media(ws: Workspace, session: Session, report: dict, actor: str) -> R
         select(Content.sha256, Content.thumbnail).distinct()
         .join(Item, Item.sha256 == Content.sha256).join(Match, Match.item_id == Item.id)
         .where(Item.scan_id == report["scan"]["id"], Content.thumbnail.is_not(None))).all())
-    face_ids = sorted({m["face_id"] for item in matched for m in item["matches"] if m["kind"] == "face"})
+    face_ids = sorted({m["face_id"] for item in matched for m in item["matches"]
+                       if m["kind"] == "face" and m["face_id"] is not None})
     crops = {}
     for face_id in face_ids:
         try:
@@ -75,6 +76,8 @@ def write(report: dict, fmt: str, path: Path, media: ReportMedia | None = None) 
 
 def describe_match(match: dict) -> str:
     """One line a case worker can read: how it matched, what, how close."""
+    if match["kind"] == "face" and match.get("other_case"):
+        return f"face · {match['note']}"
     if match["kind"] == "face":
         where = f" in the frame at {match['frame_time']:.0f} s" if match.get("frame_time") is not None else ""
         return f"face · subject {match['target']} (distance {match['distance']:.2f}){where}"

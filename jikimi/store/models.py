@@ -186,7 +186,8 @@ class Item(Base):
     scan: Mapped[Scan] = relationship(back_populates="items")
     locators: Mapped[list[ItemLocator]] = relationship(order_by="ItemLocator.ordinal")
     matches: Mapped[list[Match]] = relationship(order_by="Match.id")
-    __table_args__ = (UniqueConstraint("scan_id", "sha256"),)
+    # The review queue reads items most urgent first and stops after a page.
+    __table_args__ = (UniqueConstraint("scan_id", "sha256"), Index("ix_items_priority", "priority", "id"))
 
 
 class ItemLocator(Base):
@@ -208,7 +209,7 @@ class Match(Base):
     kind: Mapped[str] = mapped_column(String(10))  # md5 | sha256 | pdq | vpdq | face
     bank_id: Mapped[int | None] = mapped_column(ForeignKey("banks.id"))
     bank_content_id: Mapped[int | None] = mapped_column(ForeignKey("bank_contents.id"))
-    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subjects.id"))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subjects.id"), index=True)  # routes to her case
     face_id: Mapped[int | None] = mapped_column(ForeignKey("content_faces.id"))
     distance: Mapped[float | None] = mapped_column(Float)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from jikimi.store.models import Base, utcnow
 
 ROLES = ("admin", "caseworker", "reviewer", "viewer")
+CASE_ROLES = ("caseworker", "reviewer", "viewer")  # a member's role within one case
 
 
 class WebUser(Base):
@@ -68,3 +69,16 @@ class AllowedPath(Base):
     path: Mapped[str] = mapped_column(Text, unique=True)
     added_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseMember(Base):
+    """A user's membership of a case: who may see it (need-to-know) and in which role."""
+
+    __tablename__ = "case_members"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", name="fk_case_members_case_id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", name="fk_case_members_user_id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))  # caseworker | reviewer | viewer
+    added_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("case_id", "user_id", name="uq_case_members_case_user"),)

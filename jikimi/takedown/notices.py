@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from jikimi.audit import AuditLog, operator_name
 from jikimi.errors import JikimiError
-from jikimi.evidence.package import contents_of, select_items
+from jikimi.evidence.package import contents_of
 from jikimi.private_output import write_private
 from jikimi.store.models import Content, Item, utcnow
 from jikimi.store.takedown_models import Notice, NoticeItem
@@ -50,10 +50,10 @@ DEFAULT_LEGAL_BASIS = {
 
 
 def draft_notices(ws: Workspace, session: Session, case_id: int, host_name: str, lang: str,
-                  item_ids: list[int] | None = None, out_dir: Path | None = None, *,
+                  items: list[Item], out_dir: Path | None = None, *,
                   legal_basis: str | None = None, victim: str | None = None, sender: str | None = None,
                   signature: str | None = None, actor: str | None = None, clock=utcnow) -> list[Notice]:
-    """Draft notices to one host about a case's items (named, or by default the confirmed ones).
+    """Draft notices to one host about a case's chosen items (`jikimi.core.case_items`).
 
     Items go MAX_ITEMS_PER_NOTICE to a notice. Each `.eml` is written to `out_dir`
     (default `$JIKIMI_HOME/notices`) as `<reference>.eml`.
@@ -62,7 +62,6 @@ def draft_notices(ws: Workspace, session: Session, case_id: int, host_name: str,
         raise JikimiError(f"no notice template for language {lang!r}: use {', '.join(LANGUAGES)}")
     actor = actor or operator_name()
     host = get_host(session, host_name)
-    items = select_items(session, case_id, item_ids)
     contents = contents_of(session, items)
     out_dir = Path(out_dir) if out_dir else ws.home / "notices"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from jikimi.core import Jikimi, NotAllowed
 from jikimi.errors import JikimiError, WorkspaceError
-from jikimi.web import accounts, auth
+from jikimi import accounts
+from jikimi.web import auth
 from jikimi.web.auth import Caller, Forbidden, NotAuthenticated
 from jikimi.web.forms import body as _body, flag as _flag, safe_next as _safe_next
 from jikimi.web.render import done, is_api, page, respond
@@ -35,7 +37,8 @@ def create_app(ws: Workspace, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastA
                   description="Cases, scans, banks and the review queue of one Jikimi workspace. "
                   "Authenticate with `Authorization: Bearer <token>` (`jikimi token create NAME`).")
     app.state.ws = ws
-    app.state.scans = ScanRunner(ws)
+    app.state.core = Jikimi(ws)
+    app.state.scans = ScanRunner(app.state.core)
     app.state.reveals = review.RevealGrants()
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -88,10 +91,9 @@ def _add_core_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     @app.get("/api/dashboard", tags=["dashboard"], summary="Open cases, items awaiting review, recent scans")
     def dashboard(request: Request, caller: Caller = Depends(auth.read)):
-        with app.state.ws.session() as session:
-            data = {"cases": cases.case_rows(session),
-                    "awaiting_review": review.awaiting_count(session),
-                    "scans": scans.scan_rows(session, app.state.scans, limit=10)}
+        core, actor = app.state.core, caller.actor
+        data = {"cases": cases.case_rows(core.cases.list(actor)), **core.review.awaiting(actor),
+                "scans": scans.with_progress(request, core.scans.list(actor, limit=10))}
         return respond(request, "dashboard.html", data)
 
     @app.post("/preferences", include_in_schema=False)
@@ -99,9 +101,7 @@ def _add_core_routes(app: FastAPI) -> None:
     async def preferences(request: Request, caller: Caller = Depends(auth.read)):
         form = await _body(request)
         prefs = {"grayscale": _flag(form.get("grayscale")), "small": _flag(form.get("small"))}
-        with app.state.ws.session() as session:
-            from jikimi.store.web_models import WebUser
-            session.get(WebUser, caller.user.id).preferences = prefs
+        app.state.core.accounts.set_preferences(caller.actor, prefs)
         return done(request, _safe_next(str(form.get("next", "/review"))), {"preferences": prefs})
 
     @app.get("/api/openapi.json", include_in_schema=False)
@@ -135,6 +135,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Forbidden)
     def forbidden(request: Request, exc: Forbidden) -> Response:
         return _problem(request, 403, exc.reason)
+
+    @app.exception_handler(NotAllowed)
+    def not_allowed(request: Request, exc: NotAllowed) -> Response:
+        return _problem(request, 403, str(exc))
 
     @app.exception_handler(WorkspaceError)
     def not_found(request: Request, exc: WorkspaceError) -> Response:

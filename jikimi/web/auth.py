@@ -1,7 +1,9 @@
-"""Who is asking, and may they: sessions and API tokens, roles, CSRF.
+"""Who is asking: sessions and API tokens, CSRF, and the core `Actor` they act as.
 
 Every route except /healthz and the login page depends on a `Need`; the route-table test
-checks that, so a new route without one fails the tests.
+checks that, so a new route without one fails the tests. A `Need` only turns away roles
+that can never do the thing (a viewer posting a decision); what a user may see and do in
+each case is decided by the core, where every face gets the same answer.
 """
 
 from __future__ import annotations
@@ -11,21 +13,15 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from jikimi.core import PERMISSIONS, Actor
 from jikimi.store.web_models import WebUser
-from jikimi.web import accounts
+from jikimi import accounts
 
 SESSION_COOKIE = "jikimi_session"
 LOGIN_COOKIE = "jikimi_login"  # the login form's CSRF secret, before there is a session
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-# What each permission allows, and the roles that have it.
-PERMISSIONS = {
-    "read": ("admin", "caseworker", "reviewer", "viewer"),  # see pages, blurred thumbnails only
-    "review": ("admin", "caseworker", "reviewer"),  # face crops, reveal, decide
-    "manage": ("admin", "caseworker"),  # cases, subjects, scans, banks
-    "admin": ("admin",),  # users, server paths allowed for scanning
-}
 FORM_LIMITS = {"max_files": 200, "max_fields": 100, "max_part_size": 1024 * 1024}
 
 
@@ -50,7 +46,12 @@ class Caller:
     def name(self) -> str:
         return self.user.name
 
+    @property
+    def actor(self) -> Actor:
+        return Actor.of_user(self.user, "web" if self.csrf is not None else "api")
+
     def can(self, permission: str) -> bool:
+        """Whether the workspace role has the permission somewhere (menus and forms only)."""
         return self.user.role in PERMISSIONS[permission]
 
 
@@ -84,7 +85,10 @@ def authenticate(request: Request) -> Caller | None:
     with ws.session() as session:
         if scheme.lower() == "bearer" and credential:
             user = accounts.find_token(session, credential.strip())
-            return Caller(user, None, None) if user else None
+            if user is None:
+                return None
+            session.expunge(user)
+            return Caller(user, None, None)
         token = request.cookies.get(SESSION_COOKIE)
         found = accounts.find_session(session, token) if token else None
         if found is None:

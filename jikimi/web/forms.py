@@ -61,7 +61,7 @@ def safe_name(filename: str) -> str:
 
 def upload_dir(home: Path) -> Path:
     """A fresh private folder under the workspace for one request's uploads."""
-    root = home / "uploads"
+    root = home / "uploads"  # Workspace.uploads: the only workspace folder a scan may read
     root.mkdir(mode=0o700, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=secrets.token_hex(4), dir=root))
 

@@ -51,10 +51,12 @@ def choose(query_lang: str | None, cookie_lang: str | None, accept_language: str
     return from_accept_language(accept_language) or DEFAULT_LANGUAGE
 
 
-def when(moment: datetime | int | float | None, lang: str) -> str:
-    """A stored UTC time (or Unix time) in the server's local time zone."""
+def when(moment: datetime | str | int | float | None, lang: str) -> str:
+    """A stored UTC time (ISO 8601 as the core gives it, or Unix time) in the server's local time zone."""
     if moment is None or moment == "":
         return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     if isinstance(moment, (int, float)):
         moment = datetime.fromtimestamp(moment, timezone.utc)
     if moment.tzinfo is None:

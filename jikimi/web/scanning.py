@@ -1,6 +1,6 @@
 """Scans started from the browser run in a background thread of the server.
 
-The scan itself is `jikimi.scan.start_scan`, exactly as from the CLI: it records its status
+The scan itself is the core's `scans.start`, exactly as from the CLI: it records its status
 in the database and can be resumed with `jikimi scan --resume` if the server stops. This
 class only keeps the live progress (phase, done, total) for the progress page.
 """
@@ -11,11 +11,10 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jikimi.core import Actor, Jikimi
 from jikimi.errors import JikimiError
-from jikimi.scan import ScanOptions, start_scan
+from jikimi.scan import ScanOptions
 from jikimi.sources import open_source
-from jikimi.store.models import Scan
-from jikimi.workspace import Workspace
 
 START_WAIT_SECONDS = 60
 
@@ -45,30 +44,26 @@ class _Progress:
 
 
 class ScanRunner:
-    def __init__(self, ws: Workspace):
-        self.ws = ws
+    def __init__(self, core: Jikimi):
+        self.core = core
         self.live: dict[int, LiveProgress] = {}
 
-    def start(self, source: Path, case_id: int | None, actor: str, options: ScanOptions | None = None) -> int:
+    def start(self, actor: Actor, source: Path, options: ScanOptions) -> int:
         """Check the source opens, start scanning it in the background, return the scan id."""
-        options = options or ScanOptions()
+        self.core.ws.refuse_as_source(source)
         open_source(source, options.limits)  # refuse a source that cannot open before any thread starts
         progress = _Progress()
         started = threading.Event()
         scan_ids: list[int] = []
 
         def on_start(scan_id: int) -> None:
-            with self.ws.session() as session:
-                scan = session.get(Scan, scan_id)
-                scan.case_id = case_id
-                scan.options = {**scan.options, "started_by": actor}
             self.live[scan_id] = progress.live
             scan_ids.append(scan_id)
             started.set()
 
         def run() -> None:
             try:
-                start_scan(self.ws, source, options, progress, on_start)
+                self.core.scans.start(actor, source, options, progress, on_start)
             except JikimiError as e:
                 progress.live.error = str(e)
             except Exception as e:  # noqa: BLE001  (the thread must record why it stopped)

@@ -1,16 +1,13 @@
-"""Hash banks: list, create, hash files in, import and export hash lists."""
+"""Hash banks: list, create, hash files in, import and export hash lists, delete."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
-from jikimi import banks as bank_api
-from jikimi.errors import JikimiError, WorkspaceError
+from jikimi.errors import JikimiError
 from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
-from jikimi.store.models import Bank
 from jikimi.web import auth, forms
 from jikimi.web.auth import Caller
 from jikimi.web.render import done, respond
@@ -20,34 +17,24 @@ MAX_LIST_BYTES = 50 * 1024 * 1024
 FORMATS = ("tx", "csv")
 
 
-def _bank(session: Session, bank_id: int) -> Bank:
-    bank = session.get(Bank, bank_id)
-    if bank is None:
-        raise WorkspaceError(f"no bank with id {bank_id}")
-    return bank
-
-
 @router.get("/banks", include_in_schema=False)
-@router.get("/api/banks", tags=["banks"], summary="List banks with their sizes")
+@router.get("/api/banks", tags=["banks"], summary="List workspace banks and my cases' banks, with their sizes")
 def list_banks(request: Request, caller: Caller = Depends(auth.read)):
-    with request.app.state.ws.session() as session:
-        rows = [{"id": s.bank.id, "name": s.bank.name, "allow": s.bank.is_allow, "case_id": s.bank.case_id,
-                 "pdq_threshold": s.bank.pdq_threshold, "contents": s.contents, "signals": s.signals}
-                for s in bank_api.list_banks(session)]
-    return respond(request, "banks.html", {"banks": rows, "formats": FORMATS,
+    core, actor = request.app.state.core, caller.actor
+    return respond(request, "banks.html", {"banks": core.banks.list(actor), "formats": FORMATS,
+                                           "cases": [{"id": c["id"], "title": c["title"]} for c in core.cases.list(actor)],
                                            "default_threshold": PDQ_DEFAULT_THRESHOLD})
 
 
 @router.post("/banks", include_in_schema=False)
-@router.post("/api/banks", tags=["banks"], status_code=201, summary="Create a bank")
+@router.post("/api/banks", tags=["banks"], status_code=201,
+             summary="Create a bank: of a case (`case_id`), or workspace-wide or allow (admins)")
 async def create_bank(request: Request, caller: Caller = Depends(auth.manage)):
     form = await forms.body(request)
     threshold = forms.number(form.get("pdq_threshold"), "the PDQ threshold")
-    with request.app.state.ws.session() as session:
-        bank = bank_api.create_bank(session, str(form.get("name", "")).strip() or _no_name(),
-                                    PDQ_DEFAULT_THRESHOLD if threshold is None else threshold,
-                                    forms.flag(form.get("allow")))
-        data = {"id": bank.id, "name": bank.name}
+    data = request.app.state.core.banks.create(
+        caller.actor, str(form.get("name", "")), PDQ_DEFAULT_THRESHOLD if threshold is None else threshold,
+        forms.flag(form.get("allow")), forms.number(form.get("case_id"), "the case"))
     return done(request, "/banks", data, 201)
 
 
@@ -55,19 +42,13 @@ async def create_bank(request: Request, caller: Caller = Depends(auth.manage)):
 @router.post("/api/banks/{bank_id}/files", tags=["banks"], summary="Hash uploaded files into a bank (multipart `files`)")
 async def add_files(request: Request, bank_id: int, caller: Caller = Depends(auth.manage)):
     files = await forms.uploads(request, "files")
-    if not files:
-        raise JikimiError("choose at least one file")
-    ws = request.app.state.ws
-    folder = forms.upload_dir(ws.home)
+    core = request.app.state.core
+    folder = forms.upload_dir(core.ws.home)
     try:
         paths = await forms.save(files, folder)
-
-        def add() -> dict:
-            with ws.session() as session:
-                result = bank_api.add_files(session, _bank(session, bank_id), paths)
-                return {"added": result.added, "warnings": [w.replace(str(folder) + "/", "") for w in result.warnings]}
-
-        data = await run_in_threadpool(add)
+        names = {path: upload.filename for path, upload in zip(paths, files)}
+        result = await run_in_threadpool(core.banks.add_files, caller.actor, bank_id, paths, shown_names=names)
+        data = {"added": result["added"], "warnings": [w.replace(str(folder) + "/", "") for w in result["warnings"]]}
     finally:
         forms.discard(folder)  # a bank keeps hashes, never the files
     return done(request, "/banks", data)
@@ -86,22 +67,20 @@ async def import_list(request: Request, bank_id: int, caller: Caller = Depends(a
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise JikimiError("the hash list is not UTF-8 text") from None
-    with request.app.state.ws.session() as session:
-        count = bank_api.import_list(session, _bank(session, bank_id), text, fmt)
-    return done(request, "/banks", {"imported": count})
+    data = request.app.state.core.banks.import_list(caller.actor, bank_id, text, fmt)
+    return done(request, "/banks", {"imported": data["imported"]})
 
 
 @router.get("/banks/{bank_id}/export", include_in_schema=False)
-@router.get("/api/banks/{bank_id}/export", tags=["banks"], summary="Export a bank's hashes as tx or CSV")
+@router.get("/api/banks/{bank_id}/export", tags=["banks"], summary="Export a bank's hashes as tx or CSV (logged)")
 def export_list(request: Request, bank_id: int, format: str = "tx", caller: Caller = Depends(auth.manage)):
-    with request.app.state.ws.session() as session:
-        bank = _bank(session, bank_id)
-        text = bank_api.export_list(session, bank, format)
-        name = forms.safe_name(bank.name)
+    name, text = request.app.state.core.banks.export_list(caller.actor, bank_id, format)
     media_type = "text/csv" if format == "csv" else "text/plain"
     return Response(text, media_type=f"{media_type}; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})
+                    headers={"Content-Disposition": f'attachment; filename="{forms.safe_name(name)}.{format}"'})
 
 
-def _no_name() -> str:
-    raise JikimiError("a bank needs a name")
+@router.post("/banks/{bank_id}/delete", include_in_schema=False)
+@router.post("/api/banks/{bank_id}/delete", tags=["banks"], summary="Delete a bank that nothing matched yet")
+async def delete_bank(request: Request, bank_id: int, caller: Caller = Depends(auth.manage)):
+    return done(request, "/banks", request.app.state.core.banks.delete(caller.actor, bank_id))

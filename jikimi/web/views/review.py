@@ -1,9 +1,8 @@
-"""The review queue: the most urgent item first, blurred, with the matched face beside it.
+"""The review queue page: the most urgent item first, blurred, with the matched face beside it.
 
-An item waits for review when it matched something (a bank or an enrolled face) or triage
-gave it a priority, no allow bank cleared it, and nobody has decided on it yet. Revealing
-the original is a deliberate act: it is logged, and it opens that one item for a few
-minutes to the reviewer who asked, through a grant nobody else can use.
+Which items wait, and for whom, is the core's (`jikimi.core.review`). Revealing the
+original is a deliberate act: the core logs it, and this face opens that one item for a
+few minutes to the reviewer who asked, through a grant nobody else can use.
 """
 
 from __future__ import annotations
@@ -14,20 +13,12 @@ import time
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session, selectinload
 
-from jikimi.audit import AuditLog
-from jikimi.errors import WorkspaceError
-from jikimi.review import VERDICTS, record_decision
-from jikimi.store.models import Content, Decision, Item, Match, Scan
 from jikimi.web import auth, forms
 from jikimi.web.auth import Caller
 from jikimi.web.render import done, respond
-from jikimi.web.views.common import decision_row
 
 router = APIRouter()
-UPCOMING = 12
 REVEAL_SECONDS = 300  # long enough to watch a video, short enough that a left tab closes
 SHORTCUTS = {"confirm": "c", "not_subject": "s", "not_abusive": "a", "unsure": "u"}
 
@@ -71,87 +62,17 @@ class RevealGrants:
         return None
 
 
-def _waiting(case_id: int | None = None, scan_id: int | None = None):
-    """The condition for an item to wait in the queue, optionally within one case or scan."""
-    condition = [
-        Item.done.is_(True), Item.allowed_by.is_(None),
-        ~exists().where(Decision.item_id == Item.id),
-        exists().where(Match.item_id == Item.id) | (Item.priority > 0),
-    ]
-    if scan_id is not None:
-        condition.append(Item.scan_id == scan_id)
-    if case_id is not None:
-        condition.append(Item.scan_id.in_(select(Scan.id).where(Scan.case_id == case_id)))
-    return condition
-
-
-def awaiting_count(session: Session, case_id: int | None = None, scan_id: int | None = None) -> int:
-    return session.scalar(select(func.count()).select_from(Item).where(*_waiting(case_id, scan_id)))
-
-
-def queue(session: Session, case_id: int | None, scan_id: int | None, limit: int) -> list[int]:
-    return list(session.scalars(select(Item.id).where(*_waiting(case_id, scan_id))
-                                .order_by(Item.priority.desc(), Item.id).limit(limit)))
-
-
-def item_row(session: Session, item: Item, with_faces: bool) -> dict:
-    content = session.get(Content, item.sha256) if item.sha256 else None
-    matches = []
-    for m in item.matches:
-        row = {"kind": m.kind, "distance": m.distance}
-        if m.kind == "face":
-            row.update(subject_id=m.subject_id, subject=m.subject.name if m.subject else None,
-                       face_id=m.face_id if with_faces else None)
-        else:
-            row.update(bank=m.bank.name if m.bank else None,
-                       target=m.bank_content.label if m.bank_content else None)
-        matches.append(row)
-    return {
-        "id": item.id, "scan_id": item.scan_id, "case_id": item.scan.case_id, "priority": item.priority,
-        "reason": item.reason, "sha256": item.sha256,
-        "kind": content.kind if content else "other", "mime_type": content.mime_type if content else None,
-        "width": content.width if content else None, "height": content.height if content else None,
-        "nudity": content.nudity if content else None,
-        "thumbnail": f"/media/thumbs/{item.id}" if content is not None and content.thumbnail else None,
-        "locators": [loc.fields for loc in item.locators],
-        "matches": matches,
-        "decisions": [decision_row(d) for d in session.scalars(
-            select(Decision).where(Decision.item_id == item.id).order_by(Decision.id))],
-    }
-
-
-def _load(session: Session, item_ids: list[int]) -> dict[int, Item]:
-    items = session.scalars(select(Item).where(Item.id.in_(item_ids)).options(
-        selectinload(Item.locators), selectinload(Item.matches).selectinload(Match.subject),
-        selectinload(Item.matches).selectinload(Match.bank), selectinload(Item.matches).selectinload(Match.bank_content),
-        selectinload(Item.scan)))
-    return {i.id: i for i in items}
-
-
 @router.get("/review", include_in_schema=False)
 @router.get("/api/review", tags=["review"], summary="The review queue, most urgent first")
 def review_queue(request: Request, case: int | None = None, scan: int | None = None, item: int | None = None,
                  caller: Caller = Depends(auth.read)):
-    with request.app.state.ws.session() as session:
-        upcoming = queue(session, case, scan, UPCOMING + 1)
-        current_id = item if item is not None else (upcoming[0] if upcoming else None)
-        loaded = _load(session, [i for i in [current_id, *upcoming] if i is not None])
-        if item is not None and item not in loaded:
-            raise WorkspaceError(f"no item with id {item}")
-        reviewer = caller.can("review")
-        current = item_row(session, loaded[current_id], reviewer) if current_id is not None else None
-        grant = request.app.state.reveals.show_once(caller.user.id, current_id) if current and reviewer else None
-        data = {
-            "filters": {"case": case, "scan": scan},
-            "waiting": awaiting_count(session, case, scan),
-            "current": current,
-            "revealed": f"/media/originals/{current_id}?grant={grant}" if grant else None,
-            "upcoming": [{"id": i, "priority": loaded[i].priority, "reason": loaded[i].reason,
-                          "thumbnail": f"/media/thumbs/{i}"} for i in upcoming if i != current_id][:UPCOMING],
-            "verdicts": VERDICTS, "shortcuts": SHORTCUTS,
-            "preferences": {"grayscale": True, "small": False, **(caller.user.preferences or {})},
-            "can_review": reviewer,
-        }
+    data = request.app.state.core.review.queue(caller.actor, case, scan, item)
+    current = data["current"]
+    grant = request.app.state.reveals.show_once(caller.user.id, current["id"]) \
+        if current and data["can_review"] else None
+    data.update(revealed=f"/media/originals/{current['id']}?grant={grant}" if grant else None,
+                shortcuts=SHORTCUTS,
+                preferences={"grayscale": True, "small": False, **(caller.user.preferences or {})})
     return respond(request, "review.html", data)
 
 
@@ -160,13 +81,7 @@ def review_queue(request: Request, case: int | None = None, scan: int | None = N
              summary="Reveal an original: logged; returns a URL valid for this user and item for a few minutes")
 async def reveal(request: Request, item_id: int, caller: Caller = Depends(auth.review)):
     form = await forms.body(request)
-    ws = request.app.state.ws
-    with ws.session() as session:
-        item = session.get(Item, item_id)
-        if item is None or item.sha256 is None:
-            raise WorkspaceError(f"no item with id {item_id} that has a stored original")
-        AuditLog(session, ws.home).append("reveal", f"item:{item_id}", {"sha256": item.sha256},
-                                          case_id=item.scan.case_id, actor=caller.name)
+    request.app.state.core.review.reveal(caller.actor, item_id)
     token = request.app.state.reveals.issue(caller.user.id, item_id)
     data = {"url": f"/media/originals/{item_id}?grant={token}", "expires_in": REVEAL_SECONDS}
     return done(request, _back(form, item_id), data)
@@ -178,11 +93,14 @@ async def reveal(request: Request, item_id: int, caller: Caller = Depends(auth.r
 async def decide(request: Request, item_id: int, caller: Caller = Depends(auth.review)):
     form = await forms.body(request)
     note = str(form.get("note") or "").strip() or None
-    ws = request.app.state.ws
-    with ws.session() as session:
-        decision = record_decision(session, ws.home, item_id, str(form.get("verdict", "")), caller.name, note)
-        data = decision_row(decision)
+    case_id = forms.number(form.get("for_case"), "the case")
+    data = request.app.state.core.review.decide(caller.actor, item_id, str(form.get("verdict", "")), note, case_id)
     return done(request, _queue_url(form), data, 201)
+
+
+@router.get("/api/items/{item_id}", tags=["review"], summary="An item: where it was posted, what it matched")
+def show_item(request: Request, item_id: int, caller: Caller = Depends(auth.read)):
+    return respond(request, "review.html", request.app.state.core.review.item(caller.actor, item_id))
 
 
 def _queue_url(form: dict, item_id: int | None = None) -> str:

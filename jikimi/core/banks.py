@@ -1,0 +1,106 @@
+"""Banks with owners: a case's banks belong to its members; workspace-wide banks and every
+allow bank (which silence matches in everyone's scans) are an admin's. Every change and
+export is in the custody log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import delete, func, select
+
+from jikimi import banks as bank_store
+from jikimi.core.access import Access, NotAllowed, NotFound
+from jikimi.core.actor import Actor
+from jikimi.core.base import Part
+from jikimi.errors import JikimiError
+from jikimi.serialize import bank_json
+from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
+from jikimi.store.models import Bank, BankContent, BankSignal, Match
+
+
+class Banks(Part):
+    def list(self, actor: Actor) -> list[dict]:
+        """Workspace banks and the banks of the actor's cases."""
+        with self._open(actor) as (session, access):
+            return [bank_json(s.bank, s.contents, s.signals) for s in bank_store.list_banks(session)
+                    if s.bank.case_id is None or access.sees(s.bank.case_id)]
+
+    def create(self, actor: Actor, name: str, pdq_threshold: int = PDQ_DEFAULT_THRESHOLD, allow: bool = False,
+               case_id: int | None = None) -> dict:
+        with self._open(actor) as (session, access):
+            _may_change(access, case_id, allow)
+            if not name.strip():
+                raise JikimiError("a bank needs a name")
+            bank = bank_store.create_bank(session, name.strip(), pdq_threshold, allow)
+            bank.case_id = case_id
+            self._log(session, actor, "bank_create", f"bank:{bank.id}",
+                      {"name": bank.name, "allow": allow, "pdq_threshold": pdq_threshold}, case_id)
+            return bank_json(bank, 0, 0)
+
+    def add_files(self, actor: Actor, bank: int | str, files: list[Path],
+                  on_file: Callable[[Path], None] = lambda _: None, shown_names: dict[Path, str] | None = None
+                  ) -> dict:
+        """Hash files into a bank (only hashes are kept)."""
+        with self._open(actor) as (session, access):
+            row = self._bank(access, bank, change=True)
+            if not files:
+                raise JikimiError("choose at least one file")
+            result = bank_store.add_files(session, row, files, on_file=on_file)
+            self._log(session, actor, "bank_add", f"bank:{row.id}",
+                      {"name": row.name, "files": [(shown_names or {}).get(p, p.name) for p in files],
+                       "added": result.added}, row.case_id)
+            return {"bank": row.name, "added": result.added, "warnings": result.warnings}
+
+    def import_list(self, actor: Actor, bank: int | str, text: str, fmt: str) -> dict:
+        with self._open(actor) as (session, access):
+            row = self._bank(access, bank, change=True)
+            count = bank_store.import_list(session, row, text, fmt)
+            self._log(session, actor, "bank_import", f"bank:{row.id}",
+                      {"name": row.name, "format": fmt, "signals": count}, row.case_id)
+            return {"bank": row.name, "imported": count}
+
+    def export_list(self, actor: Actor, bank: int | str, fmt: str) -> tuple[str, str]:
+        """The bank's name and its hash list; exporting is logged, since hashes leave the machine."""
+        with self._open(actor) as (session, access):
+            row = self._bank(access, bank)
+            if row.case_id is not None:
+                access.case(row.case_id, "manage")
+            else:
+                access.require("manage")
+            text = bank_store.export_list(session, row, fmt)
+            self._log(session, actor, "bank_export", f"bank:{row.id}", {"name": row.name, "format": fmt},
+                      row.case_id)
+            return row.name, text
+
+    def delete(self, actor: Actor, bank: int | str) -> dict:
+        """Delete a bank and its hashes; refused while scans' matches still point at it."""
+        with self._open(actor) as (session, access):
+            row = self._bank(access, bank, change=True)
+            if session.scalar(select(func.count()).where(Match.bank_id == row.id)):
+                raise JikimiError(f"bank {row.name!r} has matches in scans: they would lose what they matched")
+            contents = session.scalar(select(func.count()).where(BankContent.bank_id == row.id))
+            session.execute(delete(BankSignal).where(BankSignal.bank_id == row.id))
+            session.execute(delete(BankContent).where(BankContent.bank_id == row.id))
+            self._log(session, actor, "bank_delete", f"bank:{row.id}", {"name": row.name, "contents": contents},
+                      row.case_id)
+            session.delete(row)
+            return {"deleted": row.name}
+
+    def _bank(self, access: Access, bank: int | str, change: bool = False) -> Bank:
+        session = access.session
+        row = session.get(Bank, bank) if isinstance(bank, int) else session.scalar(select(Bank).where(Bank.name == bank))
+        if row is None or (row.case_id is not None and not access.sees(row.case_id)):
+            raise NotFound(f"no bank named {bank!r}: see `jikimi bank list`" if isinstance(bank, str)
+                           else f"no bank with id {bank}")
+        if change:
+            _may_change(access, row.case_id, row.is_allow)
+        return row
+
+
+def _may_change(access: Access, case_id: int | None, allow: bool) -> None:
+    if allow or case_id is None:
+        if not access.actor.is_admin:
+            raise NotAllowed("only an admin may change workspace-wide and allow banks")
+        return
+    access.case(case_id, "manage")

@@ -1,0 +1,51 @@
+"""Which items belong to a case: the case queries evidence packages and notices are made from.
+
+An item belongs to a case when a scan made for the case collected it, when it matched the
+face of one of the case's subjects (a scan of another case found her), or when someone
+decided on it for the case.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from jikimi.errors import JikimiError, WorkspaceError
+from jikimi.store.models import Decision, Item, Match, Scan, Subject
+
+
+def case_item_ids(session: Session, case_id: int) -> set[int]:
+    scanned = select(Item.id).join(Scan).where(Scan.case_id == case_id)
+    routed = (select(Match.item_id).join(Subject, Subject.id == Match.subject_id)
+              .where(Match.kind == "face", Subject.case_id == case_id))
+    decided = select(Decision.item_id).where(Decision.case_id == case_id)
+    return set(session.scalars(scanned.union(routed, decided)))
+
+
+def confirmed_item_ids(session: Session, case_id: int) -> list[int]:
+    """Items of the case whose latest decision for the case is `confirm`."""
+    latest = (select(Decision.item_id, func.max(Decision.id).label("id"))
+              .where(Decision.case_id == case_id).group_by(Decision.item_id).subquery())
+    query = select(Decision.item_id).join(latest, latest.c.id == Decision.id).where(Decision.verdict == "confirm")
+    return sorted(session.scalars(query))
+
+
+def select_items(session: Session, case_id: int, item_ids: list[int] | None) -> list[Item]:
+    """The named items (each must belong to the case), or by default the confirmed ones."""
+    if item_ids:
+        outside = sorted(set(item_ids) - case_item_ids(session, case_id))
+        if outside:
+            raise WorkspaceError(f"item {outside[0]} does not belong to case {case_id}: scan it for the case "
+                                 f"or record a decision with `jikimi review {outside[0]} confirm --case {case_id}`")
+        ids = sorted(set(item_ids))
+    else:
+        ids = confirmed_item_ids(session, case_id)
+        if not ids:
+            raise JikimiError(f"case {case_id} has no confirmed items: confirm them with "
+                              "`jikimi review ITEM confirm`, or name items with --item")
+    items = list(session.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.id)
+                                 .options(selectinload(Item.locators), selectinload(Item.scan))))
+    for item in items:
+        if not item.sha256:
+            raise JikimiError(f"item {item.id} has no original to export ({item.error or 'never read'})")
+    return items

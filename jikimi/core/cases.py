@@ -1,0 +1,148 @@
+"""Cases, their members, and the subjects they protect."""
+
+from __future__ import annotations
+
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from jikimi import cases as case_store
+from jikimi.core.access import NotFound
+from jikimi.core.actor import Actor
+from jikimi.core.base import Part
+from jikimi.errors import JikimiError
+from jikimi.reports.data import scan_summary
+from jikimi.serialize import audit_json, case_json, decision_json, subject_json
+from jikimi.store.audit_models import AuditEntry
+from jikimi.store.models import Case, Decision, Scan
+from jikimi.store.web_models import CASE_ROLES, CaseMember, WebUser
+
+
+CASE_ROWS = 50  # latest decisions and custody entries shown with a case
+
+
+class Cases(Part):
+    def list(self, actor: Actor) -> list[dict]:
+        """The cases the actor may see, with their enrolled subjects and scan counts."""
+        with self._open(actor) as (session, access):
+            visible = access.visible_cases()
+            query = select(Case).order_by(Case.id)
+            if visible is not None:
+                query = query.where(Case.id.in_(visible))
+            scans = dict(session.execute(select(Scan.case_id, func.count()).group_by(Scan.case_id)).all())
+            return [{**case_json(c), "subjects": [subject_json(s) for s in c.subjects], "scans": scans.get(c.id, 0),
+                     "role": "admin" if actor.is_admin else access.roles().get(c.id)}
+                    for c in session.scalars(query)]
+
+    def create(self, actor: Actor, title: str) -> dict:
+        """Open a case; a web user who opens one becomes its caseworker."""
+        with self._open(actor) as (session, access):
+            access.require("manage")
+            case = case_store.create_case(self.ws, session, title, actor.log_name)
+            if actor.user_id is not None:
+                session.add(CaseMember(case_id=case.id, user_id=actor.user_id, role="caseworker",
+                                       added_by=actor.log_name))
+                session.flush()
+            return {**case_json(case), "subjects": []}
+
+    def get(self, actor: Actor, case_id: int) -> dict:
+        """A case as its members see it: subjects, members, scans, latest decisions and custody entries."""
+        with self._open(actor) as (session, access):
+            case = access.case(case_id)
+            decisions = session.scalars(select(Decision).where(Decision.case_id == case_id)
+                                        .order_by(Decision.id.desc()).limit(CASE_ROWS))
+            scans = session.scalars(select(Scan).where(Scan.case_id == case_id).order_by(Scan.id.desc()))
+            audit = session.scalars(select(AuditEntry).where(AuditEntry.case_id == case_id)
+                                    .order_by(AuditEntry.seq.desc()).limit(CASE_ROWS))
+            return {"case": case_json(case), "subjects": [subject_json(s) for s in case.subjects],
+                    "scans": [scan_summary(session, s) for s in scans],
+                    "decisions": [decision_json(d) for d in decisions],
+                    "audit": [audit_json(e) for e in audit],
+                    "members": _members(session, case_id),
+                    "can_manage": access.can("manage", case_id), "can_review": access.can("review", case_id)}
+
+    def check(self, actor: Actor, case_id: int, permission: str = "read") -> None:
+        """Raise unless the actor may `permission` in the case (before a face does slow work)."""
+        with self._open(actor) as (_, access):
+            access.case(case_id, permission)
+
+    # Membership -------------------------------------------------------------------------
+
+    def members(self, actor: Actor, case_id: int) -> list[dict]:
+        with self._open(actor) as (session, access):
+            access.case(case_id)
+            return _members(session, case_id)
+
+    def add_member(self, actor: Actor, case_id: int, user_name: str, role: str = "caseworker") -> dict:
+        """Admins and the case's caseworkers add members; the change is in the custody log."""
+        with self._open(actor) as (session, access):
+            access.case(case_id, "manage")
+            if role not in CASE_ROLES:
+                raise JikimiError(f"unknown case role {role!r}: use one of {', '.join(CASE_ROLES)}")
+            user = _user(session, user_name)
+            member = session.scalar(select(CaseMember).where(CaseMember.case_id == case_id,
+                                                             CaseMember.user_id == user.id))
+            if member is None:
+                member = CaseMember(case_id=case_id, user_id=user.id, role=role, added_by=actor.log_name)
+                session.add(member)
+            else:
+                member.role = role
+            session.flush()
+            self._log(session, actor, "member_add", f"case:{case_id}", {"user": user.name, "role": role}, case_id)
+            return {"case_id": case_id, "user": user.name, "role": role}
+
+    def remove_member(self, actor: Actor, case_id: int, user_name: str) -> dict:
+        with self._open(actor) as (session, access):
+            access.case(case_id, "manage")
+            user = _user(session, user_name)
+            member = session.scalar(select(CaseMember).where(CaseMember.case_id == case_id,
+                                                             CaseMember.user_id == user.id))
+            if member is None:
+                raise NotFound(f"{user.name} is not a member of case {case_id}")
+            session.delete(member)
+            self._log(session, actor, "member_remove", f"case:{case_id}", {"user": user.name}, case_id)
+            return {"case_id": case_id, "user": user.name, "removed": True}
+
+
+class Subjects(Part):
+    def enrol(self, actor: Actor, case_id: int, name: str, photos: list[Path], *, scope: str,
+              consented_by: str | None = None, consented_at: str | None = None, cross_case: bool = True,
+              face: int | None = None, keep_photos: bool = False, known: list[Path] = ()) -> dict:
+        """Enrol a person to protect. `cross_case` False keeps her out of other cases' scans:
+        her choice, stored with her consent."""
+        consent = case_store.Consent(
+            consented_by=consented_by or name, scope=scope,
+            consented_at=consented_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            recorded_by=actor.log_name, cross_case=cross_case)
+        with self._open(actor) as (session, access):
+            case = access.case(case_id, "manage")
+            subject = case_store.enrol_subject(self.ws, session, case, name, consent, photos, face=face,
+                                               keep_photos=keep_photos, known=known)
+            return subject_json(subject)
+
+    def remove(self, actor: Actor, subject_id: int) -> dict:
+        with self._open(actor) as (session, access):
+            subject = access.subject(subject_id, "manage")
+            subject = case_store.remove_subject(self.ws, session, subject.id, actor.log_name)
+            return subject_json(subject)
+
+
+def _members(session, case_id: int) -> list[dict]:
+    rows = session.execute(select(CaseMember, WebUser.name).join(WebUser, WebUser.id == CaseMember.user_id)
+                           .where(CaseMember.case_id == case_id).order_by(WebUser.name))
+    return [{"user": name, "role": m.role, "added_by": m.added_by, "created_at": m.created_at.isoformat()}
+            for m, name in rows]
+
+
+def _user(session, name: str) -> WebUser:
+    if not name.strip():
+        raise JikimiError("name the user")
+    user = session.scalar(select(WebUser).where(WebUser.name == name.strip()))
+    if user is None:
+        raise NotFound(f"no user named {name!r}")
+    return user
+
+
+
