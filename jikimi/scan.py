@@ -10,8 +10,11 @@ commits with its matches, so a kill loses only the work in flight and a resume r
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import os
+import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -420,13 +423,24 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     inherit none of this process's threads (FAISS) or database connections."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["jikimi.signals.content"])
+    _start_forkserver_ignoring_ctrl_c()
     return context
+
+
+def _start_forkserver_ignoring_ctrl_c() -> None:
+    """Ctrl-C is the main process's to handle: a server that got it while loading the decoders
+    would print a traceback. The server inherits the ignored signal from this process."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # a web scan's thread: no terminal, and only the main thread may set handlers
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _worker_init() -> None:
     """Workers leave Ctrl-C to the main process, which stops them cleanly."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
