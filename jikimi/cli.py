@@ -28,6 +28,7 @@ from jikimi.limits import Limits
 from jikimi.reports import render
 from jikimi.reports.data import scan_report, scan_summary
 from jikimi.scan import ScanInterrupted, ScanOptions, resume_scan, start_scan
+from jikimi.signals.face_embedding import DEFAULT_FACE_MODEL
 from jikimi.store.models import Scan
 from jikimi.workspace import open_workspace
 
@@ -196,7 +197,9 @@ def _case_json(case) -> dict:
 
 def _subject_json(subject) -> dict:
     return {"id": subject.id, "case_id": subject.case_id, "name": subject.name, "consent": subject.consent,
-            "templates": len(subject.templates), "created_at": subject.created_at.isoformat(),
+            "templates": len(subject.templates), "models": sorted({t.model for t in subject.templates}),
+            "reference_crops_kept": sum(t.reference_crop is not None for t in subject.templates),
+            "created_at": subject.created_at.isoformat(),
             "removed_at": subject.removed_at.isoformat() if subject.removed_at else None}
 
 
@@ -209,6 +212,7 @@ def subject_add(
     consented_by: Annotated[Optional[str], typer.Option(help="Who gave consent (default: the subject; a guardian for a minor).")] = None,
     face: Annotated[Optional[int], typer.Option(help="In a group photo, which face (1 = leftmost).")] = None,
     keep_photos: Annotated[bool, typer.Option("--keep-photos", help="Also keep the photos, encrypted (default: templates only).")] = False,
+    keep_reference_crops: Annotated[bool, typer.Option("--keep-reference-crops", help="With her consent: keep a small encrypted crop of each face, so a new face model can re-enrol her without new photos.")] = False,
     known: Annotated[Optional[list[Path]], typer.Option(help="Intimate files she holds: hashed into the case's bank, never stored (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the created subject as JSON.")] = False,
 ) -> None:
@@ -219,13 +223,26 @@ def subject_add(
                            recorded_by=operator_name())
     with ws.session() as session:
         subject = cases.enrol_subject(ws, session, cases.get_case(session, case_id), name, record, photos,
-                                      face=face, keep_photos=keep_photos, known=known or [])
+                                      face=face, keep_photos=keep_photos, known=known or [],
+                                      keep_reference_crops=keep_reference_crops)
         data = _subject_json(subject)
     if as_json:
         print(json.dumps(data, ensure_ascii=False))
     else:
         out.print(f"Enrolled subject {data['id']} ({name}) in case {case_id} from {data['templates']} photo(s); "
-                  f"{'photos kept, encrypted' if keep_photos else 'photos not kept'}.")
+                  f"{'photos kept, encrypted' if keep_photos else 'photos not kept'}; "
+                  f"{'reference face crops kept, encrypted' if keep_reference_crops else 'no reference face crops kept'}.")
+
+
+@subject_app.command("reenrol")
+def subject_reenrol(subject_id: int) -> None:
+    """Recompute a subject's face templates with the current face model, from her kept crops or photos."""
+    ws = open_workspace()
+    with ws.session() as session:
+        subject = cases.reenrol_subject(ws, session, subject_id, operator_name())
+        models = sorted({t.model for t in subject.templates})
+    out.print(f"Re-enrolled subject {subject_id} ({subject.name}): {len(subject.templates)} template(s) "
+              f"now of model {', '.join(models)}.")
 
 
 @subject_app.command("remove")
@@ -265,6 +282,8 @@ def scan(
                           limits=Limits(max_image_pixels=max_pixels, max_video_seconds=max_video_seconds,
                                         max_file_bytes=max_file_mb * 2**20),
                           case_id=case, only_case=only_case, analyse=not hashes_only)
+    if options.analyse:
+        _warn_reenrolment(ws)
     with RichProgress(not as_json or sys.stderr.isatty()) as progress:
         if resume is not None:
             scan_id = resume_scan(ws, resume, progress, jobs=options.jobs)
@@ -277,6 +296,16 @@ def scan(
         print(json.dumps(summary, ensure_ascii=False))
     else:
         _print_summary(summary)
+
+
+def _warn_reenrolment(ws) -> None:
+    """Subjects whose templates are of another model cannot be found by this scan: say so."""
+    model_id = DEFAULT_FACE_MODEL
+    with ws.session() as session:
+        for subject in cases.subjects_needing_reenrolment(session, model_id):
+            err.print(f"Subject {subject.id} ({subject.name}) was enrolled with another face model and will not be "
+                      f"found by this scan ({model_id}): re-enrol her with `jikimi subject reenrol {subject.id}` "
+                      "(needs kept reference crops or photos) or `jikimi subject add` with new photos.")
 
 
 def _print_summary(summary: dict) -> None:

@@ -101,7 +101,7 @@ def item_row(session: Session, item: Item, with_faces: bool) -> dict:
         row = {"kind": m.kind, "distance": m.distance}
         if m.kind == "face":
             row.update(subject_id=m.subject_id, subject=m.subject.name if m.subject else None,
-                       face_id=m.face_id if with_faces else None)
+                       face_id=m.face_id if with_faces else None, level=(m.detail or {}).get("level"))
         else:
             row.update(bank=m.bank.name if m.bank else None,
                        target=m.bank_content.label if m.bank_content else None)
