@@ -28,7 +28,7 @@ from jikimi.limits import Limits
 from jikimi.reports import render
 from jikimi.reports.data import scan_report, scan_summary
 from jikimi.scan import ScanInterrupted, ScanOptions, resume_scan, start_scan
-from jikimi.signals.face_embedding import DEFAULT_FACE_MODEL
+from jikimi.signals.face_embedding import active_model_id
 from jikimi.store.models import Scan
 from jikimi.workspace import open_workspace
 
@@ -300,7 +300,7 @@ def scan(
 
 def _warn_reenrolment(ws) -> None:
     """Subjects whose templates are of another model cannot be found by this scan: say so."""
-    model_id = DEFAULT_FACE_MODEL
+    model_id = active_model_id()
     with ws.session() as session:
         for subject in cases.subjects_needing_reenrolment(session, model_id):
             err.print(f"Subject {subject.id} ({subject.name}) was enrolled with another face model and will not be "

@@ -106,3 +106,38 @@ def test_without_kept_crops_or_photos_reenrolment_asks_for_new_photos(ws, tmp_pa
         cases.reenrol_subject(ws, s, subject.id, "me")
     with ws.session() as s:
         assert [t.model for t in s.query(SubjectTemplate)] == [DlibResNetEmbedder.model_id]
+
+
+def test_the_cli_warns_about_and_reenrols_a_subject_of_another_model(tmp_path):
+    """`subject add --keep-reference-crops` with the old model, a scan that says she will not
+    be found, `subject reenrol`, and a scan that finds her."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def run(*args, model=None):
+        env = {**os.environ, "JIKIMI_HOME": str(tmp_path / "home")}
+        env.pop("JIKIMI_FACE_MODEL", None)
+        if model:
+            env["JIKIMI_FACE_MODEL"] = model
+        result = subprocess.run([sys.executable, "-m", "jikimi", *map(str, args)], env=env, capture_output=True,
+                                text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    photo = save_jpeg(picture("astronaut"), tmp_path / "ref" / "astronaut.jpg", quality=95)
+    suspect = tmp_path / "suspect"
+    save_jpeg(picture("astronaut").resize((320, 320)), suspect / "her.jpg", quality=50)
+    run("init")
+    run("case", "create", "Case A")
+    added = json.loads(run("subject", "add", 1, photo, "--name", "Eileen", "--consent", "search for me",
+                           "--keep-reference-crops", "--json", model=DlibResNetEmbedder.model_id).stdout)
+    assert added["models"] == [DlibResNetEmbedder.model_id] and added["reference_crops_kept"] == 1
+    scan = run("scan", suspect, "--jobs", "1", "--json")
+    assert f"Subject {added['id']} (Eileen) was enrolled with another face model" in scan.stderr
+    assert json.loads(scan.stdout)["counts"]["matched"] == 0
+    reenrolled = run("subject", "reenrol", added["id"])
+    assert f"now of model {DEFAULT_FACE_MODEL}" in reenrolled.stdout
+    scan = run("scan", suspect, "--jobs", "1", "--json")
+    assert "another face model" not in scan.stderr and json.loads(scan.stdout)["counts"]["matched"] == 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import threading
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -222,6 +223,12 @@ def embedder(model_id: str) -> FaceEmbedder:
     return EMBEDDERS[model_id]()
 
 
+def active_model_id() -> str:
+    """The model of new templates and scans: DEFAULT_FACE_MODEL, unless $JIKIMI_FACE_MODEL
+    names another (a workspace may keep an older model until its subjects are re-enrolled)."""
+    return os.environ.get("JIKIMI_FACE_MODEL") or DEFAULT_FACE_MODEL
+
+
 def default_embedder() -> FaceEmbedder:
-    """The model new templates and scans use (chosen by measurement, see docs/faces.md)."""
-    return embedder(DEFAULT_FACE_MODEL)
+    """An embedder of the active model."""
+    return embedder(active_model_id())

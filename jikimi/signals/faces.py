@@ -6,7 +6,7 @@ frontal face detector and the 5-point landmark model (never the 68-point one, wh
 data forbids commercial use). The identity embedding comes from the model chosen in
 `jikimi.signals.face_embedding` (its id travels with every face and template).
 
-Why this detector setup (figures in docs/faces.md, from benchmarks/faces_eval.py):
+Why this detector setup (figures in docs/faces.md, from benchmarks/face_detection_eval.py):
 - HOG runs on a copy whose longest side is HOG_SIDE pixels, without upsampling: with
   upsampling at full resolution (the usual recipe) it costs ~0.45 s per 720p photo. The
   embedding is still computed on the full-resolution image. On a 960-px copy HOG finds faces

@@ -33,7 +33,7 @@ SEXUAL_EXPOSED_CLASSES = frozenset(
 )
 FACE_CLASSES = frozenset({"FACE_FEMALE", "FACE_MALE"})
 # NudeNet reports boxes from 0.2; faces below this score are mostly hair, hands or pets
-# (measured in benchmarks/faces_eval.py), and each proposal costs an embedding.
+# (measured in benchmarks/face_detection_eval.py), and each proposal costs an embedding.
 FACE_PROPOSAL_MIN_SCORE = 0.3
 
 
