@@ -37,7 +37,7 @@ SCAN_JITTERS = 1
 MIN_REFERENCE_FACE_PX = 80
 MIN_REFERENCE_SHARPNESS = 3.0  # see sharpness(); our sharp portraits give >= 3.8, blurred ones less
 REFERENCE_HOG_SIDE = 1280
-REFERENCE_JITTERS = 10  # a better template is worth ~1 s once per reference photo
+REFERENCE_JITTERS = 10  # dlib's model: a better template is worth ~1 s once per photo (SFace ignores it)
 
 CHIP_SIZE = 150  # the aligned chip sharpness is measured on
 
