@@ -20,7 +20,7 @@ from jikimi.web.views.common import audit_row, decision_row, scan_row
 
 router = APIRouter()
 # What a subject can consent to; the form shows each as a checkbox and records the chosen ones.
-CONSENT_SCOPES = ("face_matching", "known_image_hashes", "keep_photos", "takedown_requests")
+CONSENT_SCOPES = ("face_matching", "known_image_hashes", "keep_photos", "keep_reference_crops", "takedown_requests")
 
 
 def case_rows(session: Session) -> list[dict]:
@@ -103,7 +103,8 @@ async def enrol_subject(request: Request, case_id: int, caller: Caller = Depends
                 case = case_api.get_case(session, case_id)
                 subject = case_api.enrol_subject(ws, session, case, str(form.get("name", "")).strip() or consented_by,
                                                  consent, photo_paths, keep_photos="keep_photos" in scopes,
-                                                 known=known_paths)
+                                                 known=known_paths,
+                                                 keep_reference_crops="keep_reference_crops" in scopes)
                 return subject_row(subject)
 
         data = await run_in_threadpool(enrol)
