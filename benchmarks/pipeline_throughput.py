@@ -4,7 +4,9 @@ Photos are public-domain portraits (scikit-image's astronaut, matplotlib's Grace
 pasted at varied sizes onto public-domain scenes, saved as JPEG at 720p (1280x720) and
 1280 px wide (1280x960). For each size:
 
-- ours: `jikimi scan` of the folder (fresh workspace, one subject enrolled) with --jobs 1 and 2;
+- ours: `jikimi scan` of the folder (fresh workspace, one subject enrolled) with --jobs 1 and 2,
+  with the active face model, and again with dlib's ResNet, the model before SFace (each run in
+  a fresh process, since $JIKIMI_FACE_MODEL is read when the workers start);
 - naive baseline, measured in the same run: per image, full-resolution dlib HOG with one
   upsampling (the usual recipe), a 5-point landmark + ResNet embedding for each face, and
   NudeNet's stock detector (`NudeDetector().detect(path)`), one image after another.
@@ -20,6 +22,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -32,7 +36,10 @@ from skimage import data
 
 from jikimi import cases
 from jikimi.scan import ScanOptions, start_scan
+from jikimi.signals.face_embedding import DlibResNetEmbedder, active_model_id
 from jikimi.workspace import Workspace
+
+OLD_MODEL = DlibResNetEmbedder.model_id
 
 SIZES = {"720p": (1280, 720), "1280px": (1280, 960)}
 SCENES = ("coffee", "chelsea", "rocket", "hubble_deep_field", "retina", "coins")
@@ -129,10 +136,23 @@ def naive(folder: Path) -> float:
     return time.perf_counter() - start
 
 
+def ours_in_a_fresh_process(folder: Path, home: Path, jobs: int, model_id: str) -> tuple[float, int]:
+    result = subprocess.run([sys.executable, __file__, "--ours", str(folder), str(home), str(jobs)], check=True,
+                            capture_output=True, text=True, env={**os.environ, "JIKIMI_FACE_MODEL": model_id})
+    seconds, peak = result.stdout.split()[-2:]
+    return float(seconds), int(peak)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photos", type=int, default=60)
+    parser.add_argument("--ours", nargs=3, metavar=("FOLDER", "HOME", "JOBS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.ours:
+        seconds, peak = ours(Path(args.ours[0]), Path(args.ours[1]), int(args.ours[2]))
+        print(seconds, peak)
+        return
+    model_id = active_model_id()
     rng = random.Random(11)
     with tempfile.TemporaryDirectory() as tmp:
         for label, size in SIZES.items():
@@ -142,10 +162,13 @@ def main() -> None:
             print(f"{label} ({size[0]}x{size[1]}), {args.photos} photos with faces")
             print(f"  naive baseline (full-res HOG upsample 1 + embedding + NudeNet), 1 process: {baseline:5.2f} photos/s")
             for jobs in (1, 2):
-                seconds, peak = ours(folder, Path(tmp) / f"ws-{label}-{jobs}", jobs)
-                speed = args.photos / seconds
-                print(f"  jikimi scan --jobs {jobs}: {speed:5.2f} photos/s  x{speed / baseline:.2f} vs naive  "
-                      f"peak memory {peak / 2**20:,.0f} MB")
+                speeds = {}
+                for model in (model_id, OLD_MODEL):
+                    seconds, peak = ours_in_a_fresh_process(folder, Path(tmp) / f"ws-{label}-{jobs}-{model}", jobs, model)
+                    speeds[model] = args.photos / seconds
+                    print(f"  jikimi scan --jobs {jobs}, {model}: {speeds[model]:5.2f} photos/s  "
+                          f"x{speeds[model] / baseline:.2f} vs naive  peak memory {peak / 2**20:,.0f} MB")
+                print(f"  --jobs {jobs}: {model_id} runs at x{speeds[model_id] / speeds[OLD_MODEL]:.2f} the speed of {OLD_MODEL}")
 
 
 if __name__ == "__main__":

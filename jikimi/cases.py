@@ -4,6 +4,11 @@ A subject is enrolled only from reference photos that each show exactly one usab
 if any photo fails, nothing is stored. Templates are AES-GCM encrypted with the workspace
 key and bound to their row, so a copied database reveals none. Removing a subject deletes
 her templates and photos and leaves a record that it happened.
+
+Each template records the model that computed it, and is only ever compared with faces of
+that model. When the scan's model changes, a subject enrolled with another model must be
+re-enrolled: from her kept reference face crops (or kept photos) if she consented to keeping
+them (`reenrol_subject`), otherwise from new photos.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,9 +27,14 @@ from jikimi.audit import AuditLog
 from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.limits import Limits
 from jikimi.media.images import open_image
-from jikimi.signals.faces import FaceAnalyzer
+from jikimi.signals.faces import FaceAnalyzer, FaceSignal
 from jikimi.store.models import Case, Subject, SubjectTemplate, utcnow
 from jikimi.workspace import Workspace
+
+
+# A kept reference crop: the face plus margin, small enough to be little more than a template,
+# large enough for the enrolment detector (faces of MIN_REFERENCE_FACE_PX or more) to find it.
+CROP_SIDE = 320
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,7 @@ class Template:
     subject_name: str
     case_id: int
     embedding: np.ndarray
+    model_id: str
 
 
 def create_case(ws: Workspace, session: Session, title: str, actor: str) -> Case:
@@ -71,8 +83,13 @@ def list_cases(session: Session) -> list[Case]:
 
 def enrol_subject(ws: Workspace, session: Session, case: Case, name: str, consent: Consent, photos: list[Path],
                   face: int | None = None, keep_photos: bool = False, known: list[Path] = (),
-                  analyzer: FaceAnalyzer | None = None, limits: Limits = Limits()) -> Subject:
-    """Enrol a subject; every photo must give one usable face, or nothing is stored."""
+                  analyzer: FaceAnalyzer | None = None, limits: Limits = Limits(),
+                  keep_reference_crops: bool = False) -> Subject:
+    """Enrol a subject; every photo must give one usable face, or nothing is stored.
+
+    `keep_reference_crops` (only with her consent) keeps a small encrypted crop of each face,
+    so her templates can be recomputed for a new model without asking her for photos again.
+    """
     if not photos:
         raise JikimiError("give at least one reference photo")
     analyzer = analyzer or FaceAnalyzer()
@@ -90,19 +107,24 @@ def enrol_subject(ws: Workspace, session: Session, case: Case, name: str, consen
     session.add(subject)
     session.flush()
     for photo, image, reference in faces:
-        template = SubjectTemplate(subject_id=subject.id, embedding=b"", photo_name=photo.name)
+        template = SubjectTemplate(subject_id=subject.id, embedding=b"", photo_name=photo.name,
+                                   model=reference.model_id)
         session.add(template)
         session.flush()
         template.embedding = keys.encrypt(key, reference.embedding.astype(np.float32).tobytes(),
                                           _associated("template", template.id))
         if keep_photos:
             template.photo = keys.encrypt(key, _jpeg(image), _associated("photo", template.id))
+        if keep_reference_crops:
+            template.reference_crop = keys.encrypt(key, _jpeg(reference_crop(image, reference)),
+                                                   _associated("crop", template.id))
     if known:
         bank = banks.case_bank(session, case.id)
         banks.add_files(session, bank, banks.files_under(known), limits)
     AuditLog(session, ws.home).append(
         "subject_add", f"subject:{subject.id}",
         {"name": name, "consent": asdict(consent), "photos": len(photos), "photos_kept": keep_photos,
+         "reference_crops_kept": keep_reference_crops, "model": faces[0][2].model_id,
          "known_files_hashed": len(banks.files_under(known)) if known else 0},
         case_id=case.id, actor=consent.recorded_by,
     )
@@ -123,6 +145,63 @@ def remove_subject(ws: Workspace, session: Session, subject_id: int, actor: str)
     return subject
 
 
+def reenrol_subject(ws: Workspace, session: Session, subject_id: int, actor: str,
+                    analyzer: FaceAnalyzer | None = None) -> Subject:
+    """Recompute a subject's templates with the current model from her kept crops or photos.
+
+    Each template is recomputed from its own reference crop (or kept photo); if any has
+    neither, nothing changes and the case worker is told to enrol her again from new photos.
+    """
+    analyzer = analyzer or FaceAnalyzer()
+    subject = session.get(Subject, subject_id)
+    if subject is None or subject.removed_at is not None:
+        raise WorkspaceError(f"no enrolled subject with id {subject_id}")
+    missing = [t.photo_name for t in subject.templates if t.reference_crop is None and t.photo is None]
+    if missing:
+        raise JikimiError(f"subject {subject_id} has no kept reference crop or photo for {', '.join(missing)}: "
+                          "re-enrolment needs new photos and her consent (`jikimi subject add`)")
+    key = keys.workspace_key(ws.home)
+    model_id = analyzer.embedder.model_id
+    recomputed = []
+    for template in subject.templates:
+        if template.reference_crop is not None:
+            jpeg = keys.decrypt(key, template.reference_crop, _associated("crop", template.id), what="reference crops")
+        else:
+            jpeg = keys.decrypt(key, template.photo, _associated("photo", template.id), what="photos")
+        rgb = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+        try:
+            recomputed.append((template, analyzer.reference_face(rgb)))
+        except JikimiError as e:
+            raise JikimiError(f"{template.photo_name}: {e}") from None
+    previous = sorted({t.model for t in subject.templates})
+    for template, reference in recomputed:
+        template.embedding = keys.encrypt(key, reference.embedding.astype(np.float32).tobytes(),
+                                          _associated("template", template.id))
+        template.model = model_id
+    session.flush()
+    AuditLog(session, ws.home).append("subject_reenrol", f"subject:{subject.id}",
+                                      {"templates": len(recomputed), "from_models": previous, "model": model_id},
+                                      case_id=subject.case_id, actor=actor)
+    return subject
+
+
+def subjects_needing_reenrolment(session: Session, model_id: str) -> list[Subject]:
+    """Enrolled subjects with a template of another model: scans with `model_id` cannot find them."""
+    query = (select(Subject).join(SubjectTemplate).where(Subject.removed_at.is_(None), SubjectTemplate.model != model_id)
+             .distinct().order_by(Subject.id))
+    return list(session.scalars(query))
+
+
+def reference_crop(image: Image.Image, face: FaceSignal) -> Image.Image:
+    """The face with half its size of margin on each side, at most CROP_SIDE pixels wide."""
+    box = face.box
+    margin = (box.right - box.left) // 2
+    crop = image.crop((max(0, box.left - margin), max(0, box.top - margin),
+                       min(image.width, box.right + margin), min(image.height, box.bottom + margin)))
+    crop.thumbnail((CROP_SIDE, CROP_SIDE))
+    return crop
+
+
 def load_templates(ws: Workspace, session: Session, case_id: int | None = None,
                    only_case: bool = False) -> list[Template]:
     """Decrypt the templates of the subjects a scan for `case_id` looks for: the case's own
@@ -139,7 +218,7 @@ def load_templates(ws: Workspace, session: Session, case_id: int | None = None,
     return [
         Template(subject.id, subject.name, subject.case_id,
                  np.frombuffer(keys.decrypt(key, t.embedding, _associated("template", t.id), what="templates"),
-                               dtype=np.float32))
+                               dtype=np.float32), t.model)
         for t, subject in rows
     ]
 

@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 from sqlalchemy.exc import DBAPIError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn,
                            TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
@@ -29,6 +30,7 @@ from jikimi.limits import Limits
 from jikimi.private_output import write_private
 from jikimi.scan import ScanInterrupted, ScanOptions
 from jikimi.store.web_models import CASE_ROLES
+from jikimi.signals.face_embedding import active_model_id
 from jikimi.workspace import database_problem, open_workspace
 
 app = typer.Typer(
@@ -240,18 +242,30 @@ def subject_add(
     face: Annotated[Optional[int], typer.Option(help="In a group photo, which face (1 = leftmost).")] = None,
     keep_photos: Annotated[bool, typer.Option("--keep-photos", help="Also keep the photos, encrypted (default: templates only).")] = False,
     no_cross_case: Annotated[bool, typer.Option("--no-cross-case", help="Look for her only in this case's scans (her choice, kept with her consent).")] = False,
+    keep_reference_crops: Annotated[bool, typer.Option("--keep-reference-crops", help="With her consent: keep a small encrypted crop of each face, so a new face model can re-enrol her without new photos.")] = False,
     known: Annotated[Optional[list[Path]], typer.Option(help="Intimate files she holds: hashed into the case's bank, never stored (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the created subject as JSON.")] = False,
 ) -> None:
     """Enrol a person to protect, with her consent. Each photo must show exactly one usable face."""
     jk, actor = core()
     data = jk.subjects.enrol(actor, case_id, name, photos, scope=consent, consented_by=consented_by,
-                             cross_case=not no_cross_case, face=face, keep_photos=keep_photos, known=known or [])
+                             cross_case=not no_cross_case, face=face, keep_photos=keep_photos, known=known or [],
+                             keep_reference_crops=keep_reference_crops)
     if as_json:
         print(json.dumps(data, ensure_ascii=False))
     else:
         out.print(f"Enrolled subject {data['id']} ({name}) in case {case_id} from {data['templates']} photo(s); "
-                  f"{'photos kept, encrypted' if keep_photos else 'photos not kept'}.")
+                  f"{'photos kept, encrypted' if keep_photos else 'photos not kept'}; "
+                  f"{'reference face crops kept, encrypted' if keep_reference_crops else 'no reference face crops kept'}.")
+
+
+@subject_app.command("reenrol")
+def subject_reenrol(subject_id: int) -> None:
+    """Recompute a subject's face templates with the current face model, from her kept crops or photos."""
+    jk, actor = core()
+    subject = jk.subjects.reenrol(actor, subject_id)
+    out.print(f"Re-enrolled subject {subject_id} ({escape(subject['name'])}): {subject['templates']} template(s) "
+              f"now of model {', '.join(subject['models'])}.")
 
 
 @subject_app.command("remove")
@@ -290,6 +304,8 @@ def scan(
                           limits=Limits(max_image_pixels=max_pixels, max_video_seconds=max_video_seconds,
                                         max_file_bytes=max_file_mb * 2**20),
                           case_id=case, only_case=only_case, analyse=not hashes_only)
+    if options.analyse:
+        _warn_reenrolment(jk, actor)
     with RichProgress(not as_json or sys.stderr.isatty()) as progress:
         if resume is not None:
             scan_id = jk.scans.resume(actor, resume, progress, jobs=options.jobs)
@@ -301,6 +317,15 @@ def scan(
         print(json.dumps(summary, ensure_ascii=False))
     else:
         _print_summary(summary)
+
+
+def _warn_reenrolment(jk, actor) -> None:
+    """Subjects whose templates are of another model cannot be found by this scan: say so."""
+    model_id = active_model_id()
+    for subject in jk.subjects.needing_reenrolment(actor, model_id):
+        err.print(f"Subject {subject['id']} ({escape(subject['name'])}) was enrolled with another face model and will "
+                  f"not be found by this scan ({model_id}): re-enrol her with `jikimi subject reenrol {subject['id']}` "
+                  "(needs kept reference crops or photos) or `jikimi subject add` with new photos.")
 
 
 def _print_summary(summary: dict) -> None:

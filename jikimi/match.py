@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from jikimi.index.faces import FaceIndex
 from jikimi.index.pdq import PDQIndex, pdq_hex_to_bytes
 from jikimi.keys import decrypt
-from jikimi.signals.faces import FACE_MATCH_THRESHOLD
+from jikimi.signals.face_embedding import FaceEmbedder, embedder
 from jikimi.signals.pdq import PDQ_QUALITY_THRESHOLD
 from jikimi.store.models import Bank, BankSignal, Content
 
@@ -179,28 +179,41 @@ class SubjectMatcher:
     """Finds enrolled subjects among the faces of a content.
 
     Every subject in the workspace by default (one room usually holds many victims), or only
-    a case's own. Each subject is reported once per item, with her closest face.
+    a case's own. Each subject is reported once per item, with her closest face. A face is
+    compared only with templates of its own model (one index per model): distances between
+    two models' vectors mean nothing. Each match carries its `level`: "confident" within the
+    model's stricter threshold, else "possible".
     """
 
     def __init__(self, templates: list[Template], key: bytes):
         self.key = key
         self.names = {t.subject_id: t.subject_name for t in templates}
-        self.index = FaceIndex()
-        if templates:
-            self.index.add(np.stack([t.embedding for t in templates]), [t.subject_id for t in templates])
+        self.models: dict[str, tuple[FaceEmbedder, FaceIndex]] = {}
+        for model_id in sorted({t.model_id for t in templates}):
+            model, chosen = embedder(model_id), [t for t in templates if t.model_id == model_id]
+            index = FaceIndex(model.dimensions)
+            index.add(np.stack([t.embedding for t in chosen]), [t.subject_id for t in chosen])
+            self.models[model_id] = (model, index)
 
     def match(self, content: Content) -> list[Found]:
-        if not len(self.index):
-            return []
         best: dict[int, Found] = {}
         for face in content.faces:
+            if face.model not in self.models:
+                continue
+            model, index = self.models[face.model]
             embedding = np.frombuffer(decrypt(self.key, face.embedding, face_associated_data(face.id), what="face data"),
                                       dtype=np.float32)
-            for subject_id, distance in self.index.search(embedding, FACE_MATCH_THRESHOLD):
+            for subject_id, distance in index.search(embedding, model.match_threshold):
                 if subject_id not in best or distance < best[subject_id].distance:
-                    detail = {"box": face.box, "frame_time": face.frame_time}
+                    detail = {"box": face.box, "frame_time": face.frame_time, "model": face.model,
+                              "level": match_level(model, distance), "threshold": model.match_threshold}
                     best[subject_id] = Found("face", None, None, round(distance, 4), detail, subject_id, face.id)
         return sorted(best.values(), key=lambda f: f.distance)
+
+
+def match_level(model: FaceEmbedder, distance: float) -> str:
+    """ "confident" within the model's stricter threshold, else "possible" (see face_embedding)."""
+    return "confident" if distance <= model.confident_threshold else "possible"
 
 
 def face_associated_data(face_id: int) -> bytes:

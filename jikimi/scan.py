@@ -32,7 +32,7 @@ from jikimi.audit import AuditLog
 from jikimi.cases import get_case, load_templates
 from jikimi.keys import encrypt, workspace_key
 from jikimi.match import Found, Matcher, SubjectMatcher, face_associated_data
-from jikimi.triage import triage
+from jikimi.triage import FaceMatch, triage
 from jikimi.signals.content import MEDIA_SUFFIXES, ContentSignals, compute_signals
 from jikimi.signals.crypto import file_digests
 from jikimi.sources import open_source
@@ -327,7 +327,8 @@ class _ResultWriter:
             found += self.subjects.match(content)
         session.add_all(_match_row(item_id, f) for f in found)
         result = triage(
-            [(self.names[f.subject_id], f.distance) for f in found if f.kind == "face"],
+            [FaceMatch(self.names[f.subject_id], f.distance, f.detail["threshold"], f.detail["level"])
+             for f in found if f.kind == "face"],
             [(banks[f.bank_id].name, f.kind, f.distance) for f in found if f.kind != "face"],
             (content.nudity or {}).get("max_exposed", 0.0),
         )
@@ -348,7 +349,7 @@ class _ResultWriter:
         self.session.add(content)
         for found in signals.faces:
             face = ContentFace(sha256=sha256, frame_time=found.frame_time, box=found.box,
-                               score=found.box.get("score", 0.0), embedding=b"")
+                               score=found.box.get("score", 0.0), embedding=b"", model=found.model_id)
             content.faces.append(face)
             self.session.flush()
             self.key = self.key or workspace_key(self.ws.home)

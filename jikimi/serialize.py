@@ -33,6 +33,8 @@ def case_json(case: Case) -> dict:
 def subject_json(subject: Subject) -> dict:
     return {"id": subject.id, "case_id": subject.case_id, "name": subject.name, "consent": subject.consent,
             "cross_case": subject.consent.get("cross_case", True), "templates": len(subject.templates),
+            "models": sorted({t.model for t in subject.templates}),
+            "reference_crops_kept": sum(t.reference_crop is not None for t in subject.templates),
             "created_at": iso(subject.created_at), "removed_at": iso(subject.removed_at)}
 
 

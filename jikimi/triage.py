@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jikimi.signals.faces import FACE_MATCH_THRESHOLD
-
 SEXUAL_SCORE = 0.5
 SUBJECT_AND_SEXUAL, SUBJECT, HASH, SEXUAL, NOTHING = 4, 3, 2, 1, 0
 TIER_SPAN = 1000  # priority = tier * TIER_SPAN + a 0-999 score within the tier
@@ -26,15 +24,23 @@ class Triage:
     reason: str | None
 
 
-def triage(face_matches: list[tuple[str, float]], hash_matches: list[tuple[str, str, float | None]],
+@dataclass(frozen=True)
+class FaceMatch:
+    subject: str
+    distance: float
+    threshold: float  # the model's match threshold: distances of different models differ in scale
+    level: str  # "possible" | "confident"
+
+
+def triage(face_matches: list[FaceMatch], hash_matches: list[tuple[str, str, float | None]],
            max_exposed: float) -> Triage:
-    """`face_matches`: (subject name, distance); `hash_matches`: (bank, kind, distance)."""
+    """`hash_matches`: (bank, kind, distance). Confident face matches rank above possible ones."""
     sexual = max_exposed >= SEXUAL_SCORE
     nudity = f"exposed nudity ({max_exposed:.2f})"
     if face_matches:
-        name, distance = min(face_matches, key=lambda m: m[1])
-        closeness = max(0.0, 1 - distance / FACE_MATCH_THRESHOLD)
-        reason = f"face matches subject '{name}' (distance {distance:.2f})"
+        match = max(face_matches, key=lambda m: (m.level == "confident", -m.distance / m.threshold))
+        closeness = max(0.0, 1 - match.distance / match.threshold) / 2 + (0.5 if match.level == "confident" else 0.0)
+        reason = f"face matches subject '{match.subject}' ({match.level} match, distance {match.distance:.2f})"
         if sexual:
             return Triage(_priority(SUBJECT_AND_SEXUAL, (closeness + max_exposed) / 2), f"{reason} and {nudity}")
         return Triage(_priority(SUBJECT, closeness), reason)

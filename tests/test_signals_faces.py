@@ -12,8 +12,8 @@ from skimage import data
 
 from conftest import jpeg_bytes
 from jikimi.errors import JikimiError
+from jikimi.signals.face_embedding import default_embedder
 from jikimi.signals.faces import (
-    FACE_MATCH_THRESHOLD,
     MIN_REFERENCE_FACE_PX,
     FaceAnalyzer,
     FaceSignal,
@@ -22,6 +22,7 @@ from jikimi.signals.faces import (
 )
 from jikimi.signals.nudity import NudityClassifier
 
+FACE_MATCH_THRESHOLD = default_embedder().match_threshold  # the shipped model's "possible" level
 FACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
 
 

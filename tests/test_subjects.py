@@ -102,9 +102,10 @@ def test_scan_finds_the_subject_and_ranks_her_first(ws, tmp_path, enrolled):
     first = [item["locators"][0]["path"] for item in report["items"][:4]]
     assert set(first) == showing_her
     match = next(m for m in items["grayscale.jpg"]["matches"] if m["kind"] == "face")
-    assert match["target"] == "Eileen" and match["subject_id"] == subject_id and match["distance"] < 0.6
+    assert match["target"] == "Eileen" and match["subject_id"] == subject_id
+    assert match["distance"] <= match["threshold"] and match["level"] == "confident"
     assert set(match["box"]) == {"left", "top", "right", "bottom", "score"}
-    assert items["grayscale.jpg"]["reason"].startswith("face matches subject 'Eileen' (distance 0.")
+    assert items["grayscale.jpg"]["reason"].startswith("face matches subject 'Eileen' (confident match, distance 0.")
     assert items["someone_else.jpg"]["faces"] and not items["someone_else.jpg"]["matches"]
     assert items["cat.jpg"]["nudity"]["max_exposed"] < 0.5 and items["cat.jpg"]["priority"] == 0
     assert report["scan"]["case_id"] == case_id

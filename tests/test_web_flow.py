@@ -128,6 +128,9 @@ def test_face_match_shows_the_face_crop_to_reviewers_only(flow):
     if not faces:
         pytest.skip("this build's scan does not match faces yet")
     assert faces[0]["target"] == "Subject A" and faces[0]["face_id"]
+    assert faces[0]["level"] in ("possible", "confident")
+    page = cora.get(f"/review?item={current['id']}").text
+    assert f"{faces[0]['level']} match" in page  # the reviewer sees how sure the match is
     crop = cora.get(f"/media/faces/{faces[0]['face_id']}")
     assert crop.status_code == 200 and crop.content[:2] == b"\xff\xd8" and crop.headers["cache-control"] == "no-store"
     viewer = login(flow["base"], ROLE_USERS["viewer"])

@@ -109,9 +109,11 @@ class Cases(Part):
 class Subjects(Part):
     def enrol(self, actor: Actor, case_id: int, name: str, photos: list[Path], *, scope: str,
               consented_by: str | None = None, consented_at: str | None = None, cross_case: bool = True,
-              face: int | None = None, keep_photos: bool = False, known: list[Path] = ()) -> dict:
+              face: int | None = None, keep_photos: bool = False, keep_reference_crops: bool = False,
+              known: list[Path] = ()) -> dict:
         """Enrol a person to protect. `cross_case` False keeps her out of other cases' scans:
-        her choice, stored with her consent."""
+        her choice, stored with her consent. `keep_reference_crops`, also with her consent, lets
+        a new face model re-enrol her without new photos."""
         consent = case_store.Consent(
             consented_by=consented_by or name, scope=scope,
             consented_at=consented_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -119,8 +121,21 @@ class Subjects(Part):
         with self._open(actor) as (session, access):
             case = access.case(case_id, "manage")
             subject = case_store.enrol_subject(self.ws, session, case, name, consent, photos, face=face,
-                                               keep_photos=keep_photos, known=known)
+                                               keep_photos=keep_photos, keep_reference_crops=keep_reference_crops,
+                                               known=known)
             return subject_json(subject)
+
+    def reenrol(self, actor: Actor, subject_id: int) -> dict:
+        """Recompute her templates with the current face model from her kept crops or photos."""
+        with self._open(actor) as (session, access):
+            subject = access.subject(subject_id, "manage")
+            return subject_json(case_store.reenrol_subject(self.ws, session, subject.id, actor.log_name))
+
+    def needing_reenrolment(self, actor: Actor, model_id: str) -> list[dict]:
+        """Subjects of the actor's cases enrolled with another model: scans with `model_id` miss them."""
+        with self._open(actor) as (session, access):
+            return [subject_json(s) for s in case_store.subjects_needing_reenrolment(session, model_id)
+                    if access.sees(s.case_id)]
 
     def remove(self, actor: Actor, subject_id: int) -> dict:
         with self._open(actor) as (session, access):

@@ -37,19 +37,19 @@ known content that whole-image PDQ is not expected to find.
 
 Faces: every "subject" post is found by the real pipeline (`compute_signals`, then
 `face_distance` to `FaceAnalyzer().reference_face()` of `subject/astronaut.jpg`; a match is
-<= FACE_MATCH_THRESHOLD, 0.6), far inside the threshold. Measured (face size in px of the
-posted picture, distance):
+within the model's threshold, 1.02 for SFace, "confident" within 0.98), far inside it.
+Measured with SFace (face size in px of the posted picture, distance):
 
-    resized to 480 px                      90 px   0.107
-    recompressed at JPEG quality 45        96 px   0.146
-    cropped to her upper body (304x384)    90 px   0.118
-    phone screenshot (71% of it)          101 px   0.129
-    grayscale                              96 px   0.208
-    side by side with Grace Hopper         125 px  0.138  (Grace Hopper's face: 0.715)
-    video, one frame per second        144-172 px  0.124-0.135  (thumbnail: 0.146)
-    Grace Hopper alone                    193 px   0.692  (must not match)
+    resized to 480 px                      90 px   0.190
+    recompressed at JPEG quality 45        96 px   0.261
+    cropped to her upper body (304x384)    90 px   0.244
+    phone screenshot (71% of it)          101 px   0.169
+    grayscale                              96 px   0.341
+    side by side with Grace Hopper         125 px  0.218  (Grace Hopper's face: 1.262)
+    video, one frame per second        144-172 px  0.181-0.294  (thumbnail: 0.236)
+    Grace Hopper alone                    193 px   1.278  (must not match)
 
-The only other "faces" HOG finds are her mission patch and name badge (52-55 px, 0.79-0.81).
+The only other "faces" HOG finds are her mission patch and name badge (52-55 px, 1.40-1.47).
 
 Telegram Desktop names round videos' `media_type` "video_message" (in
 `round_video_messages/`), and so does this export.

@@ -10,26 +10,27 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-EMBEDDING_DIMENSIONS = 128
-
 
 class FaceIndex:
-    def __init__(self) -> None:
-        self._index = faiss.IndexFlatL2(EMBEDDING_DIMENSIONS)
+    """Templates of one model only: vectors of different models are not comparable."""
+
+    def __init__(self, dimensions: int) -> None:
+        self.dimensions = dimensions
+        self._index = faiss.IndexFlatL2(dimensions)
         self._ids: list[int] = []
 
     def __len__(self) -> int:
         return len(self._ids)
 
     def add(self, embeddings: np.ndarray, ids: list[int]) -> None:
-        self._index.add(np.ascontiguousarray(embeddings, dtype=np.float32).reshape(-1, EMBEDDING_DIMENSIONS))
+        self._index.add(np.ascontiguousarray(embeddings, dtype=np.float32).reshape(-1, self.dimensions))
         self._ids += ids
 
     def search(self, embedding: np.ndarray, max_distance: float) -> list[tuple[int, float]]:
         """Every (id, euclidean distance) within `max_distance`, nearest first."""
         if not self._ids:
             return []
-        query = np.ascontiguousarray(embedding, dtype=np.float32).reshape(1, EMBEDDING_DIMENSIONS)
+        query = np.ascontiguousarray(embedding, dtype=np.float32).reshape(1, self.dimensions)
         limits, distances, labels = self._index.range_search(query, max_distance**2)
         found = sorted(zip(np.sqrt(distances[limits[0]:limits[1]]).tolist(), labels[limits[0]:limits[1]].tolist()))
         return [(self._ids[label], distance) for distance, label in found]

@@ -80,7 +80,8 @@ def describe_match(match: dict) -> str:
         return f"face · {match['note']}"
     if match["kind"] == "face":
         where = f" in the frame at {match['frame_time']:.0f} s" if match.get("frame_time") is not None else ""
-        return f"face · subject {match['target']} (distance {match['distance']:.2f}){where}"
+        level = f"{match['level']} match, " if match.get("level") else ""
+        return f"face · subject {match['target']} ({level}distance {match['distance']:.2f}){where}"
     text = f"{match['kind']} · {match['bank']} / {match['target']}"
     if match.get("distance") is not None and match["kind"] in ("pdq", "vpdq"):
         text += f" (distance {match['distance']:g})"

@@ -56,7 +56,8 @@ class FaceFound:
     size_px: int
     sharpness: float
     detector: str
-    embedding: bytes  # float32[128]: biometric data, encrypted before it is stored
+    embedding: bytes  # float32 vector: biometric data, encrypted before it is stored
+    model_id: str  # the embedding's model
 
 
 @dataclass
@@ -164,7 +165,7 @@ def _analyse_picture(rgb: np.ndarray, frame_time: float | None, signals: Content
     nudity = NUDITY.classify(rgb)
     for face in FACES.faces(rgb, nudity.face_boxes()):
         signals.faces.append(FaceFound(frame_time, face.box.to_dict(), face.size_px, round(face.sharpness, 2),
-                                       face.detector, face.embedding.astype(np.float32).tobytes()))
+                                       face.detector, face.embedding.astype(np.float32).tobytes(), face.model_id))
     return nudity
 
 

@@ -1,11 +1,12 @@
-"""Faces: detection and a 128-d identity embedding, to find an enrolled subject in suspect media.
+"""Faces: detection and an identity embedding, to find an enrolled subject in suspect media.
 
 A sexual deepfake has no original to hash, but it keeps the victim's identity: that is what we
-match. The models are dlib's (weights ship in `face_recognition_models`): the HOG frontal face
-detector, the 5-point landmark model (never the 68-point one, whose training data forbids
-commercial use) and the ResNet identity embedding (99.38% on LFW at distance 0.6).
+match. Detection uses dlib's models (weights ship in `face_recognition_models`): the HOG
+frontal face detector and the 5-point landmark model (never the 68-point one, whose training
+data forbids commercial use). The identity embedding comes from the model chosen in
+`jikimi.signals.face_embedding` (its id travels with every face and template).
 
-Why this detector setup (figures in docs/faces.md, from benchmarks/faces_eval.py):
+Why this detector setup (figures in docs/faces.md, from benchmarks/face_detection_eval.py):
 - HOG runs on a copy whose longest side is HOG_SIDE pixels, without upsampling: with
   upsampling at full resolution (the usual recipe) it costs ~0.45 s per 720p photo. The
   embedding is still computed on the full-resolution image. On a 960-px copy HOG finds faces
@@ -25,11 +26,7 @@ import numpy as np
 from PIL import Image
 
 from jikimi.errors import JikimiError
-
-# Euclidean distance between embeddings at or below which two faces are the same person.
-# Recommended by benchmarks/faces_eval.py: the distance where its impostor pairs reach a
-# false-match rate of 1e-3, capped at dlib's own operating point 0.6 (see docs/faces.md).
-FACE_MATCH_THRESHOLD = 0.6
+from jikimi.signals.face_embedding import FaceEmbedder, default_embedder
 
 HOG_SIDE = 960  # longest side of the copy HOG scans
 HOG_UPSAMPLE = 0  # upsampling doubles HOG's cost; see above
@@ -40,10 +37,9 @@ SCAN_JITTERS = 1
 MIN_REFERENCE_FACE_PX = 80
 MIN_REFERENCE_SHARPNESS = 3.0  # see sharpness(); our sharp portraits give >= 3.8, blurred ones less
 REFERENCE_HOG_SIDE = 1280
-REFERENCE_JITTERS = 10  # a better template is worth ~1 s once per reference photo
+REFERENCE_JITTERS = 10  # dlib's model: a better template is worth ~1 s once per photo (SFace ignores it)
 
-CHIP_SIZE = 150  # dlib's embedding input
-CHIP_PADDING = 0.25
+CHIP_SIZE = 150  # the aligned chip sharpness is measured on
 
 
 class UnusableReferenceFace(JikimiError):
@@ -69,10 +65,11 @@ class FaceBox:
 @dataclass
 class FaceSignal:
     box: FaceBox
-    embedding: np.ndarray  # 128 float32
+    embedding: np.ndarray  # float32, of the model `model_id`
     size_px: int  # the box's shorter side in pixels of the analysed image
     sharpness: float  # see sharpness(); low means blurred or enlarged from a tiny face
     detector: str  # "hog" or "nudenet"
+    model_id: str  # the embedding's model: only embeddings of one model are comparable
 
     def to_dict(self) -> dict:
         """Everything but the embedding, which is biometric data and belongs in the encrypted store."""
@@ -91,11 +88,13 @@ def check_rgb(rgb: np.ndarray) -> None:
 
 
 class FaceAnalyzer:
-    """Loads the dlib models once per process, on first use."""
+    """Loads the dlib models once per process, on first use; `embedder` gives the identity."""
 
-    def __init__(self, hog_side: int | None = HOG_SIDE, hog_upsample: int = HOG_UPSAMPLE) -> None:
+    def __init__(self, hog_side: int | None = HOG_SIDE, hog_upsample: int = HOG_UPSAMPLE,
+                 embedder: FaceEmbedder | None = None) -> None:
         self.hog_side = hog_side  # None: NudeNet proposals only (benchmarks compare it)
         self.hog_upsample = hog_upsample
+        self.embedder = embedder or default_embedder()
         self._models = None
         self._lock = threading.Lock()
 
@@ -150,7 +149,7 @@ class FaceAnalyzer:
         return face
 
     def _hog(self, rgb: np.ndarray, side: int, upsample: int) -> list[FaceBox]:
-        detector, _, _ = self._load()
+        detector, _ = self._load()
         height, width = rgb.shape[:2]
         scale = min(side / max(height, width), MAX_UPSCALE)
         small = rgb
@@ -178,19 +177,20 @@ class FaceAnalyzer:
 
         if not found:
             return []
-        _, landmarks, encoder = self._load()
+        _, landmarks = self._load()
         shapes = [landmarks(rgb, dlib.rectangle(b.left, b.top, b.right - 1, b.bottom - 1)) for b, _ in found]
-        embeddings = encoder.compute_face_descriptor(rgb, dlib.full_object_detections(shapes), jitters, CHIP_PADDING)
+        embeddings = self.embedder.embed(rgb, [(b.left, b.top, b.right, b.bottom) for b, _ in found], jitters)
         signals = []
         for (box, name), shape, embedding in zip(found, shapes, embeddings):
             chip = dlib.get_face_chip(rgb, shape, CHIP_SIZE, 0.0)  # the face alone, no background
             signals.append(
                 FaceSignal(
                     box=box,
-                    embedding=np.asarray(embedding, dtype=np.float32),
+                    embedding=embedding,
                     size_px=box.size,
                     sharpness=sharpness(chip),
                     detector=name,
+                    model_id=self.embedder.model_id,
                 )
             )
         return signals
@@ -204,7 +204,6 @@ class FaceAnalyzer:
                 self._models = (
                     dlib.get_frontal_face_detector(),
                     dlib.shape_predictor(weights.pose_predictor_five_point_model_location()),
-                    dlib.face_recognition_model_v1(weights.face_recognition_model_location()),
                 )
             return self._models
 

@@ -24,6 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
+# Faces and templates stored before each recorded its model were all dlib's ResNet v1.
+LEGACY_FACE_MODEL = "dlib_resnet_v1"
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -104,8 +108,10 @@ class SubjectTemplate(Base):
     __tablename__ = "subject_templates"
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
-    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted float32[128]
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted float32 vector of `model`
+    model: Mapped[str] = mapped_column(String(64), server_default=LEGACY_FACE_MODEL)  # never compared across models
     photo: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted JPEG, only with --keep-photos
+    reference_crop: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted face JPEG, with --keep-reference-crops
     photo_name: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -150,7 +156,8 @@ class ContentFace(Base):
     frame_time: Mapped[float | None] = mapped_column(Float)
     box: Mapped[list] = mapped_column(JSON)  # [left, top, right, bottom] in pixels
     score: Mapped[float] = mapped_column(Float)
-    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted float32[128]: biometric data
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted float32 vector of `model`: biometric data
+    model: Mapped[str] = mapped_column(String(64), server_default=LEGACY_FACE_MODEL)
 
 
 class Scan(Base):

@@ -15,7 +15,7 @@ from jikimi.web.views.scans import with_progress
 
 router = APIRouter()
 # What a subject can consent to; the form shows each as a checkbox and records the chosen ones.
-CONSENT_SCOPES = ("face_matching", "known_image_hashes", "keep_photos", "takedown_requests")
+CONSENT_SCOPES = ("face_matching", "known_image_hashes", "keep_photos", "keep_reference_crops", "takedown_requests")
 
 
 def case_rows(cases: list[dict]) -> list[dict]:
@@ -89,7 +89,8 @@ async def enrol_subject(request: Request, case_id: int, caller: Caller = Depends
             core.subjects.enrol, actor, case_id, str(form.get("name", "")).strip() or consented_by, photo_paths,
             scope=", ".join(scopes), consented_by=consented_by,
             consented_at=str(form.get("consented_at") or date.today().isoformat()),
-            cross_case=not forms.flag(form.get("no_cross_case")), keep_photos="keep_photos" in scopes, known=known_paths)
+            cross_case=not forms.flag(form.get("no_cross_case")), keep_photos="keep_photos" in scopes,
+            keep_reference_crops="keep_reference_crops" in scopes, known=known_paths)
     finally:
         forms.discard(folder)  # reference photos are not kept unless she opted in (then encrypted)
     return done(request, f"/cases/{case_id}", data, 201)
