@@ -1,7 +1,7 @@
 """face templates and faces record their model; consented reference crops
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-30 12:40:00
 """
 
