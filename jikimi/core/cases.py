@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from jikimi.serialize import audit_json, case_json, decision_json, subject_json
 from jikimi.store.audit_models import AuditEntry
 from jikimi.store.models import Case, Decision, Scan
 from jikimi.store.web_models import CASE_ROLES, CaseMember, WebUser
-
 
 CASE_ROWS = 50  # latest decisions and custody entries shown with a case
 
@@ -143,6 +141,3 @@ def _user(session, name: str) -> WebUser:
     if user is None:
         raise NotFound(f"no user named {name!r}")
     return user
-
-
-
