@@ -14,15 +14,17 @@ import typer
 from jikimi.core import Actor, Jikimi
 from jikimi.workspace import open_workspace
 
-_claimed: dict[str, str | None] = {"name": None}
+_claimed: dict[str, str | None] = {"name": None}  # `--actor` of the command being run
 
 
 def actor_option(
+    ctx: typer.Context,
     actor: Annotated[Optional[str], typer.Option(
         "--actor", help="Act as this person (a shared service account): recorded as claimed, with the OS user.")] = None,
 ) -> None:
     """Find, review, evidence and take down non-consensual intimate images and sexual deepfakes."""
     _claimed["name"] = actor
+    ctx.call_on_close(lambda: _claimed.update(name=None))  # one command's claim never outlives it
 
 
 def core() -> tuple[Jikimi, Actor]:

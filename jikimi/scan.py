@@ -32,6 +32,7 @@ from jikimi.audit import AuditLog
 from jikimi.cases import get_case, load_templates
 from jikimi.keys import encrypt, workspace_key
 from jikimi.match import Found, Matcher, SubjectMatcher, face_associated_data
+from jikimi.serialize import OTHER_CASE_NAME
 from jikimi.triage import FaceMatch, triage
 from jikimi.signals.content import MEDIA_SUFFIXES, ContentSignals, compute_signals
 from jikimi.signals.crypto import file_digests
@@ -47,7 +48,6 @@ COMMIT_EVERY_SECONDS = 2.0
 IN_FLIGHT_PER_WORKER = 4
 # Telegram media types that promise a picture or a video: a post that promises one (by this
 # or by its file name) but holds bytes no decoder recognises is reported, not filed as "other".
-OTHER_CASE_NAME = "(a person enrolled in another case)"
 MEDIA_TYPES = {"photo", "thumbnail", "video_file", "animation", "video_message", "round_video_message"}
 
 

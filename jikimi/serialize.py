@@ -17,6 +17,7 @@ from jikimi.store.models import Bank, Case, Content, ContentFace, Decision, Item
 from jikimi.store.takedown_models import Notice
 
 OTHER_CASE = "matches a person enrolled in another case"
+OTHER_CASE_NAME = "(a person enrolled in another case)"  # in triage reasons, as scans write them
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -71,13 +72,23 @@ def item_json(item: Item, content: Content | None, hidden: Callable[[int], bool]
         "matches": [match_json(m, m.kind == "face" and hidden(m.subject.case_id)) for m in item.matches],
         "allowed_by": item.allowed_by,
         "priority": item.priority,
-        "reason": item.reason,
+        "reason": reason_json(item, hidden),
         "faces": [_face(f) for f in content.faces] if content else [],
         "nudity": _nudity(content.nudity) if content and content.nudity else None,
         "provenance": content.provenance if content else None,
         "error": item.error or (content.error if content else None),
         "error_code": error_code(item.error or (content.error if content else None)),
     }
+
+
+def reason_json(item: Item, hidden: Callable[[int], bool]) -> str | None:
+    """The triage reason without the names of subjects the reader may not see (scans write
+    reasons that way; this also covers items scanned before they did)."""
+    reason = item.reason
+    for match in item.matches:
+        if reason and match.kind == "face" and match.subject and hidden(match.subject.case_id):
+            reason = reason.replace(f"'{match.subject.name}'", f"'{OTHER_CASE_NAME}'")
+    return reason
 
 
 def _face(face: ContentFace) -> dict:

@@ -125,7 +125,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, sample):
     _, stderr = process.communicate(timeout=60)
     if process.returncode == 0:
         pytest.skip("the scan finished before Ctrl-C arrived")
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "resume it with `jikimi scan --resume 1`" in stderr
     assert json.loads(run(home, "scans", "--json").stdout)[0]["status"] == "interrupted"

@@ -21,6 +21,7 @@ from jikimi import accounts
 from jikimi.core import Actor, Jikimi
 from jikimi.scan import ScanOptions
 from jikimi.serialize import OTHER_CASE
+from jikimi.store.models import Item
 from jikimi.web import create_app
 from test_web_support import PASSWORD
 
@@ -84,6 +85,8 @@ def test_nothing_case_one_can_fetch_names_her(world, tmp_path):
     assert other == {"kind": "face", "target": None, "subject_id": None, "case_id": None, "face_id": None,
                      "distance": None, "other_case": True, "note": OTHER_CASE}
     face_id = jk.review.item(world["nora"], item["id"])["matches"][0]["face_id"]
+    with ws.session() as session:  # as an older scan wrote it, naming every subject it found
+        session.get(Item, item["id"]).reason = f"face matches subject '{NAME}' (distance 0.30)"
 
     app = create_app(ws)
     browser = TestClient(app, base_url="https://testserver", follow_redirects=False)

@@ -13,7 +13,7 @@ from jikimi.core.base import Part
 from jikimi.errors import JikimiError
 from jikimi.serialize import iso
 from jikimi.store.models import utcnow
-from jikimi.store.web_models import ROLES, AllowedPath, ApiToken
+from jikimi.store.web_models import ROLES, AllowedPath, ApiToken, WebUser
 from jikimi import accounts
 
 
@@ -109,8 +109,7 @@ class Accounts(Part):
             return Path(row.path)
 
     def set_preferences(self, actor: Actor, prefs: dict) -> dict:
-        from jikimi.store.web_models import WebUser
-
+        """The review display options (grayscale, small pictures) of the actor's own account."""
         with self._open(actor) as (session, _):
             session.get(WebUser, actor.user_id).preferences = prefs
             return prefs

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,11 +13,10 @@ from jikimi.core.actor import Actor
 from jikimi.core.base import Part
 from jikimi.errors import JikimiError
 from jikimi.reports.data import scan_summary
-from jikimi.serialize import audit_json, case_json, decision_json, subject_json
+from jikimi.serialize import audit_json, case_json, decision_json, iso, subject_json
 from jikimi.store.audit_models import AuditEntry
 from jikimi.store.models import Case, Decision, Scan
 from jikimi.store.web_models import CASE_ROLES, CaseMember, WebUser
-
 
 CASE_ROWS = 50  # latest decisions and custody entries shown with a case
 
@@ -147,7 +145,7 @@ class Subjects(Part):
 def _members(session, case_id: int) -> list[dict]:
     rows = session.execute(select(CaseMember, WebUser.name).join(WebUser, WebUser.id == CaseMember.user_id)
                            .where(CaseMember.case_id == case_id).order_by(WebUser.name))
-    return [{"user": name, "role": m.role, "added_by": m.added_by, "created_at": m.created_at.isoformat()}
+    return [{"user": name, "role": m.role, "added_by": m.added_by, "created_at": iso(m.created_at)}
             for m, name in rows]
 
 
@@ -158,6 +156,3 @@ def _user(session, name: str) -> WebUser:
     if user is None:
         raise NotFound(f"no user named {name!r}")
     return user
-
-
-

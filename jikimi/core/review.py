@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session, selectinload
 from jikimi.core.access import PERMISSIONS, Access, NotAllowed, NotFound
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
+from jikimi.errors import JikimiError
+from jikimi.reports.crops import face_crop_jpeg
 from jikimi.review import VERDICTS, record_decision
-from jikimi.serialize import decision_json, item_json
+from jikimi.serialize import decision_json, item_json, reason_json
 from jikimi.store.models import Content, Decision, Item, Match, Scan, Subject
 
 UPCOMING = 12
@@ -126,7 +128,8 @@ class Review(Part):
                 "filters": {"case": case_id, "scan": scan_id},
                 "waiting": awaiting_count(session, access, case_id, scan_id),
                 "current": current,
-                "upcoming": [{"id": i, "priority": loaded[i].priority, "reason": loaded[i].reason,
+                "upcoming": [{"id": i, "priority": loaded[i].priority,
+                              "reason": reason_json(loaded[i], access.hides_subject_of),
                               "thumbnail": f"/media/thumbs/{i}"} for i in upcoming if i != current_id][:UPCOMING],
                 "verdicts": VERDICTS,
                 "can_review": reviewer,
@@ -178,9 +181,6 @@ class Review(Part):
 
     def face_crop(self, actor: Actor, face_id: int) -> bytes:
         """A matched face alone, only to reviewers of the case of the subject it matched."""
-        from jikimi.errors import JikimiError
-        from jikimi.reports.crops import face_crop_jpeg
-
         with self._open(actor) as (session, access):
             cases = set(session.scalars(select(Subject.case_id).join(Match, Match.subject_id == Subject.id)
                                         .where(Match.face_id == face_id)))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from jikimi import scan as scanner
 from jikimi.core.access import Access
@@ -15,6 +16,7 @@ from jikimi.core.base import Part
 from jikimi.reports import render
 from jikimi.reports.data import scan_report, scan_summary
 from jikimi.scan import Progress, ScanOptions
+from jikimi.serialize import reason_json
 from jikimi.store.models import Content, Item, Match, Scan
 
 RESULT_ROWS = 200
@@ -53,9 +55,10 @@ class Scans(Part):
         with self._open(actor) as (session, access):
             scan = access.scan(scan_id)
             matched = session.execute(
-                select(Item.id, Item.priority, Item.reason, func.count(Match.id), Content.kind)
+                select(Item, func.count(Match.id), Content.kind)
                 .join(Match, Match.item_id == Item.id).outerjoin(Content, Content.sha256 == Item.sha256)
                 .where(Item.scan_id == scan_id).group_by(Item.id)
+                .options(selectinload(Item.matches).selectinload(Match.subject))
                 .order_by(Item.priority.desc(), Item.id).limit(RESULT_ROWS)).all()
             errors = session.execute(
                 select(Item.id, func.coalesce(Item.error, Content.error))
@@ -63,8 +66,9 @@ class Scans(Part):
                 .where(Item.scan_id == scan_id, (Item.error.is_not(None)) | (Content.error.is_not(None)))
                 .order_by(Item.first_ordinal).limit(RESULT_ROWS)).all()
             return {"scan": scan_summary(session, scan),
-                    "matched": [{"item_id": i, "priority": p, "reason": r, "matches": n, "kind": k}
-                                for i, p, r, n, k in matched],
+                    "matched": [{"item_id": i.id, "priority": i.priority,
+                                 "reason": reason_json(i, access.hides_subject_of), "matches": n, "kind": k}
+                                for i, n, k in matched],
                     "errors": [{"item_id": i, "error": e} for i, e in errors]}
 
     def report(self, actor: Actor, scan_id: int, fmt: str) -> str:
