@@ -256,6 +256,7 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
         subjects = SubjectMatcher(templates, workspace_key(ws.home) if templates else b"")
         # A reason is read by every case the item reaches: it names only the scanning case's subjects.
         names = {t.subject_id: t.subject_name if t.case_id == options.case_id else OTHER_CASE_NAME for t in templates}
+        own = {t.subject_id for t in templates if t.case_id == options.case_id}
         rows = session.execute(  # "known": hashed already, by an earlier scan
             select(Item.id, Item.sha256, Content.sha256.is_not(None))
             .outerjoin(Content, Content.sha256 == Item.sha256)
@@ -267,7 +268,7 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
     progress.phase("Hashing and matching", len(pending))
     to_hash = [(item_id, sha) for item_id, sha in pending if sha not in known]
     with _BatchedSession(ws, COMMIT_EVERY_SECONDS / 4) as session:
-        writer = _ResultWriter(session, matcher, subjects, names, ws, progress)
+        writer = _ResultWriter(session, matcher, subjects, names, own, ws, progress)
         for item_id, sha in pending:
             if sha in known:
                 writer.write(item_id, sha, None)
@@ -304,9 +305,9 @@ class _ResultWriter:
     """Stores each content's signals and the item's matches in the same transaction."""
 
     def __init__(self, session: Session, matcher: Matcher, subjects: SubjectMatcher, names: dict[int, str],
-                 ws: Workspace, progress: Progress):
+                 own: set[int], ws: Workspace, progress: Progress):
         self.session, self.matcher, self.subjects, self.ws, self.progress = session, matcher, subjects, ws, progress
-        self.names = names
+        self.names, self.own = names, own
         self.key: bytes | None = None
 
     def write(self, item_id: int, sha256: str, signals: ContentSignals | None) -> None:
@@ -324,7 +325,10 @@ class _ResultWriter:
             item.allowed_by = ", ".join(allow)
             found = []
         else:
-            found += self.subjects.match(content)
+            # Only a confident match reaches another case's team: a merely possible one could put
+            # a stranger's picture in front of another victim's case workers (docs/faces.md).
+            found += [f for f in self.subjects.match(content)
+                      if f.subject_id in self.own or f.detail["level"] == "confident"]
         session.add_all(_match_row(item_id, f) for f in found)
         result = triage(
             [FaceMatch(self.names[f.subject_id], f.distance, f.detail["threshold"], f.detail["level"])
