@@ -415,15 +415,24 @@ app.add_typer(cli_web.token_app, name="token")
 app.callback()(actor_option)
 
 
+def _exit_now(status: int) -> None:
+    """Leave at once after Ctrl-C: what a scan must keep is already committed, and the normal
+    interpreter shutdown would wait on worker threads that Ctrl-C may have left half-stopped,
+    printing their tracebacks after our one line."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 def main() -> None:
     try:
         app()
     except ScanInterrupted as e:
-        err.print(f"[yellow]{e}[/]")
-        sys.exit(130)
+        err.print(f"[yellow]{escape(str(e))}[/]")
+        _exit_now(130)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
-        sys.exit(130)
+        _exit_now(130)
     except JikimiError as e:
         err.print(f"[red]error:[/] {e}")
         sys.exit(1)

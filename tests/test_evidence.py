@@ -393,7 +393,7 @@ def test_the_package_names_the_key_that_signed_it(ws, tmp_path):
     signer = keys.fingerprint(keys.signing_key(ws.home).public_key())
     (ws.home / "keys" / "signing.pub").write_bytes(keys.public_pem(Ed25519PrivateKey.generate().public_key()))
     with ws.session() as session:
-        path = export_package(ws, session, case_id, out=tmp_path / "case.zip", lang="en")
+        path = export(ws, session, case_id, out=tmp_path / "case.zip", lang="en")
     assert verify_package(path, signer).status == "trusted"
     assert f"jikimi-signing-key-sha256:{signer}" in members(path)["report.html"].decode()
 
@@ -523,7 +523,7 @@ def test_the_pdf_report_reads_cleanly_in_both_languages(ws, tmp_path, monkeypatc
     case_id, _ = reviewed_case(ws, tmp_path)
     monkeypatch.setenv("JIKIMI_OPERATOR", "exporter-park")
     with ws.session() as session:
-        path = export_package(ws, session, case_id, out=tmp_path / "case.zip", lang=lang)
+        path = export(ws, session, case_id, out=tmp_path / "case.zip", lang=lang)
     pdf = tmp_path / "report.pdf"
     pdf.write_bytes(members(path)["report.pdf"])
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
@@ -567,7 +567,8 @@ def test_exports_are_written_owner_only_whatever_the_umask(ws, tmp_path, monkeyp
         assert result.exit_code == 0, result.output
         assert "can be read by every user of this machine" in result.stderr
         with ws.session() as session:
-            [notice] = draft_notices(ws, session, case_id, "telegram", "en", out_dir=shared / "eml")
+            [notice] = draft_notices(ws, session, case_id, "telegram", "en", select_items(session, case_id, None),
+                                     out_dir=shared / "eml")
         for written in (shared / "case.zip", Path(notice.eml_path)):
             assert written.stat().st_mode & 0o777 == 0o600, written
     finally:

@@ -362,7 +362,7 @@ def test_abuser_controlled_names_cannot_add_lines_to_a_notice(ws, case):
     with ws.session() as session:
         for locator in session.get(Item, item_ids[0]).locators:
             locator.fields = {**locator.fields, "chat": hostile}
-        [notice] = notices.draft_notices(ws, session, case_id, "telegram", "en")
+        [notice] = draft(ws, session, case_id, "telegram", "en")
     message = message_from_bytes(notice.eml, policy=default)
     body = message.get_content()
     assert not [line for line in body.splitlines() if line.lstrip().startswith(("Bcc:", "Subject:", "To:"))]
