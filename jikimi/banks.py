@@ -88,7 +88,7 @@ def add_files(
     """Hash each file into the bank. A file that cannot be decoded still adds its exact hashes."""
     result = AddResult(0, [])
     for path in files:
-        signals = compute_signals(path, limits, analyse=False)
+        signals = compute_signals(path, limits, analyse=False, exact_pdq=True)  # exported: canonical PDQ
         on_file(path)
         if signals.digests is None:
             result.warnings.append(f"{path}: {signals.error}")

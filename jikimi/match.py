@@ -5,6 +5,12 @@ FAISS index of every bank's image and frame hashes, which is how images are foun
 (a still cut from a known video) and videos in images (a slideshow of known photos).
 The index is topped up with new bank rows before each lookup, never rebuilt.
 
+An image is also looked up by its query variants (signals/pdq_variants.py: turned, mirrored,
+the picture inside a screenshot or border). A match found only through a variant says which
+in its detail (``{"variant": "mirror"}``; the inner picture's also gives its ``box``), so a
+reviewer knows the post was altered. Variants need no file on the bank side: they work for
+hash-only entries imported from other organisations.
+
 Video-to-video rule (Meta's vpdq README): frames are deduplicated and frames of quality
 below 50 dropped; a frame matches when it is within the bank's PDQ threshold of any frame of
 the known video. We report a match when at least 80% of the query's frames match (the
@@ -100,8 +106,10 @@ class Matcher:
         if not self.banks:
             return []
         found = self._exact(session, content)
-        if content.pdq and (content.pdq_quality or 0) >= PDQ_QUALITY_THRESHOLD:
-            found += self._image(content.pdq)
+        queries = [{"pdq": content.pdq}] if content.pdq and (content.pdq_quality or 0) >= PDQ_QUALITY_THRESHOLD else []
+        queries += content.pdq_variants or []
+        if queries:
+            found += self._image(queries)
         if content.frames:
             found += self._video(content)
         return found
@@ -132,13 +140,19 @@ class Matcher:
             for hits in results
         ]
 
-    def _image(self, pdq: str) -> list[Found]:
+    def _image(self, queries: list[dict]) -> list[Found]:
+        """The closest of the image's hashes to each known content; the plain hash wins ties."""
         best: dict[tuple[int, int], Found] = {}
-        for signal, dist in self._hits([pdq])[0]:
-            key = (signal.bank_id, signal.content_id)
-            if key not in best or dist < best[key].distance:
-                detail = {"known_frame_time": signal.timestamp} if signal.signal_type == "vpdq" else {}
-                best[key] = Found("pdq", signal.bank_id, signal.content_id, dist, detail)
+        for query, hits in zip(queries, self._hits([q["pdq"] for q in queries])):
+            for signal, dist in hits:
+                key = (signal.bank_id, signal.content_id)
+                if key not in best or dist < best[key].distance:
+                    detail = {"known_frame_time": signal.timestamp} if signal.signal_type == "vpdq" else {}
+                    if "variant" in query:
+                        detail["variant"] = query["variant"]
+                    if "box" in query:
+                        detail["box"] = query["box"]
+                    best[key] = Found("pdq", signal.bank_id, signal.content_id, dist, detail)
         return list(best.values())
 
     def _video(self, content: Content) -> list[Found]:

@@ -290,6 +290,7 @@ class _ResultWriter:
         content = Content(sha256=sha256, md5=digests.md5, size=digests.size, kind=signals.kind,
                           mime_type=signals.mime_type, width=signals.width, height=signals.height,
                           duration=signals.duration, pdq=signals.pdq, pdq_quality=signals.pdq_quality,
+                          pdq_variants=signals.pdq_variants or None,
                           thumbnail=signals.thumbnail, nudity=signals.nudity, provenance=signals.provenance,
                           error=signals.error)
         content.frames = [ContentFrame(timestamp=f.timestamp, pdq=f.pdq, quality=f.quality) for f in signals.frames]

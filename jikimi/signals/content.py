@@ -17,6 +17,7 @@ from jikimi.signals.crypto import Digests, file_digests
 from jikimi.signals.faces import FaceAnalyzer
 from jikimi.signals.nudity import SEXUAL_EXPOSED_CLASSES, NudityClassifier, NuditySummary
 from jikimi.signals.pdq import pdq_from_image
+from jikimi.signals.pdq_variants import pdq_with_variants
 from jikimi.signals.provenance import provenance_hints
 from jikimi.signals.video import FrameHash, frame_hash
 
@@ -60,6 +61,7 @@ class ContentSignals:
     duration: float | None = None
     pdq: str | None = None
     pdq_quality: int | None = None
+    pdq_variants: list[dict] = field(default_factory=list)  # extra query hashes (turns, mirrors, inner picture)
     frames: list[FrameHash] = field(default_factory=list)
     thumbnail: bytes | None = None  # blurred JPEG, never the clear picture
     nudity: dict | None = None  # max_exposed, best score per class, strongest detections
@@ -68,10 +70,12 @@ class ContentSignals:
     error: str | None = None  # one line for the report; the scan goes on
 
 
-def compute_signals(path: Path, limits: Limits, analyse: bool = True) -> ContentSignals:
+def compute_signals(path: Path, limits: Limits, analyse: bool = True, exact_pdq: bool = False) -> ContentSignals:
     """Never raises on bad media: what went wrong becomes `error`.
 
-    `analyse` adds faces, nudity and provenance hints to the hashes.
+    `analyse` adds faces, nudity and provenance hints to the hashes. `exact_pdq` hashes
+    images with pdqhash itself (for banks, whose hashes are exported) and skips the query
+    variants; otherwise the fast hash and its variants are computed (for scans).
     """
     signals = ContentSignals(kind="other", mime_type="application/octet-stream")
     try:
@@ -84,7 +88,7 @@ def compute_signals(path: Path, limits: Limits, analyse: bool = True) -> Content
         elif size > limits.max_file_bytes:
             raise MediaTooLarge(f"file is {size} bytes, more than the limit of {limits.max_file_bytes}")
         elif signals.kind == "image":
-            _add_image_signals(path, limits, signals, analyse)
+            _add_image_signals(path, limits, signals, analyse, exact_pdq)
         elif signals.kind == "video":
             _add_video_signals(path, limits, signals, analyse)
         elif path.suffix.lower() in MEDIA_SUFFIXES:
@@ -102,10 +106,14 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())
 
 
-def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals, analyse: bool) -> None:
+def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals, analyse: bool,
+                       exact_pdq: bool) -> None:
     img = open_image(path, limits)
     signals.width, signals.height = img.size
-    pdq = pdq_from_image(img)
+    if exact_pdq:
+        pdq = pdq_from_image(img)
+    else:
+        pdq, signals.pdq_variants = pdq_with_variants(np.asarray(img))
     signals.pdq, signals.pdq_quality = pdq.hex, pdq.quality
     signals.thumbnail = blurred_thumbnail(img)
     if analyse:

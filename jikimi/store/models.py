@@ -124,6 +124,8 @@ class Content(Base):
     duration: Mapped[float | None] = mapped_column(Float)
     pdq: Mapped[str | None] = mapped_column(String(64))
     pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    # Extra query hashes (turned, mirrored, the picture inside a screenshot): signals/pdq_variants.py
+    pdq_variants: Mapped[list | None] = mapped_column(JSON)
     thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)  # already blurred
     nudity: Mapped[dict | None] = mapped_column(JSON)  # max exposed score and classes
     provenance: Mapped[dict | None] = mapped_column(JSON)  # C2PA, generator metadata, EXIF Software
