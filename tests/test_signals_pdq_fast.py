@@ -8,7 +8,7 @@ from PIL import Image
 
 from conftest import picture
 from jikimi.signals.pdq import hamming, pdq_from_array
-from jikimi.signals.pdq_fast import DIHEDRAL_VARIANTS, dihedral_hashes, fast_pdq, pdq_dct
+from jikimi.signals.pdq_fast import DIHEDRAL_VARIANTS, dihedral_hashes, dihedral_hashes_of_pixels, fast_pdq, pdq_dct
 
 # The bound the fast hasher must keep (issue 12): mean and largest distance to pdqhash's hash.
 MAX_MEAN_BITS = 1.0
@@ -68,3 +68,10 @@ def test_a_turned_or_mirrored_copy_gives_back_the_original_hash_under_its_varian
     assert min(hamming(h, original_hash) for name, h in variants.items() if name != variant) > 64
     assert hamming(fast_pdq(posted).hex, original_hash) > 64
     assert set(variants) == set(DIHEDRAL_VARIANTS)
+
+
+def test_small_pictures_get_exact_turned_variants():
+    original = np.asarray(picture("astronaut").resize((150, 150)))
+    for variant, turn in [("mirror", lambda a: a[:, ::-1]), ("rot90", lambda a: np.rot90(a, -1))]:
+        posted = np.ascontiguousarray(turn(original))
+        assert dihedral_hashes_of_pixels(posted)[variant] == fast_pdq(original).hex

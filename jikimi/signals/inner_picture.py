@@ -26,6 +26,10 @@ ANALYSIS_SIDE = 800
 # A pixel is flat when no channel varies by more than this (0-255) in its 3 x 3 neighbourhood.
 # JPEG noise on flat app chrome stays under it; photo texture at this scale rarely does.
 FLAT_LEVEL = 6
+# App chrome is one colour (JPEG noise aside); a smooth part of a photo (sky, skin, an upscaled
+# picture) is flat pixel to pixel but drifts in colour across its area. Flat areas whose colour
+# spreads more than this (standard deviation, 0-255) are part of the picture, not chrome.
+CHROME_COLOUR_STD = 4.0
 # Detail thinner than this (analysis pixels) is drawn on chrome, not a picture: text strokes,
 # icons, bubble outlines. Removing it keeps a caption touching the picture out of its rectangle.
 THIN_DETAIL = 5
@@ -160,5 +164,8 @@ def _background_free(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(flat.astype(np.uint8), connectivity=4)
     large = stats[:, cv2.CC_STAT_AREA] >= MIN_BACKGROUND_FRACTION * flat.size
     large[0] = False  # label 0 is the detail itself
+    for label in np.flatnonzero(large):
+        _, std = cv2.meanStdDev(small, mask=(labels == label).astype(np.uint8))
+        large[label] = std.max() <= CHROME_COLOUR_STD
     labels[~large[labels]] = 0
     return labels == 0, labels

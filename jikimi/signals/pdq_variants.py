@@ -16,9 +16,12 @@ import numpy as np
 
 from jikimi.signals.inner_picture import find_inner_picture
 from jikimi.signals.pdq import PDQ_QUALITY_THRESHOLD, PdqHash
-from jikimi.signals.pdq_fast import dihedral_hashes, hash_from_dct, pdq_dct
+from jikimi.signals.pdq_fast import dihedral_hashes, dihedral_hashes_of_pixels, hash_from_dct, pdq_dct
 
 INNER = "inner"
+# Pictures up to this long side get their turned variants by re-hashing turned pixels (a
+# millisecond each at this size); larger ones by the DCT rule, within a few bits.
+PIXEL_DIHEDRAL_MAX_SIDE = 512
 
 
 def pdq_with_variants(rgb: np.ndarray) -> tuple[PdqHash, list[dict]]:
@@ -26,13 +29,20 @@ def pdq_with_variants(rgb: np.ndarray) -> tuple[PdqHash, list[dict]]:
     dct, quality = pdq_dct(rgb)
     variants = []
     if quality >= PDQ_QUALITY_THRESHOLD:
-        variants += [{"variant": name, "pdq": pdq} for name, pdq in dihedral_hashes(dct).items()]
+        variants += [{"variant": name, "pdq": pdq} for name, pdq in _dihedral(rgb, dct).items()]
     box = find_inner_picture(rgb)
     if box is not None:
-        inner_dct, inner_quality = pdq_dct(rgb[box.y:box.y + box.height, box.x:box.x + box.width])
+        inner = rgb[box.y:box.y + box.height, box.x:box.x + box.width]
+        inner_dct, inner_quality = pdq_dct(inner)
         if inner_quality >= PDQ_QUALITY_THRESHOLD:
             where = {"quality": inner_quality, "box": box.to_dict()}
             variants.append({"variant": INNER, "pdq": hash_from_dct(inner_dct), **where})
             variants += [{"variant": f"{INNER}+{name}", "pdq": pdq, **where}
-                         for name, pdq in dihedral_hashes(inner_dct).items()]
+                         for name, pdq in _dihedral(inner, inner_dct).items()]
     return PdqHash(hash_from_dct(dct), quality), variants
+
+
+def _dihedral(rgb: np.ndarray, dct: np.ndarray) -> dict[str, str]:
+    if max(rgb.shape[:2]) <= PIXEL_DIHEDRAL_MAX_SIDE:
+        return dihedral_hashes_of_pixels(rgb)
+    return dihedral_hashes(dct)
