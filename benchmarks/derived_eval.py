@@ -35,9 +35,11 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from skimage import data
 
 from jikimi.demo.sample_export import SCENE_SIZES, SCENES, font
+from jikimi.index.local_features import MIN_INLIERS, LocalFeatureIndex
 from jikimi.index.pdq import pdq_hex_to_bytes
 from jikimi.limits import Limits
 from jikimi.media.video import sample_frames
+from jikimi.signals.local_features import local_features
 from jikimi.signals.pdq import PDQ_QUALITY_THRESHOLD, pdq_from_array
 from jikimi.signals.pdq_variants import pdq_with_variants
 
@@ -272,18 +274,26 @@ def distances(hashes: list[str], bank: np.ndarray) -> np.ndarray:
     return np.bitwise_count(codes[:, None, :] ^ bank[None, :, :]).sum(axis=-1)
 
 
-def query(pixels: np.ndarray, bank: np.ndarray) -> dict:
-    """Distances to every known picture: the plain hash alone, and the best over all variants."""
+# Inliers are measured from this low count up, to show where unrelated pictures end.
+MEASURED_INLIERS = 8
+
+
+def query(pixels: np.ndarray, bank: np.ndarray, partial: LocalFeatureIndex) -> dict:
+    """Distances to every known picture: the plain hash alone, and the best over all variants;
+    and the second stage's inliers per known picture."""
+    inliers = np.zeros(len(bank), int)
+    for match in partial.search(local_features(pixels), MEASURED_INLIERS):
+        inliers[match.key] = match.inliers
     pdq, variants = pdq_with_variants(pixels)
     usable_plain = pdq.quality >= PDQ_QUALITY_THRESHOLD
     plain = distances([pdq.hex], bank)[0] if usable_plain else np.full(len(bank), 256)
     names = (["plain"] if usable_plain else []) + [v["variant"] for v in variants]
     hashes = ([pdq.hex] if usable_plain else []) + [v["pdq"] for v in variants]
     if not hashes:
-        return {"plain": plain, "best": plain, "via": ["-"] * len(bank)}
+        return {"plain": plain, "best": plain, "via": ["-"] * len(bank), "inliers": inliers}
     all_d = distances(hashes, bank)
     best_row = all_d.argmin(axis=0)
-    return {"plain": plain, "best": all_d.min(axis=0), "via": [names[i] for i in best_row]}
+    return {"plain": plain, "best": all_d.min(axis=0), "via": [names[i] for i in best_row], "inliers": inliers}
 
 
 def main() -> None:
@@ -297,55 +307,71 @@ def main() -> None:
     known = known_pictures()
     names = list(known)
     bank = pdq_hex_to_bytes([pdq_from_array(np.asarray(p)).hex for p in known.values()])
-    print(f"{len(known)} known pictures; threshold {args.threshold}")
+    partial = LocalFeatureIndex()
+    for key, picture in enumerate(known.values()):
+        partial.add(key, local_features(np.asarray(picture)))
+    print(f"{len(known)} known pictures; PDQ threshold {args.threshold}, second stage {MIN_INLIERS} inliers")
 
-    recall: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
-    wrong_known = {"plain": 0, "jikimi": 0}
-    true_distances: dict[str, list[int]] = defaultdict(list)
+    methods = ("plain PDQ", "PDQ + variants", "+ second stage")
+    recall: dict[str, list[tuple[bool, ...]]] = defaultdict(list)
+    wrong_known = dict.fromkeys(methods, 0)
+    true_inliers: dict[str, list[int]] = defaultdict(list)
     via_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for family_name, family in FAMILIES.items():
         for index, (name, picture) in enumerate(known.items()):
             for _ in range(args.repeats):
-                result = query(post(family(posted_size(picture, rng), rng), rng), bank)
-                plain_hit = result["plain"][index] <= args.threshold
-                hit = result["best"][index] <= args.threshold
-                recall[family_name].append((plain_hit, hit))
-                true_distances[family_name].append(int(result["best"][index]))
-                if hit:
+                result = query(post(family(posted_size(picture, rng), rng), rng), bank, partial)
+                hits = found(result, args.threshold)
+                recall[family_name].append(tuple(h[index] for h in hits))
+                true_inliers[family_name].append(int(result["inliers"][index]))
+                if hits[1][index]:
                     via_counts[family_name][result["via"][index]] += 1
+                elif hits[2][index]:
+                    via_counts[family_name]["second stage"] += 1
                 others = np.arange(len(names)) != index
-                wrong_known["plain"] += int((result["plain"][others] <= args.threshold).any())
-                wrong_known["jikimi"] += int((result["best"][others] <= args.threshold).any())
+                for method, h in zip(methods, hits):
+                    wrong_known[method] += int(h[others].any())
 
     unrelated = unrelated_pictures(rng)
     family_names = list(FAMILIES)
-    false = {"plain": [], "jikimi": []}
-    closest = {"plain": 256, "jikimi": 256}
+    false: dict[str, list[str]] = {method: [] for method in methods}
+    closest = {"plain": 256, "best": 256}
+    most_inliers = 0
     for _ in range(args.distractors):
         source, picture = rng.choice(unrelated)
         family_name = rng.choice(family_names)
-        result = query(post(FAMILIES[family_name](posted_size(picture, rng), rng), rng), bank)
-        for method, key in (("plain", "plain"), ("jikimi", "best")):
-            nearest = int(result[key].argmin())
-            closest[method] = min(closest[method], int(result[key][nearest]))
-            if result[key][nearest] <= args.threshold:
-                via = result["via"][nearest] if method == "jikimi" else "plain"
-                false[method].append(f"{source} ({family_name}, via {via}) ~ {names[nearest]} at {result[key][nearest]}")
+        result = query(post(FAMILIES[family_name](posted_size(picture, rng), rng), rng), bank, partial)
+        closest = {key: min(closest[key], int(result[key].min())) for key in closest}
+        most_inliers = max(most_inliers, int(result["inliers"].max()))
+        for method, h in zip(methods, found(result, args.threshold)):
+            for known_index in np.flatnonzero(h):
+                false[method].append(f"{source} ({family_name}) ~ {names[known_index]}: distance "
+                                     f"{result['best'][known_index]} via {result['via'][known_index]}, "
+                                     f"{result['inliers'][known_index]} inliers")
 
-    print(f"\n| family | copies | plain PDQ recall | Jikimi recall | found via | median distance (Jikimi) |")
-    print("|---|---|---|---|---|---|")
+    print("\n| family | copies | plain PDQ | PDQ + variants | + second stage | found via | median inliers |")
+    print("|---|---|---|---|---|---|---|")
     for family_name, hits in recall.items():
-        plain = sum(p for p, _ in hits) / len(hits)
-        ours = sum(h for _, h in hits) / len(hits)
+        rates = " | ".join(f"{sum(h[m] for h in hits) / len(hits):.2f}" for m in range(len(methods)))
         via = ", ".join(f"{k} {v}" for k, v in sorted(via_counts[family_name].items(), key=lambda kv: -kv[1]))
-        print(f"| {family_name} | {len(hits)} | {plain:.2f} | {ours:.2f} | {via} | {int(np.median(true_distances[family_name]))} |")
-    print(f"\naltered copies also matching another known picture: plain {wrong_known['plain']}, Jikimi {wrong_known['jikimi']}")
-    print(f"{args.distractors} unrelated posts ({len(unrelated)} source pictures incl. {sum(s.startswith('johns') for s, _ in unrelated)} "
-          f"other photos of the known people): false matches plain {len(false['plain'])}, Jikimi {len(false['jikimi'])}; "
-          f"closest unrelated distance plain {closest['plain']}, Jikimi {closest['jikimi']}")
-    for line in false["jikimi"][:20]:
+        print(f"| {family_name} | {len(hits)} | {rates} | {via} | {int(np.median(true_inliers[family_name]))} |")
+    print("\naltered copies also matching another known picture: "
+          + ", ".join(f"{method} {count}" for method, count in wrong_known.items()))
+    print(f"{args.distractors} unrelated posts ({len(unrelated)} source pictures incl. "
+          f"{sum(s.startswith('johns') for s, _ in unrelated)} other photos of the known people): false matches "
+          + ", ".join(f"{method} {len(lines)}" for method, lines in false.items()))
+    print(f"closest unrelated PDQ distance: plain {closest['plain']}, with variants {closest['best']}; "
+          f"most second-stage inliers of an unrelated post: {most_inliers}")
+    for line in false[methods[-1]][:20]:
         print("  false:", line)
     print(f"({time.perf_counter() - started:.0f} s)")
+
+
+def found(result: dict, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per known picture, whether each method reports it."""
+    plain = result["plain"] <= threshold
+    variants = result["best"] <= threshold
+    return plain, variants, variants | (result["inliers"] >= MIN_INLIERS)
 
 
 if __name__ == "__main__":

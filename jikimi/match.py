@@ -11,6 +11,11 @@ in its detail (``{"variant": "mirror"}``; the inner picture's also gives its ``b
 reviewer knows the post was altered. Variants need no file on the bank side: they work for
 hash-only entries imported from other organisations.
 
+A picture no hash matched goes to the second stage (index/local_features.py): its local
+features against those of every banked picture whose file was seen. It finds crops, small
+turns and copies with a region replaced, and reports ``{"kind": "partial", "inliers": n,
+"transform": 3 x 3, "box": where the known picture lies in the post}``.
+
 Video-to-video rule (Meta's vpdq README): frames are deduplicated and frames of quality
 below 50 dropped; a frame matches when it is within the bank's PDQ threshold of any frame of
 the known video. We report a match when at least 80% of the query's frames match (the
@@ -30,11 +35,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jikimi.index.faces import FaceIndex
+from jikimi.index.local_features import LocalFeatureIndex
 from jikimi.index.pdq import PDQIndex, pdq_hex_to_bytes
 from jikimi.keys import decrypt
 from jikimi.signals.faces import FACE_MATCH_THRESHOLD
 from jikimi.signals.pdq import PDQ_QUALITY_THRESHOLD
-from jikimi.store.models import Bank, BankSignal, Content
+from jikimi.signals.local_features import LocalFeatures
+from jikimi.store.models import Bank, BankFeatures, BankSignal, Content
 
 if TYPE_CHECKING:
     from jikimi.cases import Template
@@ -44,7 +51,7 @@ VPDQ_MATCH_PERCENT = 80.0
 
 @dataclass
 class Found:
-    kind: str  # md5 | sha256 | pdq | vpdq | face
+    kind: str  # md5 | sha256 | pdq | vpdq | partial | face
     bank_id: int | None
     content_id: int | None
     distance: float | None = None
@@ -72,6 +79,9 @@ class Matcher:
         self.indexed: dict[int, _Indexed] = {}
         self.video_frames: dict[int, set[str]] = defaultdict(set)  # bank video -> unique frames
         self.last_signal_id = 0
+        self.partial = LocalFeatureIndex()
+        self.partial_owner: dict[int, tuple[int, int]] = {}  # features row -> (bank, content)
+        self.last_features_id = 0
 
     def refresh(self, session: Session) -> None:
         """Add bank rows written since the last call (by this process or another)."""
@@ -82,6 +92,7 @@ class Matcher:
         if not self.banks:
             return
         self.index.ensure_radius(max(b.pdq_threshold for b in self.banks.values()))
+        self._refresh_features(session)
         rows = session.execute(
             select(BankSignal.id, BankSignal.bank_id, BankSignal.content_id, BankSignal.signal_type,
                    BankSignal.value, BankSignal.quality, BankSignal.timestamp)
@@ -101,7 +112,20 @@ class Matcher:
                 self.video_frames[r.content_id].add(r.value)
         self.index.add(pdq_hex_to_bytes([r.value for r in usable]), np.array([r.id for r in usable], dtype=np.int64))
 
-    def match(self, session: Session, content: Content) -> list[Found]:
+    def _refresh_features(self, session: Session) -> None:
+        rows = session.execute(
+            select(BankFeatures.id, BankFeatures.bank_id, BankFeatures.content_id, BankFeatures.features)
+            .where(BankFeatures.id > self.last_features_id, BankFeatures.bank_id.in_(self.banks))
+            .order_by(BankFeatures.id)
+        ).all()
+        for r in rows:
+            self.partial_owner[r.id] = (r.bank_id, r.content_id)
+            self.partial.add(r.id, LocalFeatures.from_bytes(r.features))
+        if rows:
+            self.last_features_id = rows[-1].id
+
+    def match(self, session: Session, content: Content, local_features: bytes | None = None) -> list[Found]:
+        """`local_features` (of a content just hashed) enable the second stage."""
         self.refresh(session)
         if not self.banks:
             return []
@@ -112,7 +136,12 @@ class Matcher:
             found += self._image(queries)
         if content.frames:
             found += self._video(content)
+        if local_features and not found and len(self.partial):
+            found += self._partial(LocalFeatures.from_bytes(local_features))
         return found
+
+    def _partial(self, features: LocalFeatures) -> list[Found]:
+        return [Found("partial", *self.partial_owner[m.key], None, m.detail()) for m in self.partial.search(features)]
 
     def _exact(self, session: Session, content: Content) -> list[Found]:
         rows = session.execute(

@@ -265,7 +265,8 @@ class _ResultWriter:
         item = session.get(Item, item_id)
         if content.kind == "other" and content.error is None and _posted_as_media(item):
             item.error = "not a readable image or video, although it was posted as one"
-        found = self.matcher.match(session, content) if content.error is None else []
+        features = signals.local_features if signals else None  # a content hashed by an earlier scan has none
+        found = self.matcher.match(session, content, features) if content.error is None else []
         banks = self.matcher.banks
         allow = sorted({banks[f.bank_id].name for f in found if banks[f.bank_id].is_allow})
         if allow:  # known harmless (e.g. her own public photos): neither hashes nor faces are reported

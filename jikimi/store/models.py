@@ -58,6 +58,17 @@ class BankContent(Base):
     signals: Mapped[list[BankSignal]] = relationship(back_populates="content")
 
 
+class BankFeatures(Base):
+    """Local features of a banked picture whose file was seen (never its pixels): the second
+    stage finds crops, turns and edited copies with them (jikimi/index/local_features.py)."""
+
+    __tablename__ = "bank_features"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
+    content_id: Mapped[int] = mapped_column(ForeignKey("bank_contents.id"), index=True)
+    features: Mapped[bytes] = mapped_column(LargeBinary)  # LocalFeatures.to_bytes()
+
+
 class BankSignal(Base):
     """One hash of a bank content. Video frame hashes are `vpdq` rows with a timestamp."""
 
