@@ -211,7 +211,7 @@ def screenshot(layout: str, theme: str) -> Family:
 
 def replaced(fraction: float) -> Family:
     """A rectangle of `fraction` of the picture repainted flat, blurred, filled with noise or
-    pasted from another photo (non-sexual, non-generated stand-ins for an edited region)."""
+    pasted from another picture (a procedural scene): non-sexual stand-ins for an edited region."""
     def apply(p: Picture, rng: random.Random) -> Picture:
         aspect = rng.uniform(0.6, 1.6)
         w = min(p.width, round((fraction * p.width * p.height * aspect) ** 0.5))
@@ -226,7 +226,7 @@ def replaced(fraction: float) -> Family:
         elif mode == "noise":
             patch = Image.fromarray(np.random.default_rng(rng.getrandbits(32)).integers(0, 256, (h, w, 3), dtype=np.uint8))
         else:
-            patch = rgb(data.stereo_motorcycle()[1]).resize((w, h))  # an unrelated photo
+            patch = SCENES[0]((w, h), np.random.default_rng(rng.getrandbits(32)))  # another picture
         edited = p.copy()
         edited.paste(patch, (x, y))
         return edited
