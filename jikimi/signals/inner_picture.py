@@ -30,6 +30,7 @@ FLAT_LEVEL = 6
 # picture) is flat pixel to pixel but drifts in colour across its area. Flat areas whose colour
 # spreads more than this (standard deviation, 0-255) are part of the picture, not chrome.
 CHROME_COLOUR_STD = 4.0
+SPREAD_STEP = 4
 # Detail thinner than this (analysis pixels) is drawn on chrome, not a picture: text strokes,
 # icons, bubble outlines. Removing it keeps a caption touching the picture out of its rectangle.
 THIN_DETAIL = 5
@@ -164,8 +165,22 @@ def _background_free(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(flat.astype(np.uint8), connectivity=4)
     large = stats[:, cv2.CC_STAT_AREA] >= MIN_BACKGROUND_FRACTION * flat.size
     large[0] = False  # label 0 is the detail itself
-    for label in np.flatnonzero(large):
-        _, std = cv2.meanStdDev(small, mask=(labels == label).astype(np.uint8))
-        large[label] = std.max() <= CHROME_COLOUR_STD
+    large &= _colour_spread(small, labels, count) <= CHROME_COLOUR_STD
     labels[~large[labels]] = 0
     return labels == 0, labels
+
+
+def _colour_spread(small: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """Per label, the largest standard deviation of a colour channel over its pixels,
+    estimated on every SPREAD_STEP-th pixel across and down (large areas only are judged)."""
+    step = SPREAD_STEP
+    sample_labels = labels[::step, ::step].ravel()
+    pixels = np.maximum(np.bincount(sample_labels, minlength=count), 1).astype(np.float64)
+    spread = np.zeros(count)
+    sample = small[::step, ::step]
+    for channel in sample.reshape(len(sample_labels), -1).T:
+        values = channel.astype(np.float64)
+        mean = np.bincount(sample_labels, values, count) / pixels
+        variance = np.bincount(sample_labels, values * values, count) / pixels - mean * mean
+        spread = np.maximum(spread, np.sqrt(np.maximum(variance, 0)))
+    return spread
