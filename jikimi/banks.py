@@ -20,7 +20,7 @@ from jikimi.hashlists import FrameSignal, ListedSignal
 from jikimi.limits import Limits
 from jikimi.signals.content import compute_signals
 from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
-from jikimi.store.models import Bank, BankContent, BankSignal, Content
+from jikimi.store.models import Bank, BankContent, BankFeatures, BankSignal, Content
 
 VIDEO_NAMES = {"md5": "video_md5", "sha256": "video_sha256"}
 
@@ -88,7 +88,7 @@ def add_files(
     """Hash each file into the bank. A file that cannot be decoded still adds its exact hashes."""
     result = AddResult(0, [])
     for path in files:
-        signals = compute_signals(path, limits, analyse=False)
+        signals = compute_signals(path, limits, analyse=False, for_bank=True)
         on_file(path)
         if signals.digests is None:
             result.warnings.append(f"{path}: {signals.error}")
@@ -100,6 +100,8 @@ def add_files(
             rows.append(("pdq", signals.pdq, signals.pdq_quality, None))
         rows += [("vpdq", f.pdq, f.quality, f.timestamp) for f in signals.frames]
         _add_signals(session, bank, content, rows)
+        if signals.local_features:  # the second stage's features; the file itself is not kept
+            session.add(BankFeatures(bank_id=bank.id, content_id=content.id, features=signals.local_features))
         if signals.error:
             result.warnings.append(f"{path}: added by exact hash only ({signals.error})")
         result.added += 1

@@ -5,6 +5,17 @@ FAISS index of every bank's image and frame hashes, which is how images are foun
 (a still cut from a known video) and videos in images (a slideshow of known photos).
 The index is topped up with new bank rows before each lookup, never rebuilt.
 
+An image is also looked up by its query variants (signals/pdq_variants.py: turned, mirrored,
+the picture inside a screenshot or border). A match found only through a variant says which
+in its detail (``{"variant": "mirror"}``; the inner picture's also gives its ``box``), so a
+reviewer knows the post was altered. Variants need no file on the bank side: they work for
+hash-only entries imported from other organisations.
+
+A picture no hash matched goes to the second stage (index/local_features.py): its local
+features against those of every banked picture whose file was seen. It finds crops, small
+turns and copies with a region replaced, and reports ``{"kind": "partial", "inliers": n,
+"transform": 3 x 3, "box": where the known picture lies in the post}``.
+
 Video-to-video rule (Meta's vpdq README): frames are deduplicated and frames of quality
 below 50 dropped; a frame matches when it is within the bank's PDQ threshold of any frame of
 the known video. We report a match when at least 80% of the query's frames match (the
@@ -24,11 +35,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jikimi.index.faces import FaceIndex
+from jikimi.index.local_features import LocalFeatureIndex
 from jikimi.index.pdq import PDQIndex, pdq_hex_to_bytes
 from jikimi.keys import decrypt
 from jikimi.signals.face_embedding import FaceEmbedder, embedder
 from jikimi.signals.pdq import PDQ_QUALITY_THRESHOLD
-from jikimi.store.models import Bank, BankSignal, Content
+from jikimi.signals.local_features import LocalFeatures
+from jikimi.store.models import Bank, BankFeatures, BankSignal, Content
 
 if TYPE_CHECKING:
     from jikimi.cases import Template
@@ -38,7 +51,7 @@ VPDQ_MATCH_PERCENT = 80.0
 
 @dataclass
 class Found:
-    kind: str  # md5 | sha256 | pdq | vpdq | face
+    kind: str  # md5 | sha256 | pdq | vpdq | partial | face
     bank_id: int | None
     content_id: int | None
     distance: float | None = None
@@ -66,6 +79,9 @@ class Matcher:
         self.indexed: dict[int, _Indexed] = {}
         self.video_frames: dict[int, set[str]] = defaultdict(set)  # bank video -> unique frames
         self.last_signal_id = 0
+        self.partial = LocalFeatureIndex()
+        self.partial_owner: dict[int, tuple[int, int]] = {}  # features row -> (bank, content)
+        self.last_features_id = 0
 
     def refresh(self, session: Session) -> None:
         """Add bank rows written since the last call (by this process or another)."""
@@ -76,6 +92,7 @@ class Matcher:
         if not self.banks:
             return
         self.index.ensure_radius(max(b.pdq_threshold for b in self.banks.values()))
+        self._refresh_features(session)
         rows = session.execute(
             select(BankSignal.id, BankSignal.bank_id, BankSignal.content_id, BankSignal.signal_type,
                    BankSignal.value, BankSignal.quality, BankSignal.timestamp)
@@ -95,16 +112,36 @@ class Matcher:
                 self.video_frames[r.content_id].add(r.value)
         self.index.add(pdq_hex_to_bytes([r.value for r in usable]), np.array([r.id for r in usable], dtype=np.int64))
 
-    def match(self, session: Session, content: Content) -> list[Found]:
+    def _refresh_features(self, session: Session) -> None:
+        rows = session.execute(
+            select(BankFeatures.id, BankFeatures.bank_id, BankFeatures.content_id, BankFeatures.features)
+            .where(BankFeatures.id > self.last_features_id, BankFeatures.bank_id.in_(self.banks))
+            .order_by(BankFeatures.id)
+        ).all()
+        for r in rows:
+            self.partial_owner[r.id] = (r.bank_id, r.content_id)
+            self.partial.add(r.id, LocalFeatures.from_bytes(r.features))
+        if rows:
+            self.last_features_id = rows[-1].id
+
+    def match(self, session: Session, content: Content, local_features: bytes | None = None) -> list[Found]:
+        """`local_features` (of a content just hashed) enable the second stage."""
         self.refresh(session)
         if not self.banks:
             return []
         found = self._exact(session, content)
-        if content.pdq and (content.pdq_quality or 0) >= PDQ_QUALITY_THRESHOLD:
-            found += self._image(content.pdq)
+        queries = [{"pdq": content.pdq}] if content.pdq and (content.pdq_quality or 0) >= PDQ_QUALITY_THRESHOLD else []
+        queries += content.pdq_variants or []
+        if queries:
+            found += self._image(queries)
         if content.frames:
             found += self._video(content)
+        if local_features and not found and len(self.partial):
+            found += self._partial(LocalFeatures.from_bytes(local_features))
         return found
+
+    def _partial(self, features: LocalFeatures) -> list[Found]:
+        return [Found("partial", *self.partial_owner[m.key], None, m.detail()) for m in self.partial.search(features)]
 
     def _exact(self, session: Session, content: Content) -> list[Found]:
         rows = session.execute(
@@ -132,13 +169,19 @@ class Matcher:
             for hits in results
         ]
 
-    def _image(self, pdq: str) -> list[Found]:
+    def _image(self, queries: list[dict]) -> list[Found]:
+        """The closest of the image's hashes to each known content; the plain hash wins ties."""
         best: dict[tuple[int, int], Found] = {}
-        for signal, dist in self._hits([pdq])[0]:
-            key = (signal.bank_id, signal.content_id)
-            if key not in best or dist < best[key].distance:
-                detail = {"known_frame_time": signal.timestamp} if signal.signal_type == "vpdq" else {}
-                best[key] = Found("pdq", signal.bank_id, signal.content_id, dist, detail)
+        for query, hits in zip(queries, self._hits([q["pdq"] for q in queries])):
+            for signal, dist in hits:
+                key = (signal.bank_id, signal.content_id)
+                if key not in best or dist < best[key].distance:
+                    detail = {"known_frame_time": signal.timestamp} if signal.signal_type == "vpdq" else {}
+                    if "variant" in query:
+                        detail["variant"] = query["variant"]
+                    if "box" in query:
+                        detail["box"] = query["box"]
+                    best[key] = Found("pdq", signal.bank_id, signal.content_id, dist, detail)
         return list(best.values())
 
     def _video(self, content: Content) -> list[Found]:

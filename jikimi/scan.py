@@ -318,7 +318,8 @@ class _ResultWriter:
         item = session.get(Item, item_id)
         if content.kind == "other" and content.error is None and _posted_as_media(item):
             item.error = "not a readable image or video, although it was posted as one"
-        found = self.matcher.match(session, content) if content.error is None else []
+        features = signals.local_features if signals else None  # a content hashed by an earlier scan has none
+        found = self.matcher.match(session, content, features) if content.error is None else []
         banks = self.matcher.banks
         allow = sorted({banks[f.bank_id].name for f in found if banks[f.bank_id].is_allow})
         if allow:  # known harmless (e.g. her own public photos): neither hashes nor faces are reported
@@ -347,6 +348,7 @@ class _ResultWriter:
         content = Content(sha256=sha256, md5=digests.md5, size=digests.size, kind=signals.kind,
                           mime_type=signals.mime_type, width=signals.width, height=signals.height,
                           duration=signals.duration, pdq=signals.pdq, pdq_quality=signals.pdq_quality,
+                          pdq_variants=signals.pdq_variants or None,
                           thumbnail=signals.thumbnail, nudity=signals.nudity, provenance=signals.provenance,
                           error=signals.error)
         content.frames = [ContentFrame(timestamp=f.timestamp, pdq=f.pdq, quality=f.quality) for f in signals.frames]

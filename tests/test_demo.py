@@ -13,7 +13,7 @@ from jikimi.store.models import Case, Subject
 def test_demo_finds_the_known_copies_and_the_subject_and_nothing_else(ws, tmp_path):
     result = run_demo(ws, tmp_path / "demo", jobs=1)
 
-    assert result.expected == 39 and result.found == result.expected
+    assert result.expected == 43 and result.found == result.expected  # incl. 4 phone screenshots
     assert result.false_matches == 0
     assert result.subject_expected == 7 and result.subject_found == 7 and result.subject_reported == 7
     assert result.subject_recall == 1.0 and result.subject_precision == 1.0

@@ -17,7 +17,9 @@ from jikimi.media.video import probe_video, sample_frames
 from jikimi.signals.crypto import Digests, file_digests
 from jikimi.signals.faces import FaceAnalyzer
 from jikimi.signals.nudity import SEXUAL_EXPOSED_CLASSES, NudityClassifier, NuditySummary
+from jikimi.signals.local_features import local_features
 from jikimi.signals.pdq import pdq_from_image
+from jikimi.signals.pdq_variants import pdq_with_variants
 from jikimi.signals.provenance import provenance_hints
 from jikimi.text import one_line
 from jikimi.signals.video import FrameHash, frame_hash
@@ -72,6 +74,8 @@ class ContentSignals:
     duration: float | None = None
     pdq: str | None = None
     pdq_quality: int | None = None
+    pdq_variants: list[dict] = field(default_factory=list)  # extra query hashes (turns, mirrors, inner picture)
+    local_features: bytes | None = None  # ORB keypoints and descriptors (signals/local_features.py)
     frames: list[FrameHash] = field(default_factory=list)
     thumbnail: bytes | None = None  # blurred JPEG, never the clear picture
     nudity: dict | None = None  # max_exposed, best score per class, strongest detections
@@ -80,19 +84,22 @@ class ContentSignals:
     error: str | None = None  # one line for the report; the scan goes on
 
 
-def compute_signals(path: Path, limits: Limits, analyse: bool = True) -> ContentSignals:
+def compute_signals(path: Path, limits: Limits, analyse: bool = True, for_bank: bool = False) -> ContentSignals:
     """Never raises on bad media: what went wrong becomes `error`.
 
-    `analyse` adds faces, nudity and provenance hints to the hashes.
+    `analyse` adds faces, nudity and provenance hints to the hashes. `for_bank` hashes
+    images with pdqhash itself (bank hashes are exported) and skips the query variants;
+    otherwise the fast hash and its variants are computed (for scans). Images get their
+    local features either way (banks keep them, scans query with them).
     """
     signals = ContentSignals(kind="other", mime_type="application/octet-stream")
     with warnings.catch_warnings():  # decoders warn about hostile bytes; the item's error says what counts
         warnings.simplefilter("ignore")
-        _add_signals(path, limits, analyse, signals)
+        _add_signals(path, limits, analyse, for_bank, signals)
     return signals
 
 
-def _add_signals(path: Path, limits: Limits, analyse: bool, signals: ContentSignals) -> None:
+def _add_signals(path: Path, limits: Limits, analyse: bool, for_bank: bool, signals: ContentSignals) -> None:
     try:
         with open(path, "rb") as f:
             signals.digests = file_digests(f)
@@ -103,7 +110,7 @@ def _add_signals(path: Path, limits: Limits, analyse: bool, signals: ContentSign
         elif size > limits.max_file_bytes:
             raise MediaTooLarge(f"file is {size} bytes, more than the limit of {limits.max_file_bytes}")
         elif signals.kind == "image":
-            _add_image_signals(path, limits, signals, analyse)
+            _add_image_signals(path, limits, signals, analyse, for_bank)
         elif signals.kind == "video":
             _add_video_signals(path, limits, signals, analyse)
         elif path.suffix.lower() in MEDIA_SUFFIXES:
@@ -117,11 +124,17 @@ def _add_signals(path: Path, limits: Limits, analyse: bool, signals: ContentSign
     return signals
 
 
-def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals, analyse: bool) -> None:
+def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals, analyse: bool,
+                       for_bank: bool) -> None:
     img = open_image(path, limits)
     signals.width, signals.height = img.size
-    pdq = pdq_from_image(_pdq_sized(img))
+    sized = _pdq_sized(img)
+    if for_bank:
+        pdq = pdq_from_image(sized)
+    else:
+        pdq, signals.pdq_variants = pdq_with_variants(np.asarray(sized))
     signals.pdq, signals.pdq_quality = pdq.hex, pdq.quality
+    signals.local_features = local_features(np.asarray(img)).to_bytes()
     signals.thumbnail = blurred_thumbnail(img)
     if analyse and _analysable(*img.size):
         nudity = _analyse_picture(np.asarray(img), None, signals)

@@ -62,6 +62,17 @@ class BankContent(Base):
     signals: Mapped[list[BankSignal]] = relationship(back_populates="content")
 
 
+class BankFeatures(Base):
+    """Local features of a banked picture whose file was seen (never its pixels): the second
+    stage finds crops, turns and edited copies with them (jikimi/index/local_features.py)."""
+
+    __tablename__ = "bank_features"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
+    content_id: Mapped[int] = mapped_column(ForeignKey("bank_contents.id"), index=True)
+    features: Mapped[bytes] = mapped_column(LargeBinary)  # LocalFeatures.to_bytes()
+
+
 class BankSignal(Base):
     """One hash of a bank content. Video frame hashes are `vpdq` rows with a timestamp."""
 
@@ -130,6 +141,8 @@ class Content(Base):
     duration: Mapped[float | None] = mapped_column(Float)
     pdq: Mapped[str | None] = mapped_column(String(64))
     pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    # Extra query hashes (turned, mirrored, the picture inside a screenshot): signals/pdq_variants.py
+    pdq_variants: Mapped[list | None] = mapped_column(JSON)
     thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)  # already blurred
     nudity: Mapped[dict | None] = mapped_column(JSON)  # max exposed score and classes
     provenance: Mapped[dict | None] = mapped_column(JSON)  # C2PA, generator metadata, EXIF Software
