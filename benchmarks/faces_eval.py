@@ -483,10 +483,11 @@ def speed(analyzer: F.FaceAnalyzer, nudity: NudityClassifier) -> None:
 
         stages = {
             "NudeNet 320n (nudity + face proposals)": cost_ms(lambda: nudity.classify(rgb)),
-            f"HOG, {F.HOG_SIDE}-px copy, upsample {F.HOG_UPSAMPLE} (chosen; incl. resize)": cost_ms(lambda: analyzer.detect(rgb)),
+            f"{analyzer.detector.name} (chosen; see benchmarks/face_detection.py)": cost_ms(lambda: analyzer.detect(rgb)),
+            "HOG, 960-px copy, upsample 0 (incl. resize)": cost_ms(lambda: analyzer._hog(rgb, 960, 0)),
             "HOG, 640-px copy, upsample 0 (incl. resize)": cost_ms(lambda: analyzer._hog(rgb, 640, 0)),
             "HOG, 640-px copy, upsample 1 (incl. resize)": cost_ms(lambda: analyzer._hog(rgb, 640, 1)),
-            "faces embedded (HOG + NudeNet proposals)": str(len(found)),
+            "faces embedded (detector + NudeNet proposals)": str(len(found)),
             "landmarks + embedding + sharpness, all those faces": cost_ms(lambda: analyzer._describe(rgb, boxes, 1), 3),
             "**faces + nudity, as the scan calls them**": cost_ms(lambda: analyzer.faces(rgb, nudity.classify(rgb).face_boxes()), 3),
             "naive: full-res HOG upsample 1 + embeddings + NudeNet": cost_ms(naive, 3) + f" [{len(naive_faces)} faces]",

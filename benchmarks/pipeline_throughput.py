@@ -9,10 +9,13 @@ pasted at varied sizes onto public-domain scenes, saved as JPEG at 720p (1280x72
   upsampling (the usual recipe), a 5-point landmark + ResNet embedding for each face, and
   NudeNet's stock detector (`NudeDetector().detect(path)`), one image after another.
 
+- with --baseline PATH (another checkout, e.g. main before a change): the same scan with
+  --jobs 2 run by that checkout's code, in a subprocess, on the same photos.
+
 Peak memory is the highest total resident memory of the scan's process tree (main process,
 fork server and workers), sampled every 50 ms.
 
-    .venv/bin/python benchmarks/pipeline_throughput.py [--photos 60]
+    .venv/bin/python benchmarks/pipeline_throughput.py [--photos 60] [--sizes 720p] [--baseline ../main]
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -110,6 +115,14 @@ def ours(folder: Path, home: Path, jobs: int) -> tuple[float, int]:
     return seconds, memory.peak
 
 
+def ours_with(tree: Path, folder: Path, home: Path, jobs: int) -> float:
+    """Seconds for `ours` run by the code of another checkout (its jikimi first on the path)."""
+    env = dict(os.environ, PYTHONPATH=f"{tree.resolve()}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    out = subprocess.run([sys.executable, __file__, "--scan", str(folder), str(home), str(jobs)],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    return float(out.split()[0])
+
+
 def naive(folder: Path) -> float:
     import dlib
     import face_recognition_models
@@ -132,10 +145,17 @@ def naive(folder: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photos", type=int, default=60)
+    parser.add_argument("--sizes", nargs="+", choices=SIZES, default=list(SIZES))
+    parser.add_argument("--baseline", type=Path, help="another checkout to compare with, scanning with --jobs 2")
+    parser.add_argument("--scan", nargs=3, metavar=("FOLDER", "HOME", "JOBS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.scan:  # the subprocess of ours_with
+        folder, home, jobs = args.scan
+        print(ours(Path(folder), Path(home), int(jobs))[0])
+        return
     rng = random.Random(11)
     with tempfile.TemporaryDirectory() as tmp:
-        for label, size in SIZES.items():
+        for label, size in ((label, SIZES[label]) for label in args.sizes):
             folder = Path(tmp) / label
             make_photos(folder, size, args.photos, rng)
             baseline = args.photos / naive(folder)
@@ -146,6 +166,9 @@ def main() -> None:
                 speed = args.photos / seconds
                 print(f"  jikimi scan --jobs {jobs}: {speed:5.2f} photos/s  x{speed / baseline:.2f} vs naive  "
                       f"peak memory {peak / 2**20:,.0f} MB")
+            if args.baseline:
+                before = args.photos / ours_with(args.baseline, folder, Path(tmp) / f"ws-{label}-baseline", 2)
+                print(f"  {args.baseline} scan --jobs 2: {before:5.2f} photos/s; this checkout x{speed / before:.2f}")
 
 
 if __name__ == "__main__":
