@@ -1,10 +1,10 @@
 """Face detectors compared: recall by face width, false boxes, and CPU ms per 720p picture.
 
-    cd /work/main && nice .venv/bin/python benchmarks/face_detection.py [--data ../shared/data/faces]
+    cd /work/main && nice .venv/bin/python benchmarks/face_detection.py [--data ../shared/data/faces] [--per-person 4]
     .venv/bin/python benchmarks/face_detection.py --fit-box   # YUNET_TO_DLIB_BOX
 
 Probes are 1280x720 pictures, every one JPEG-compressed at quality 60-85:
-- `single`: each public-domain portrait (the 55 photos of `faces/johns`, scikit-image's
+- `single`: each public-domain portrait (the 5 x 11 photos of `faces/johns`, scikit-image's
   astronaut, matplotlib's grace_hopper) shrunk so its face is 18-120 px wide and pasted into a
   textured background, as benchmarks/faces_eval.py builds its `small` probes;
 - `group`: each group photo of `faces/groups` (dlib's examples) shrunk so its median face is
@@ -112,15 +112,16 @@ def full_hog(rgb, upsample) -> list[tuple[int, int, int, int]]:
     return [(r.left(), r.top(), r.right() + 1, r.bottom() + 1) for r in dlib.get_frontal_face_detector()(rgb, upsample)]
 
 
-def portraits(root: Path) -> list[np.ndarray]:
-    photos = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((root / "johns").glob("*/*.jpg"))]
+def portraits(root: Path, per_person: int = 11) -> list[np.ndarray]:
+    paths = [p for folder in sorted((root / "johns").iterdir()) for p in sorted(folder.glob("*.jpg"))[:per_person]]
+    photos = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
     hopper = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
     return photos + [skdata.astronaut(), np.asarray(Image.open(hopper).convert("RGB"))]
 
 
-def build_pictures(root: Path, analyzer: F.FaceAnalyzer, rng) -> list[Picture]:
+def build_pictures(root: Path, analyzer: F.FaceAnalyzer, rng, per_person: int) -> list[Picture]:
     pictures = []
-    for rgb in portraits(root):
+    for rgb in portraits(root, per_person):
         boxes = full_hog(rgb, 1)
         if not boxes:
             continue
@@ -349,6 +350,7 @@ def fit_box(root: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--per-person", type=int, default=11, help="photos of each john (a shorter run)")
     parser.add_argument("--fit-box", action="store_true", help="only print YUNET_TO_DLIB_BOX")
     args = parser.parse_args()
     if not (args.data / "johns").is_dir():
@@ -357,7 +359,7 @@ def main() -> None:
         return fit_box(args.data)
     rng = np.random.default_rng(14)
     analyzer, nudity = F.FaceAnalyzer(), NudityClassifier()
-    pictures = build_pictures(args.data, analyzer, rng)
+    pictures = build_pictures(args.data, analyzer, rng, args.per_person)
     options, slow = candidates(analyzer, nudity)
     ms = run_all(pictures, options, slow)
     print(f"\n## Detector recall by face width (px), {len(pictures)} pictures of {WIDTH}x{HEIGHT}\n")

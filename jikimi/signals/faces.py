@@ -31,7 +31,10 @@ from jikimi.signals.face_detection import FaceBox, FaceDetector, YuNetDetector
 FACE_MATCH_THRESHOLD = 0.6
 
 MAX_UPSCALE = 2.0  # small images are enlarged at most this much before HOG
-MIN_SCAN_FACE_PX = 28  # smaller faces carry too little identity to be worth an embedding
+# Smaller faces carry too little identity to be worth an embedding. A face 32 px wide gets a
+# box of 26-30 px (p10-median; benchmarks/face_detection.py), and found faces of 32-34 px still
+# match their portrait (median distance 0.33), so the cut sits below that.
+MIN_SCAN_FACE_PX = 24
 SCAN_JITTERS = 1
 
 MIN_REFERENCE_FACE_PX = 80
