@@ -11,10 +11,13 @@ pasted at varied sizes onto public-domain scenes, saved as JPEG at 720p (1280x72
   upsampling (the usual recipe), a 5-point landmark + ResNet embedding for each face, and
   NudeNet's stock detector (`NudeDetector().detect(path)`), one image after another.
 
+- with --baseline PATH (another checkout, e.g. main before a change): the same scan with
+  --jobs 2 run by that checkout's code, in a subprocess, on the same photos.
+
 Peak memory is the highest total resident memory of the scan's process tree (main process,
 fork server and workers), sampled every 50 ms.
 
-    .venv/bin/python benchmarks/pipeline_throughput.py [--photos 60]
+    .venv/bin/python benchmarks/pipeline_throughput.py [--photos 60] [--sizes 720p] [--baseline ../main]
 """
 
 from __future__ import annotations
@@ -146,6 +149,7 @@ def ours_in_a_fresh_process(folder: Path, home: Path, jobs: int, model_id: str) 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photos", type=int, default=60)
+    parser.add_argument("--sizes", nargs="+", choices=SIZES, default=list(SIZES))
     parser.add_argument("--ours", nargs=3, metavar=("FOLDER", "HOME", "JOBS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ours:
@@ -155,7 +159,7 @@ def main() -> None:
     model_id = active_model_id()
     rng = random.Random(11)
     with tempfile.TemporaryDirectory() as tmp:
-        for label, size in SIZES.items():
+        for label, size in ((label, SIZES[label]) for label in args.sizes):
             folder = Path(tmp) / label
             make_photos(folder, size, args.photos, rng)
             baseline = args.photos / naive(folder)

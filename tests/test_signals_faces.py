@@ -13,6 +13,7 @@ from skimage import data
 from conftest import jpeg_bytes
 from jikimi.errors import JikimiError
 from jikimi.signals.face_embedding import default_embedder
+from jikimi.signals.face_detection import YuNetDetector
 from jikimi.signals.faces import (
     MIN_REFERENCE_FACE_PX,
     FaceAnalyzer,
@@ -97,9 +98,43 @@ def test_astronaut_found_in_a_downscaled_recompressed_copy(analyzer, astronaut, 
     assert closest(hopper_ref, faces) > FACE_MATCH_THRESHOLD
 
 
+def textured_720p(seed: int) -> Image.Image:
+    """A 1280x720 background of smooth colour blotches and fine noise, as the benchmarks use."""
+    rng = np.random.default_rng(seed)
+    coarse = Image.fromarray(rng.integers(60, 200, (6, 10, 3), dtype=np.uint8)).resize((1280, 720), Image.BICUBIC)
+    noise = rng.normal(0, 12, (720, 1280, 1))
+    return Image.fromarray(np.clip(np.asarray(coarse, np.float32) + noise, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("portrait", ["astronaut", "hopper"])
+def test_face_36_px_wide_found_in_a_720p_picture(analyzer, request, portrait):
+    image, reference = request.getfixturevalue(portrait), request.getfixturevalue(f"{portrait}_ref")
+    scale = 36 / (reference.box.right - reference.box.left)
+    small = image.resize((round(image.width * scale), round(image.height * scale)), Image.LANCZOS)
+    canvas = textured_720p(seed=36)
+    canvas.paste(small, (700, 300))
+    centre = (700 + (reference.box.left + reference.box.right) / 2 * scale, 300 + (reference.box.top + reference.box.bottom) / 2 * scale)
+    faces = analyzer.faces(rgb(recompressed(canvas, 70)))
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.box.left <= centre[0] <= face.box.right and face.box.top <= centre[1] <= face.box.bottom
+    assert 30 <= face.size_px <= 44 and face.detector == "yunet" and face.embedding.shape == (128,)
+
+
+def test_detector_boxes_follow_dlib_convention_with_five_landmarks(astronaut, astronaut_ref):
+    """The 5-point model that aligns faces for the embedding expects dlib-sized boxes."""
+    (box,) = YuNetDetector().detect(rgb(astronaut))
+    ref = astronaut_ref.box
+    inter = max(0, min(box.right, ref.right) - max(box.left, ref.left)) * max(0, min(box.bottom, ref.bottom) - max(box.top, ref.top))
+    union = (box.right - box.left) * (box.bottom - box.top) + (ref.right - ref.left) * (ref.bottom - ref.top) - inter
+    assert inter / union >= 0.6
+    assert len(box.landmarks) == 5
+    assert all(ref.left - 10 <= x <= ref.right + 10 and ref.top - 20 <= y <= ref.bottom + 10 for x, y in box.landmarks)
+
+
 def test_astronaut_found_small_inside_a_larger_picture(analyzer, astronaut, astronaut_ref):
     canvas = Image.new("RGB", (1280, 720), (90, 110, 100))
-    canvas.paste(astronaut.resize((400, 400)), (800, 250))  # face ~75 px: too small for HOG here
+    canvas.paste(astronaut.resize((400, 400)), (800, 250))  # face ~75 px
     picture = rgb(recompressed(canvas, 60))
     faces = analyzer.faces(picture, NudityClassifier().classify(picture).face_boxes())
     assert closest(astronaut_ref, faces) <= FACE_MATCH_THRESHOLD
@@ -155,17 +190,25 @@ def test_nudenet_proposals_add_faces_without_duplicates(analyzer, astronaut, ast
     picture = rgb(astronaut)
     proposals = NudityClassifier().classify(picture).face_boxes()
     assert proposals, "NudeNet finds the astronaut's face"
-    only_proposals = FaceAnalyzer(hog_side=None).faces(picture, proposals)
+    keeps_no_box = YuNetDetector(min_score=1.01)  # scores are at most 1: only the proposals remain
+    only_proposals = FaceAnalyzer(keeps_no_box).faces(picture, proposals)
     assert [f.detector for f in only_proposals] == ["nudenet"] * len(proposals)
     assert closest(astronaut_ref, only_proposals) <= FACE_MATCH_THRESHOLD
     both = analyzer.faces(picture, proposals)
-    assert len(both) == len(analyzer.faces(picture))  # the proposal covers HOG's face: dropped
+    assert len(both) == len(analyzer.faces(picture))  # the proposal covers the detected face: dropped
 
 
 def test_no_face_in_a_plain_picture(analyzer):
     noise = np.random.default_rng(0).integers(100, 140, (480, 640, 3), dtype=np.uint8)
     assert analyzer.faces(noise) == []
     assert refusal(analyzer, Image.fromarray(noise)) == "no face found"
+    assert analyzer.faces(rgb(textured_720p(seed=1))) == []
+    assert analyzer.faces(np.full((720, 1280, 3), 255, np.uint8)) == []
+
+
+@pytest.mark.parametrize("scene", ["chelsea", "coffee", "rocket"])
+def test_no_face_in_pictures_of_a_cat_a_cup_and_a_rocket(analyzer, scene):
+    assert analyzer.faces(getattr(data, scene)()) == []
 
 
 def test_no_face_in_a_picture_of_dogs(analyzer):
@@ -173,6 +216,7 @@ def test_no_face_in_a_picture_of_dogs(analyzer):
     if not dogs.exists():
         pytest.skip("../shared/data/faces is not on this machine")
     assert refusal(analyzer, Image.open(dogs)) == "no face found"
+    assert analyzer.faces(rgb(Image.open(dogs))) == []
 
 
 def two_portraits(astronaut: Image.Image, hopper: Image.Image) -> Image.Image:

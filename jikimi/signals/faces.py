@@ -6,14 +6,12 @@ frontal face detector and the 5-point landmark model (never the 68-point one, wh
 data forbids commercial use). The identity embedding comes from the model chosen in
 `jikimi.signals.face_embedding` (its id travels with every face and template).
 
-Why this detector setup (figures in docs/faces.md, from benchmarks/face_detection_eval.py):
-- HOG runs on a copy whose longest side is HOG_SIDE pixels, without upsampling: with
-  upsampling at full resolution (the usual recipe) it costs ~0.45 s per 720p photo. The
-  embedding is still computed on the full-resolution image. On a 960-px copy HOG finds faces
-  from ~64 px in a 1280-px photo for ~50 ms; a 640-px copy halves that but needs ~100-px
-  faces; upsampling the 640-px copy reaches ~50-px faces for ~95 ms.
-- NudeNet already runs on every image for nudity and returns FACE_FEMALE / FACE_MALE boxes;
-  passing them as `proposals` adds some faces HOG misses (cut by a crop, turned) at no cost.
+Detection is jikimi.signals.face_detection's (YuNet; why, with figures, there and in
+docs/faces.md); its boxes follow dlib's convention, so the 5-point model aligns them as it
+aligns HOG's. Enrolment keeps dlib's HOG on a copy of up to 1280 px with one upsampling:
+reference faces are large, and it rejects what it cannot see clearly.
+NudeNet already runs on every image for nudity and returns FACE_FEMALE / FACE_MALE boxes;
+passing them as `proposals` adds some faces the detector misses (cut by a crop, turned) at no cost.
 """
 
 from __future__ import annotations
@@ -26,12 +24,14 @@ import numpy as np
 from PIL import Image
 
 from jikimi.errors import JikimiError
+from jikimi.signals.face_detection import FaceBox, FaceDetector, YuNetDetector
 from jikimi.signals.face_embedding import FaceEmbedder, default_embedder
 
-HOG_SIDE = 960  # longest side of the copy HOG scans
-HOG_UPSAMPLE = 0  # upsampling doubles HOG's cost; see above
 MAX_UPSCALE = 2.0  # small images are enlarged at most this much before HOG
-MIN_SCAN_FACE_PX = 28  # smaller faces carry too little identity to be worth an embedding
+# Smaller faces carry too little identity to be worth an embedding. A face 32 px wide gets a
+# box of 26-30 px (p10-median; benchmarks/face_detection.py), and found faces of 32-34 px still
+# match their portrait (median distance 0.33), so the cut sits below that.
+MIN_SCAN_FACE_PX = 24
 SCAN_JITTERS = 1
 
 MIN_REFERENCE_FACE_PX = 80
@@ -47,28 +47,12 @@ class UnusableReferenceFace(JikimiError):
 
 
 @dataclass
-class FaceBox:
-    left: int
-    top: int
-    right: int
-    bottom: int
-    score: float
-
-    @property
-    def size(self) -> int:
-        return min(self.right - self.left, self.bottom - self.top)
-
-    def to_dict(self) -> dict:
-        return {"left": self.left, "top": self.top, "right": self.right, "bottom": self.bottom, "score": round(self.score, 3)}
-
-
-@dataclass
 class FaceSignal:
     box: FaceBox
     embedding: np.ndarray  # float32, of the model `model_id`
     size_px: int  # the box's shorter side in pixels of the analysed image
     sharpness: float  # see sharpness(); low means blurred or enlarged from a tiny face
-    detector: str  # "hog" or "nudenet"
+    detector: str  # "yunet", "hog" (enrolment) or "nudenet"
     model_id: str  # the embedding's model: only embeddings of one model are comparable
 
     def to_dict(self) -> dict:
@@ -90,10 +74,8 @@ def check_rgb(rgb: np.ndarray) -> None:
 class FaceAnalyzer:
     """Loads the dlib models once per process, on first use; `embedder` gives the identity."""
 
-    def __init__(self, hog_side: int | None = HOG_SIDE, hog_upsample: int = HOG_UPSAMPLE,
-                 embedder: FaceEmbedder | None = None) -> None:
-        self.hog_side = hog_side  # None: NudeNet proposals only (benchmarks compare it)
-        self.hog_upsample = hog_upsample
+    def __init__(self, detector: FaceDetector | None = None, embedder: FaceEmbedder | None = None) -> None:
+        self.detector = detector or YuNetDetector()
         self.embedder = embedder or default_embedder()
         self._models = None
         self._lock = threading.Lock()
@@ -102,20 +84,18 @@ class FaceAnalyzer:
         """Every face big enough to identify, with its embedding.
 
         `proposals` are extra face boxes from another detector, normally
-        `NuditySummary.face_boxes()`; those overlapping a HOG face are dropped.
+        `NuditySummary.face_boxes()`; those overlapping a detected face are dropped.
         """
         check_rgb(rgb)
         rgb = np.ascontiguousarray(rgb)
-        found = [(box, "hog") for box in self.detect(rgb)]
+        found = [(box, self.detector.name) for box in self.detect(rgb)]
         found += [(box, "nudenet") for box in proposals if not any(_overlap(box, h) for h, _ in found)]
         found = [(box, name) for box, name in found if box.size >= MIN_SCAN_FACE_PX]
         return self._describe(rgb, found, SCAN_JITTERS)
 
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
-        """HOG face boxes, in pixels of `rgb`."""
-        if self.hog_side is None:
-            return []
-        return self._hog(rgb, self.hog_side, self.hog_upsample)
+        """The detector's face boxes, in pixels of `rgb`."""
+        return self.detector.detect(rgb)
 
     def reference_face(self, rgb: np.ndarray, face_index: int | None = None) -> FaceSignal:
         """The one usable face of an enrolment photo, or a refusal saying why.

@@ -34,7 +34,7 @@ SEXUAL_EXPOSED_CLASSES = frozenset(
 )
 FACE_CLASSES = frozenset({"FACE_FEMALE", "FACE_MALE"})
 # NudeNet reports boxes from 0.2; faces below this score are mostly hair, hands or pets
-# (measured in benchmarks/face_detection_eval.py), and each proposal costs an embedding.
+# (measured in benchmarks/face_detection.py), and each proposal costs an embedding.
 FACE_PROPOSAL_MIN_SCORE = 0.3
 # NudeNet pads every image to a square of its longest side before shrinking it to its
 # 320-px input: a 1 x 65,500 JPEG became a 12.9 GB square. Images are first scaled down to
