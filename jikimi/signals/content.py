@@ -134,11 +134,12 @@ def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals, anal
     else:
         pdq, signals.pdq_variants = pdq_with_variants(np.asarray(sized))
     signals.pdq, signals.pdq_quality = pdq.hex, pdq.quality
-    signals.local_features = local_features(np.asarray(img)).to_bytes()
     signals.thumbnail = blurred_thumbnail(img)
-    if analyse and _analysable(*img.size):
-        nudity = _analyse_picture(np.asarray(img), None, signals)
-        signals.nudity = _nudity_dict([(None, nudity)])
+    if _analysable(*img.size):  # a strip has no shape worth matching, and ORB refuses it
+        rgb = np.asarray(img)
+        signals.local_features = local_features(rgb).to_bytes()
+        if analyse:
+            signals.nudity = _nudity_dict([(None, _analyse_picture(rgb, None, signals))])
     if analyse:
         signals.provenance = provenance_hints(path, signals.mime_type)
 
