@@ -1,7 +1,6 @@
 """Turned, mirrored and screenshotted copies are found through query variants, also when the
 bank holds only a hash imported from another organisation (no file to compare)."""
 
-import numpy as np
 from PIL import Image
 
 from conftest import picture, save_jpeg
