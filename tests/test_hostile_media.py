@@ -25,7 +25,9 @@ resource.setrlimit(resource.RLIMIT_AS, ({cap}, {cap}))
 from jikimi.limits import Limits
 from jikimi.signals.content import compute_signals
 signals = compute_signals(Path(sys.argv[1]), Limits())
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM is this process's own peak: ru_maxrss would carry over the peak of the (large) test
+# process that started it, across fork and exec.
+peak = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({{"error": signals.error, "nudity": signals.nudity is not None, "pdq": signals.pdq,
                    "peak_rss": peak}}))
 """
