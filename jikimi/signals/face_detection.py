@@ -89,12 +89,7 @@ class YuNetDetector:
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
         height, width = rgb.shape[:2]
         scale = min((self.max_pixels / (height * width)) ** 0.5, MAX_UPSCALE)
-        small = rgb
-        if abs(scale - 1.0) > 0.02:
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            small = np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR))
-        else:
-            scale = 1.0
+        small, scale = scaled(rgb, scale)
         detect, hog = self._load()
         rows = detect(np.ascontiguousarray(small[:, :, ::-1]))  # the library takes BGR
         boxes = []
@@ -147,3 +142,12 @@ def _dlib_box(x: float, y: float, w: float, h: float) -> tuple[int, int, int, in
     left, right, bottom = x + fl * w, x + fr * w, y + fb * h
     top = y + ft * h if y > 0 else bottom - (right - left)
     return round(left), round(top), round(right), round(bottom)
+
+
+def scaled(rgb: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
+    """`rgb` resized by `scale`, and the scale applied (1.0 when it is too close to be worth it)."""
+    if abs(scale - 1.0) <= 0.02:
+        return rgb, 1.0
+    height, width = rgb.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR)), scale

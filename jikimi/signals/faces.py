@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
-from PIL import Image
 
 from jikimi.errors import JikimiError
-from jikimi.signals.face_detection import FaceBox, FaceDetector, YuNetDetector
+from jikimi.signals.face_detection import FaceBox, FaceDetector, YuNetDetector, scaled
 from jikimi.signals.face_embedding import FaceEmbedder, default_embedder
 
 MAX_UPSCALE = 2.0  # small images are enlarged at most this much before HOG
@@ -132,12 +131,7 @@ class FaceAnalyzer:
         detector, _ = self._load()
         height, width = rgb.shape[:2]
         scale = min(side / max(height, width), MAX_UPSCALE)
-        small = rgb
-        if abs(scale - 1.0) > 0.02:
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            small = np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR))
-        else:
-            scale = 1.0
+        small, scale = scaled(rgb, scale)
         rects, scores, _ = detector.run(small, upsample, 0.0)
         boxes = []
         for r, s in zip(rects, scores):
