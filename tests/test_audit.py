@@ -381,24 +381,25 @@ def test_cutting_the_tail_is_caught_against_a_receipt(full_ws, tmp_path, cut):
     assert f"the log ends at entry {ENTRIES - cut}, but the receipt of" in report["witness_problems"][0]["problem"]
 
 
-def test_a_rolled_back_database_copy_is_caught(full_ws, tmp_path):
+def rolled_back_after_a_receipt(full_ws, tmp_path):
+    """Copy the database, log 5 more entries, take a receipt, then put the copy back."""
     backup = tmp_path / "backup.db"
     sql(full_ws, f"VACUUM INTO '{backup}'")
     fill(full_ws, 5)
     receipt = tmp_path / "head.json"
     anchor(full_ws, receipt)
     restore(full_ws, backup)
+    return receipt
+
+
+def test_a_rolled_back_database_copy_is_caught(full_ws, tmp_path):
+    receipt = rolled_back_after_a_receipt(full_ws, tmp_path)
     result = cli("audit", "verify", "--witness", receipt)
     assert result.exit_code == 1 and f"the log ends at entry {ENTRIES}, but" in result.stdout
 
 
 def test_a_rolled_back_and_rewritten_log_is_caught(full_ws, tmp_path):
-    backup = tmp_path / "backup.db"
-    sql(full_ws, f"VACUUM INTO '{backup}'")
-    fill(full_ws, 5)
-    receipt = tmp_path / "head.json"
-    anchor(full_ws, receipt)
-    restore(full_ws, backup)
+    receipt = rolled_back_after_a_receipt(full_ws, tmp_path)
     fill(full_ws, 7)  # the same number of entries and more, written after the rollback
     result = cli("audit", "verify", "--witness", receipt)
     assert result.exit_code == 1
