@@ -87,46 +87,93 @@ def padded(path: Path) -> np.ndarray:
     return np.asarray(ImageOps.expand(image, border, fill=(127, 127, 127)))
 
 
+def cached_rows(cache: Path | None, name: str, photos: list[Photo], width: int, compute) -> np.ndarray:
+    """One float row per photo, stored in cache/name.npz by photo path: rows of photos already
+    measured are reused, only new photos are computed (`compute(i)` gives photo i's row)."""
+    key = cache / f"{name}.npz" if cache else None
+    names = [str(p.path) for p in photos]
+    known = {}
+    if key and key.exists():
+        stored = np.load(key)
+        values = stored[next(k for k in ("rows", "boxes", "vectors") if k in stored.files)]  # older layouts
+        known = {n: row for n, row in zip(stored["names"], values.reshape(len(stored["names"]), -1))}
+    rows = np.full((len(photos), width), np.nan, np.float64)
+    missing = [i for i, n in enumerate(names) if n not in known]
+    for i, n in enumerate(names):
+        if n in known:
+            rows[i] = known[n]
+    for i in missing:
+        rows[i] = compute(i)
+    if key and missing:
+        key.parent.mkdir(parents=True, exist_ok=True)
+        merged = dict(known) | {names[i]: rows[i] for i in range(len(photos))}
+        np.savez(key, names=np.array(list(merged)), rows=np.array(list(merged.values())))
+    return rows
+
+
 def find_faces(photos: list[Photo], analyzer: F.FaceAnalyzer, cache: Path | None) -> list[tuple[int, int, int, int] | None]:
     """The largest HOG face of each padded photo, as the enrolment detector finds it."""
-    key = cache / "boxes.npz" if cache else None
-    names = np.array([str(p.path) for p in photos])
-    if key and key.exists() and np.array_equal(np.load(key)["names"], names):
-        return [None if b[0] < 0 else tuple(int(v) for v in b) for b in np.load(key)["boxes"]]
-    boxes = []
-    for photo in photos:
-        found = analyzer._hog(padded(photo.path), F.REFERENCE_HOG_SIDE, 1)
+
+    def largest(i):
+        found = analyzer._hog(padded(photos[i].path), F.REFERENCE_HOG_SIDE, 1)
         best = max(found, key=lambda b: b.size, default=None)
-        boxes.append(None if best is None else (best.left, best.top, best.right, best.bottom))
-    if key:
-        key.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(key, names=names, boxes=np.array([b or (-1, -1, -1, -1) for b in boxes]))
-    return boxes
+        return (-1, -1, -1, -1) if best is None else (best.left, best.top, best.right, best.bottom)
+
+    rows = cached_rows(cache, "boxes", photos, 4, largest)
+    return [None if b[0] < 0 else tuple(int(v) for v in b) for b in rows]
 
 
 def embed_all(photos, boxes, model: E.FaceEmbedder, cache: Path | None) -> tuple[np.ndarray, float]:
-    """One vector per photo (NaN where no face), and the median CPU ms per face (wall time
-    would count the other jobs of a shared machine)."""
-    key = cache / f"{model.model_id}.npz" if cache else None
-    names = np.array([str(p.path) for p in photos])
-    if key and key.exists():
-        stored = np.load(key)
-        if np.array_equal(stored["names"], names):
-            return stored["vectors"], float(stored["ms"])
-    vectors = np.full((len(photos), model.dimensions), np.nan, np.float32)
+    """One vector per photo (NaN where no face), and the median CPU ms per face of the photos
+    embedded in this run (wall time would count the other jobs of a shared machine)."""
     times = []
-    for i, (photo, box) in enumerate(zip(photos, boxes)):
-        if box is None:
-            continue
-        rgb = padded(photo.path)
+
+    def embed(i):
+        if boxes[i] is None:
+            return np.full(model.dimensions, np.nan)
+        rgb = padded(photos[i].path)
         start = time.process_time()
-        vectors[i] = model.embed(rgb, [box])[0]
+        vector = model.embed(rgb, [boxes[i]])[0]
         times.append((time.process_time() - start) * 1000)
-    ms = float(np.median(times)) if times else float("nan")
-    if key:
-        key.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(key, names=names, vectors=vectors, ms=ms)
-    return vectors, ms
+        return vector
+
+    vectors = cached_rows(cache, model.model_id, photos, model.dimensions, embed).astype(np.float32)
+    return vectors, float(np.median(times)) if times else float("nan")
+
+
+QUALITY = ("size", "sharpness", "yaw", "roll", "yunet")
+
+
+def qualities(photos, boxes, analyzer: F.FaceAnalyzer, cache: Path | None) -> dict[str, np.ndarray]:
+    """Per photo: face size (px), sharpness, pose from dlib's five landmarks (yaw: the nose's
+    offset from the eyes' midpoint along the eye line, in eye distances; roll: the eye line's
+    angle, degrees), and YuNet's score on a crop around the face (0 when it sees none)."""
+    import cv2
+    import dlib
+
+    sface = E.SFaceEmbedder()
+
+    def measure(i):
+        if boxes[i] is None:
+            return [np.nan] * len(QUALITY)
+        rgb = padded(photos[i].path)
+        left, top, right, bottom = boxes[i]
+        _, landmarks = analyzer._load()
+        shape = landmarks(rgb, dlib.rectangle(left, top, right - 1, bottom - 1))
+        q = F.face_quality(rgb, shape, (left, top, right, bottom))
+        yunet, _, _ = sface._load()
+        size = max(right - left, bottom - top)
+        margin = round(size * sface.crop_margin)
+        x0, y0 = max(0, left - margin), max(0, top - margin)
+        scale = sface.yunet_side / size
+        crop = cv2.resize(np.ascontiguousarray(rgb[y0:bottom + margin, x0:right + margin, ::-1]), None, fx=scale, fy=scale)
+        yunet.setInputSize((crop.shape[1], crop.shape[0]))
+        _, found = yunet.detect(crop)
+        score = 0.0 if found is None or not len(found) else float(max(found[:, 14]))
+        return [q.size_px, q.sharpness, q.yaw, q.roll, score]
+
+    rows = cached_rows(cache, "quality", photos, len(QUALITY), measure)
+    return {name: rows[:, j] for j, name in enumerate(QUALITY)}
 
 
 @dataclass
@@ -226,11 +273,185 @@ def enrolment_table(model_id, photos, indices, vectors, thresholds) -> None:
         print(f"| {GROUP_NAMES.get(kind, kind)} | {level} | {rate(np.array(values['impostor']))} | {rate(np.array(values['genuine']))} |")
 
 
+# ---- Subject-level protocol: enrol her from k photos, look for her among every other photo ----
+
+# The enrolment gate of `jikimi subject add` (jikimi.signals.faces: MIN_REFERENCE_FACE_PX, MIN_REFERENCE_SHARPNESS).
+REFERENCE_GATE = {"min_size": F.MIN_REFERENCE_FACE_PX, "min_sharpness": F.MIN_REFERENCE_SHARPNESS}
+# Probe gates tried: a probe failing one is "uncertain", neither a match nor a miss.
+PROBE_GATES = [{}, {"min_sharpness": 3.0}, {"max_yaw": 0.25}, {"max_yaw": 0.15}, {"min_yunet": 0.8},
+               {"min_yunet": 0.9}, {"max_yaw": 0.25, "min_yunet": 0.8}]
+DETAIL_RULES = ("min", "mean")  # per-group tables for these rules
+POOL = 5  # her first POOL usable photos are reserved for enrolment, whatever k, so every k is
+# measured on the same probes: her photos after those, and every photo of every other person.
+
+
+def mean_template(templates: np.ndarray) -> np.ndarray:
+    """The mean of her templates, scaled to their mean length (unit length for SFace), as
+    jikimi.match does."""
+    mean = templates.mean(axis=0)
+    return mean * np.linalg.norm(templates, axis=1).mean() / max(float(np.linalg.norm(mean)), 1e-12)
+
+
+RULES = ("min", "mean", "top2", "min-spread")
+
+
+@dataclass
+class Trials:
+    score: np.ndarray  # the rule's distance between her templates and the probe
+    genuine: np.ndarray
+    subject_group: np.ndarray
+    probe_group: np.ndarray
+    probe: np.ndarray  # index of the probe photo
+    subject: np.ndarray  # "group/person"
+
+
+def subject_trials(photos, indices, vectors, ref_ok, k: int, rule: str, spread_centre: float = 0.0) -> Trials:
+    """Every person with POOL usable reference photos is a subject, enrolled from the first k
+    of them; every other usable photo of the part (not hers among the POOL) is a probe."""
+    usable = [i for i in indices if np.isfinite(vectors[i]).all()]
+    person = np.array([f"{p.group}/{p.person}" for p in photos])
+    groups = np.array([p.group for p in photos])
+    by_person: dict[str, list[int]] = {}
+    for i in usable:
+        by_person.setdefault(person[i], []).append(i)
+    parts = []
+    for name, ids in by_person.items():
+        eligible = [i for i in ids if ref_ok[i]]
+        if len(eligible) < POOL or len(ids) <= POOL:
+            continue
+        refs, reserved = eligible[:k], set(eligible[:POOL])
+        probes = np.array([i for i in usable if i not in reserved])
+        templates = vectors[refs].astype(np.float64)
+        d = np.linalg.norm(templates[:, None, :] - vectors[probes][None, :, :], axis=2)
+        if rule == "mean":
+            score = np.linalg.norm(mean_template(templates) - vectors[probes], axis=1)
+        elif rule == "top2":
+            score = np.sort(d, axis=0)[:2].mean(axis=0)
+        else:
+            score = d.min(axis=0)
+        if rule == "min-spread" and k > 1:
+            a, b = np.triu_indices(k, 1)
+            spread = float(np.median(np.linalg.norm(templates[a] - templates[b], axis=1)))
+            score = score - SPREAD_WEIGHT * (spread - spread_centre)
+        parts.append((score, person[probes] == name, np.full(len(probes), groups[ids[0]]), groups[probes], probes,
+                      np.full(len(probes), name)))
+    if not parts:
+        return Trials(*(np.array([]) for _ in range(6)))
+    return Trials(*(np.concatenate(column) for column in zip(*parts)))
+
+
+SPREAD_WEIGHT = 0.5  # min-spread: a subject whose references lie further apart gets a looser threshold
+
+
+def median_spread(photos, indices, vectors, ref_ok, k: int) -> float:
+    trials = subject_trials(photos, indices, vectors, ref_ok, k, "min")
+    spreads = []
+    for name in set(trials.subject):
+        ids = [i for i in indices if f"{photos[i].group}/{photos[i].person}" == name and ref_ok[i]
+               and np.isfinite(vectors[i]).all()][:k]
+        a, b = np.triu_indices(len(ids), 1)
+        if len(a):
+            spreads.append(np.median(np.linalg.norm(vectors[ids][a] - vectors[ids][b], axis=1)))
+    return float(np.median(spreads)) if spreads else 0.0
+
+
+def gate_mask(quality: dict[str, np.ndarray], gate: dict[str, float]) -> np.ndarray:
+    """True where a face passes the quality gate (NaN quality fails)."""
+    ok = np.ones(len(quality["size"]), bool)
+    if "min_size" in gate:
+        ok &= quality["size"] >= gate["min_size"]
+    if "min_sharpness" in gate:
+        ok &= quality["sharpness"] >= gate["min_sharpness"]
+    if "max_yaw" in gate:
+        ok &= np.abs(quality["yaw"]) <= gate["max_yaw"]
+    if "min_yunet" in gate:
+        ok &= quality["yunet"] >= gate["min_yunet"]
+    return ok
+
+
+def gate_name(gate: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:g}" for k, v in gate.items()) or "none"
+
+
+def subject_metrics(trials: Trials, probe_ok: np.ndarray, sizes, threshold: float, group: str) -> dict:
+    """FMR and TMR of subjects of `group` against probes of the same group, at `threshold`;
+    probes failing the gate are "uncertain": neither a match nor a miss."""
+    mine = (trials.subject_group == group) & (trials.probe_group == group)
+    ok = probe_ok[trials.probe.astype(int)] if len(trials.probe) else np.array([], bool)
+    hit = trials.score <= threshold
+    impostor, genuine = mine & ~trials.genuine, mine & trials.genuine
+    big = sizes[trials.probe.astype(int)] >= MIN_FACE_PX if len(trials.probe) else np.array([], bool)
+    return {
+        "fmr": hit[impostor & ok], "tmr": hit[genuine & ok], "tmr64": hit[genuine & ok & big],
+        "found": (hit & ok)[genuine], "uncertain": ~ok[genuine], "uncertain_impostor": ~ok[impostor],
+        "subjects": len(set(trials.subject[mine])),
+        "people": len({p for p in trials.subject[mine]}),
+    }
+
+
+def subject_protocol(model_id, photos, tune, test, vectors, sizes, quality, ks, rules, gates) -> dict:
+    """Choose each (k, rule, gate)'s thresholds on the tuning part (FMR <= TARGET_FMR, and
+    CONFIDENT_FMR, among East Asian women), then report the "possible" level on the test part.
+    Returns {(k, rule): (test trials, thresholds)} for the ungated runs."""
+    reference_ok = gate_mask(quality, REFERENCE_GATE)
+    print(f"\n### {model_id}: subject level (enrolled from k photos; references must pass {gate_name(REFERENCE_GATE)})\n")
+    print("Thresholds chosen on the tuning part; figures from the test part, East Asian women enrolled and "
+          "probed with East Asian women. 'uncertain': her photos the probe gate set aside.\n")
+    print("| k | rule | probe gate | possible / confident | FMR [95% CI] (false/trials) | TMR [95% CI] | TMR, faces >= 64 px | "
+          "her photos found (uncertain = missed) | uncertain | subjects |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    chosen = {}
+    for k in ks:
+        for rule in rules:
+            if rule in ("top2", "min-spread") and k == 1:
+                continue
+            centre = median_spread(photos, tune, vectors, reference_ok, k) if rule == "min-spread" else 0.0
+            tuning = subject_trials(photos, tune, vectors, reference_ok, k, rule, centre)
+            testing = subject_trials(photos, test, vectors, reference_ok, k, rule, centre)
+            for gate in gates:
+                probe_ok = gate_mask(quality, gate)
+                mine = (tuning.subject_group == TUNING_GROUP) & (tuning.probe_group == TUNING_GROUP) & ~tuning.genuine
+                impostor = tuning.score[mine & probe_ok[tuning.probe.astype(int)]]
+                thresholds = {"possible": threshold_at(impostor, TARGET_FMR), "confident": threshold_at(impostor, CONFIDENT_FMR)}
+                m = subject_metrics(testing, probe_ok, sizes, thresholds["possible"], TUNING_GROUP)
+                if not gate:
+                    chosen[(k, rule)] = (testing, thresholds)
+                print(f"| {k} | {rule} | {gate_name(gate)} | {thresholds['possible']:.2f} / {thresholds['confident']:.2f} | "
+                      f"{rate(m['fmr'])} | {rate(m['tmr'])} | {rate(m['tmr64'])} | {rate(m['found'])} | "
+                      f"{m['uncertain'].mean():.2f} | {m['subjects']} |")
+    return chosen
+
+
+def subject_detail(model_id, photos, test, testing: Trials, probe_ok, sizes, thresholds: dict[str, float], title: str) -> None:
+    """Per group, for one (k, rule, gate): FMR and TMR with CIs and identity counts."""
+    print(f"\n#### {model_id}, {title}: per group, test part\n")
+    print("| subjects' group | subjects | probe people | level (distance) | FMR [95% CI] (false/trials) | TMR [95% CI] | her photos found | uncertain |")
+    print("|---|---|---|---|---|---|---|---|")
+    person = np.array([p.person for p in photos])
+    for group in [g for g in GROUP_NAMES if g != "mixed"]:
+        if not (testing.subject_group == group).any():
+            continue
+        people = len(set(person[[i for i in test if photos[i].group == group]]))
+        for level, t in thresholds.items():
+            m = subject_metrics(testing, probe_ok, sizes, t, group)
+            print(f"| {GROUP_NAMES[group]} | {m['subjects']} | {people} | {level} ({t:.2f}) | {rate(m['fmr'])} | "
+                  f"{rate(m['tmr'])} | {rate(m['found'])} | {m['uncertain'].mean():.2f} |")
+    cross = (testing.subject_group != testing.probe_group) & ~testing.genuine
+    ok = probe_ok[testing.probe.astype(int)]
+    for level, t in thresholds.items():
+        print(f"| mixed (other groups' probes) | {len(set(testing.subject))} | | {level} ({t:.2f}) | "
+              f"{rate((testing.score <= t)[cross & ok])} | - | - | - |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="a GROUP/PERSON/*.jpg folder, or a manifest CSV")
     parser.add_argument("--models", default=",".join(E.EMBEDDERS), help="comma-separated model ids")
     parser.add_argument("--no-cache", action="store_true", help="do not keep embeddings next to the data")
+    parser.add_argument("--protocol", choices=("pairs", "subject", "all"), default="all",
+                        help="pairs of photos, subjects enrolled from k photos, or both")
+    parser.add_argument("--enrol-k", default="1,2,3,5", help="subject level: numbers of reference photos (at most %d)" % POOL)
+    parser.add_argument("--rules", default=",".join(RULES), help="subject level: match rules (%s)" % ", ".join(RULES))
     args = parser.parse_args()
     photos = load_photos(args.data)
     if not photos:
@@ -268,8 +489,17 @@ def main() -> None:
               f"{thresholds['possible']:.2f} (FMR {TARGET_FMR:g}), confident <= {thresholds['confident']:.2f} "
               f"(FMR {CONFIDENT_FMR:g}); the code has {model.match_threshold:.2f} / {model.confident_threshold:.2f}.")
         testing = pairs_of(test, photos, vectors, sizes)
-        group_table(model_id, testing, photos, test, thresholds)
-        enrolment_table(model_id, photos, test, vectors, thresholds)
+        if args.protocol in ("pairs", "all"):
+            group_table(model_id, testing, photos, test, thresholds)
+            enrolment_table(model_id, photos, test, vectors, thresholds)
+        if args.protocol in ("subject", "all"):
+            quality = qualities(photos, boxes, analyzer, cache)
+            ks = [int(k) for k in args.enrol_k.split(",")]
+            chosen = subject_protocol(model_id, photos, tune, test, vectors, sizes, quality, ks, args.rules.split(","), PROBE_GATES)
+            for (k, rule), (trials, thresholds) in chosen.items():
+                if rule in DETAIL_RULES:
+                    subject_detail(model_id, photos, test, trials, np.ones(len(photos), bool), sizes, thresholds,
+                                   f"enrolled from {k}, rule {rule}")
         ea = (testing.group == TUNING_GROUP)
         summary.append((model_id, ms, thresholds["possible"],
                         rate(testing.distance[ea & ~testing.genuine] <= thresholds["possible"]),

@@ -182,6 +182,31 @@ class FaceAnalyzer:
             return self._models
 
 
+@dataclass
+class FaceQuality:
+    """What decides whether a face carries enough identity to be compared."""
+
+    size_px: int
+    sharpness: float  # see sharpness()
+    yaw: float  # the nose's offset from the eyes' midpoint along the eye line, in eye distances (0 = frontal)
+    roll: float  # the eye line's angle, degrees
+
+
+def face_quality(rgb: np.ndarray, shape, box: tuple[int, int, int, int]) -> FaceQuality:
+    """The quality of the face in `box`, from dlib's 5-point `shape` of it (eye corners 0-1 and
+    2-3, nose tip 4)."""
+    import dlib
+
+    points = np.array([[p.x, p.y] for p in shape.parts()], np.float64)
+    eyes = sorted((points[0:2].mean(axis=0), points[2:4].mean(axis=0)), key=lambda e: e[0])
+    line = eyes[1] - eyes[0]
+    spread = max(float(np.linalg.norm(line)), 1e-6)
+    yaw = float(np.dot(points[4] - (eyes[0] + eyes[1]) / 2, line / spread) / spread)
+    chip = dlib.get_face_chip(rgb, shape, CHIP_SIZE, 0.0)  # the face alone, no background
+    left, top, right, bottom = box
+    return FaceQuality(min(right - left, bottom - top), sharpness(chip), yaw, float(np.degrees(np.arctan2(line[1], line[0]))))
+
+
 def sharpness(chip: np.ndarray) -> float:
     """Variance of the Laplacian over the middle of a tightly aligned 150-px face chip.
 
