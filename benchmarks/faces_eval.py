@@ -280,7 +280,6 @@ REFERENCE_GATE = {"min_size": F.MIN_REFERENCE_FACE_PX, "min_sharpness": F.MIN_RE
 # Probe gates tried: a probe failing one is "uncertain", neither a match nor a miss.
 PROBE_GATES = [{}, {"min_sharpness": 3.0}, {"max_yaw": 0.25}, {"max_yaw": 0.15}, {"min_yunet": 0.8},
                {"min_yunet": 0.9}, {"max_yaw": 0.25, "min_yunet": 0.8}]
-DETAIL_RULES = ("min", "mean")  # per-group tables for these rules
 POOL = 5  # her first POOL usable photos are reserved for enrolment, whatever k, so every k is
 # measured on the same probes: her photos after those, and every photo of every other person.
 
@@ -496,10 +495,17 @@ def main() -> None:
             quality = qualities(photos, boxes, analyzer, cache)
             ks = [int(k) for k in args.enrol_k.split(",")]
             chosen = subject_protocol(model_id, photos, tune, test, vectors, sizes, quality, ks, args.rules.split(","), PROBE_GATES)
-            for (k, rule), (trials, thresholds) in chosen.items():
-                if rule in DETAIL_RULES:
-                    subject_detail(model_id, photos, test, trials, np.ones(len(photos), bool), sizes, thresholds,
-                                   f"enrolled from {k}, rule {rule}")
+            everyone = np.ones(len(photos), bool)
+            if (2, "min") in chosen:  # what Jikimi did before: nearest template, one threshold
+                subject_detail(model_id, photos, test, chosen[(2, "min")][0], everyone, sizes,
+                               {"possible": model.match_threshold, "confident": model.confident_threshold},
+                               "before: enrolled from 2, nearest template, the 1-photo thresholds")
+            for k in ks:  # what Jikimi does: her mean template, the thresholds for k photos
+                if (k, "mean") in chosen:
+                    possible, confident = model.thresholds(k)
+                    subject_detail(model_id, photos, test, chosen[(k, "mean")][0], everyone, sizes,
+                                   {"possible": possible, "confident": confident},
+                                   f"shipped: enrolled from {k}, mean template, thresholds({k}) of the code")
         ea = (testing.group == TUNING_GROUP)
         summary.append((model_id, ms, thresholds["possible"],
                         rate(testing.distance[ea & ~testing.genuine] <= thresholds["possible"]),

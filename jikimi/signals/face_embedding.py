@@ -10,6 +10,13 @@ faces (figures in docs/faces.md):
   false-match rate of at most 1e-3 on the tuning part of the evaluation ("possible" match);
 - `confident_threshold`: a stricter level, at a false-match rate of at most 1e-4 there
   ("confident" match; only these may be routed to another case).
+
+Those two hold for a subject enrolled from one photo. A subject enrolled from several is
+matched against the mean of her templates (jikimi.match), which brings her other photos
+closer than any single template does, and other women a little closer too: `thresholds(n)`
+gives both levels for n reference photos, each chosen where East Asian women enrolled from n
+photos reach those false-match rates on the tuning part (benchmarks/faces_eval.py --protocol
+subject; figures in docs/faces.md).
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ class FaceEmbedder(Protocol):
     match_threshold: float
     confident_threshold: float
 
+    def thresholds(self, references: int) -> tuple[float, float]:
+        """(possible, confident) distances to the mean template of a subject with `references` templates."""
+        ...
+
     def embed(self, rgb: np.ndarray, boxes: Sequence[tuple[int, int, int, int]], jitters: int = 1) -> list[np.ndarray]:
         """One float32 vector per (left, top, right, bottom) face box of an RGB uint8 image."""
         ...
@@ -53,7 +64,12 @@ class DlibResNetEmbedder:
     dimensions = 128
     match_threshold = 0.33
     confident_threshold = 0.32
+    # (possible, confident) by number of reference photos, for the mean template (4 = 4 or more).
+    subject_thresholds = {1: (0.33, 0.32), 2: (0.32, 0.31), 3: (0.30, 0.29), 4: (0.30, 0.29)}
     padding = 0.25
+
+    def thresholds(self, references: int) -> tuple[float, float]:
+        return _by_references(self.subject_thresholds, references)
 
     def __init__(self) -> None:
         self._models = None
@@ -103,6 +119,12 @@ class SFaceEmbedder:
     dimensions = 128
     match_threshold = 1.02
     confident_threshold = 0.98
+    # (possible, confident) by number of reference photos, for the mean template (4 = 4 or more).
+    # Tuning part, East Asian women enrolled from 2, 3, 5 photos: possible 0.99, 0.99, 0.98
+    # (FMR <= 1e-3); confident 0.94 (the strictest of 0.94, 0.97, 0.98 measured at FMR <= 1e-4,
+    # since ~2,500 trials cannot place 1e-4 finer). Enrolled from 5, on the held-out test part:
+    # FMR 9.6e-4 (3/3,128), her other photos found 0.90 (docs/faces.md).
+    subject_thresholds = {1: (1.02, 0.98), 2: (0.99, 0.94), 3: (0.99, 0.94), 4: (0.98, 0.94)}
     crop_margin = 0.6  # of the box size, on each side, so YuNet sees the whole head
     yunet_side = 160  # the crop is scaled so the face box is about this wide for YuNet
 
@@ -110,6 +132,9 @@ class SFaceEmbedder:
         self._models = None
         self._lock = threading.Lock()
         self._running = threading.Lock()  # YuNet's input size is state shared by every call
+
+    def thresholds(self, references: int) -> tuple[float, float]:
+        return _by_references(self.subject_thresholds, references)
 
     def embed(self, rgb, boxes, jitters=1):
         if not len(boxes):
@@ -189,6 +214,20 @@ def _row_from_eyes(rgb, box, landmarks) -> np.ndarray:
     row[4:14] = np.array([[m.real, m.imag] for m in mapped], np.float32).reshape(-1)
     row[14] = 1.0
     return row.reshape(1, -1)
+
+
+def _by_references(table: dict[int, tuple[float, float]], references: int) -> tuple[float, float]:
+    """The entry for `references` photos; the largest entry stands for that many or more."""
+    return table[min(max(references, 1), max(table))]
+
+
+def mean_template(templates: np.ndarray) -> np.ndarray:
+    """The mean of one subject's templates (one model), scaled to their mean length (unit length
+    for SFace, whose vectors are normalised): what a face is compared with."""
+    templates = np.asarray(templates, np.float32).reshape(len(templates), -1)
+    mean = templates.mean(axis=0)
+    length = float(np.linalg.norm(templates, axis=1).mean())
+    return (mean * length / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
