@@ -32,6 +32,25 @@ from jikimi.store.models import Case, Subject, SubjectTemplate, utcnow
 from jikimi.workspace import Workspace
 
 
+# How many reference photos to ask for. A subject is matched against the mean of her templates
+# (jikimi.match); on held-out East Asian women (benchmarks/faces_eval.py --protocol subject,
+# docs/faces.md) her other photos were found 0.73 of the time from 1 photo, 0.81 from 2, 0.85
+# from 3 and 0.90 from 5, at a false-match rate of about 1e-3 each.
+RECOMMENDED_REFERENCES = 3  # fewer: the case worker is told to add photos
+BEST_REFERENCES = 5
+ENROLMENT_GUIDANCE = (f"{RECOMMENDED_REFERENCES}-{BEST_REFERENCES} clear photos of her face from different occasions "
+                      "(not one photo shoot) find her most often")
+REFUSED_PHOTO_GUIDANCE = "leave it out or use another clear photo of her face, ideally from another occasion"
+
+
+def enrolment_advice(references: int) -> str | None:
+    """What to tell the case worker after enrolling a subject from `references` photos, or None."""
+    if references >= RECOMMENDED_REFERENCES:
+        return None
+    return (f"enrolled from {references} photo(s): add more with her consent; {ENROLMENT_GUIDANCE} "
+            f"(her other photos found 0.73 of the time from 1 photo, 0.81 from 2, 0.90 from {BEST_REFERENCES})")
+
+
 # A kept reference crop: the face plus margin, small enough to be little more than a template,
 # large enough for the enrolment detector (faces of MIN_REFERENCE_FACE_PX or more) to find it.
 CROP_SIDE = 320
@@ -99,7 +118,7 @@ def enrol_subject(ws: Workspace, session: Session, case: Case, name: str, consen
             image = open_image(photo, limits)
             faces.append((photo, image, analyzer.reference_face(np.asarray(image), face)))
         except JikimiError as e:
-            raise JikimiError(f"{photo.name}: {e}") from None
+            raise JikimiError(f"{photo.name}: {e}; {REFUSED_PHOTO_GUIDANCE}") from None
         except OSError as e:
             raise JikimiError(f"{photo.name}: cannot read ({e.strerror or e})") from None
     key = keys.workspace_key(ws.home)

@@ -25,6 +25,7 @@ from rich.text import Text
 from jikimi import cli_web
 from jikimi.cli_actions import audit_app, evidence_app, host_app, review, takedown_app, warn_if_exposed
 from jikimi.cli_core import actor_option, core
+from jikimi.cases import ENROLMENT_GUIDANCE, enrolment_advice
 from jikimi.errors import JikimiError
 from jikimi.limits import Limits
 from jikimi.private_output import write_private
@@ -235,7 +236,7 @@ def members_list(case_id: int, as_json: Annotated[bool, typer.Option("--json")] 
 @subject_app.command("add")
 def subject_add(
     case_id: Annotated[int, typer.Argument(help="The case, from `jikimi case list`.")],
-    photos: Annotated[list[Path], typer.Argument(help="Reference photos, each showing her face clearly.")],
+    photos: Annotated[list[Path], typer.Argument(help=f"Reference photos, each showing her face clearly: {ENROLMENT_GUIDANCE}.")],
     name: Annotated[str, typer.Option(help="How she is named in reports (a pseudonym is fine).")],
     consent: Annotated[str, typer.Option(help="What she consented to, in her words or the form's.")],
     consented_by: Annotated[Optional[str], typer.Option(help="Who gave consent (default: the subject; a guardian for a minor).")] = None,
@@ -246,7 +247,10 @@ def subject_add(
     known: Annotated[Optional[list[Path]], typer.Option(help="Intimate files she holds: hashed into the case's bank, never stored (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the created subject as JSON.")] = False,
 ) -> None:
-    """Enrol a person to protect, with her consent. Each photo must show exactly one usable face."""
+    """Enrol a person to protect, with her consent. Each photo must show exactly one usable face.
+
+    Give 3-5 photos of her from different occasions: she is found in more of her other photos than from one or two, at the same false-match rate (figures in docs/faces.md).
+    """
     jk, actor = core()
     data = jk.subjects.enrol(actor, case_id, name, photos, scope=consent, consented_by=consented_by,
                              cross_case=not no_cross_case, face=face, keep_photos=keep_photos, known=known or [],
@@ -257,6 +261,8 @@ def subject_add(
         out.print(f"Enrolled subject {data['id']} ({name}) in case {case_id} from {data['templates']} photo(s); "
                   f"{'photos kept, encrypted' if keep_photos else 'photos not kept'}; "
                   f"{'reference face crops kept, encrypted' if keep_reference_crops else 'no reference face crops kept'}.")
+        if advice := enrolment_advice(data["templates"]):
+            out.print(f"Note: {advice}.")
 
 
 @subject_app.command("reenrol")

@@ -109,3 +109,23 @@ def test_a_man_enrolled_from_five_photos_is_found_in_his_others_and_no_one_else(
             assert len(matches) == 1 and matches[0]["threshold"] == possible, (path, matches)
         else:
             assert matches == [], (path, matches)
+
+
+def test_the_case_worker_is_told_to_enrol_from_three_to_five_photos(tmp_path):
+    import json
+
+    from conftest import picture, save_jpeg
+    from test_cli import run
+
+    home = tmp_path / "home"
+    run(home, "init")
+    words = lambda text: " ".join(text.replace("│", " ").split())
+    assert "3-5 clear photos of her face from different occasions" in words(run(home, "subject", "add", "--help").stdout)
+    case_id = json.loads(run(home, "case", "create", "Case A", "--json").stdout)["id"]
+    photo = save_jpeg(picture("astronaut"), tmp_path / "astronaut.jpg", quality=95)
+    coffee = save_jpeg(picture("coffee"), tmp_path / "coffee.jpg")
+    refused = run(home, "subject", "add", case_id, photo, coffee, "--name", "E", "--consent", "search", check=False)
+    assert refused.returncode != 0
+    assert "coffee.jpg: no face found; leave it out or use another clear photo of her face" in words(refused.stderr)
+    enrolled = run(home, "subject", "add", case_id, photo, "--name", "E", "--consent", "search").stdout
+    assert "Note: enrolled from 1 photo(s): add more with her consent; 3-5 clear photos" in words(enrolled)
