@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import sys
 import time
 from dataclasses import dataclass
@@ -156,10 +157,7 @@ def qualities(photos, boxes, analyzer: F.FaceAnalyzer, cache: Path | None) -> di
     """Per photo: face size (px), sharpness, pose from dlib's five landmarks (yaw: the nose's
     offset from the eyes' midpoint along the eye line, in eye distances; roll: the eye line's
     angle, degrees), and YuNet's score on a crop around the face (0 when it sees none)."""
-    import cv2
     import dlib
-
-    sface = E.SFaceEmbedder()
 
     def measure(i):
         if boxes[i] is None:
@@ -169,16 +167,7 @@ def qualities(photos, boxes, analyzer: F.FaceAnalyzer, cache: Path | None) -> di
         _, landmarks = analyzer._load()
         shape = landmarks(rgb, dlib.rectangle(left, top, right - 1, bottom - 1))
         q = F.face_quality(rgb, shape, (left, top, right, bottom))
-        yunet, _, _ = sface._load()
-        size = max(right - left, bottom - top)
-        margin = round(size * sface.crop_margin)
-        x0, y0 = max(0, left - margin), max(0, top - margin)
-        scale = sface.yunet_side / size
-        crop = cv2.resize(np.ascontiguousarray(rgb[y0:bottom + margin, x0:right + margin, ::-1]), None, fx=scale, fy=scale)
-        yunet.setInputSize((crop.shape[1], crop.shape[0]))
-        _, found = yunet.detect(crop)
-        score = 0.0 if found is None or not len(found) else float(max(found[:, 14]))
-        return [q.size_px, q.sharpness, q.yaw, q.roll, score]
+        return [q.size_px, q.sharpness, q.yaw, q.roll, yunet_score(rgb, boxes[i])]
 
     rows = cached_rows(cache, "quality", photos, len(QUALITY), measure)
     return {name: rows[:, j] for j, name in enumerate(QUALITY)}
@@ -312,10 +301,13 @@ class Trials:
     subject: np.ndarray  # "group/person"
 
 
-def subject_trials(photos, indices, vectors, ref_ok, k: int, rule: str, spread_centre: float = 0.0) -> Trials:
+def subject_trials(photos, indices, vectors, ref_ok, k: int, rule: str, spread_centre: float = 0.0,
+                   probe_vectors: np.ndarray | None = None) -> Trials:
     """Every person with POOL usable reference photos is a subject, enrolled from the first k
-    of them; every other usable photo of the part (not hers among the POOL) is a probe."""
+    of them; every other usable photo of the part (not hers among the POOL) is a probe, seen
+    through `probe_vectors` when given (the same photos, degraded)."""
     usable = [i for i in indices if np.isfinite(vectors[i]).all()]
+    seen = vectors if probe_vectors is None else probe_vectors
     person = np.array([f"{p.group}/{p.person}" for p in photos])
     groups = np.array([p.group for p in photos])
     by_person: dict[str, list[int]] = {}
@@ -327,11 +319,11 @@ def subject_trials(photos, indices, vectors, ref_ok, k: int, rule: str, spread_c
         if len(eligible) < POOL or len(ids) <= POOL:
             continue
         refs, reserved = eligible[:k], set(eligible[:POOL])
-        probes = np.array([i for i in usable if i not in reserved])
+        probes = np.array([i for i in usable if i not in reserved and np.isfinite(seen[i]).all()])
         templates = vectors[refs].astype(np.float64)
-        d = np.linalg.norm(templates[:, None, :] - vectors[probes][None, :, :], axis=2)
+        d = np.linalg.norm(templates[:, None, :] - seen[probes][None, :, :], axis=2)
         if rule == "mean":
-            score = np.linalg.norm(mean_template(templates) - vectors[probes], axis=1)
+            score = np.linalg.norm(mean_template(templates) - seen[probes], axis=1)
         elif rule == "top2":
             score = np.sort(d, axis=0)[:2].mean(axis=0)
         else:
@@ -433,6 +425,84 @@ def subject_protocol(model_id, photos, tune, test, vectors, sizes, quality, ks, 
     return chosen
 
 
+SMALL_JPEG_QUALITY = 60
+SMALL_GATES = [{}, {"min_sharpness": 3.0}, {"min_sharpness": 1.5}, {"min_yunet": 0.8}, {"max_yaw": 0.25}]
+
+
+def shrunk(photo: Photo, box, face_px: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The padded photo scaled so its face is `face_px` wide and recompressed (JPEG), as a face
+    in a whole picture or a video frame would reach the scan; and the face's box there."""
+    import io
+
+    image = Image.fromarray(padded(photo.path))
+    scale = face_px / (box[2] - box[0])
+    image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=SMALL_JPEG_QUALITY)
+    small_box = tuple(int(round(v * scale)) for v in box)
+    return np.asarray(Image.open(buffer).convert("RGB")), small_box
+
+
+def small_probe_table(model, photos, tune, test, boxes, vectors, quality, analyzer, cache, face_px: int, ks) -> None:
+    """Her references as they are; every probe shrunk to a `face_px` face: how the shipped
+    thresholds hold, and what each probe gate sets aside."""
+    import dlib
+
+    def embed(i):
+        if boxes[i] is None:
+            return np.full(model.dimensions, np.nan)
+        rgb, box = shrunk(photos[i], boxes[i], face_px)
+        return model.embed(rgb, [box])[0]
+
+    def measure(i):
+        if boxes[i] is None:
+            return [np.nan] * len(QUALITY)
+        rgb, (left, top, right, bottom) = shrunk(photos[i], boxes[i], face_px)
+        _, landmarks = analyzer._load()
+        shape = landmarks(rgb, dlib.rectangle(left, top, right - 1, bottom - 1))
+        q = F.face_quality(rgb, shape, (left, top, right, bottom))
+        return [q.size_px, q.sharpness, q.yaw, q.roll, yunet_score(rgb, (left, top, right, bottom))]
+
+    small = cached_rows(cache, f"{model.model_id}_face{face_px}", photos, model.dimensions, embed).astype(np.float32)
+    rows = cached_rows(cache, f"quality_face{face_px}", photos, len(QUALITY), measure)
+    small_quality = {name: rows[:, j] for j, name in enumerate(QUALITY)}
+    reference_ok = gate_mask(quality, REFERENCE_GATE)
+    sizes = np.full(len(photos), face_px)
+    print(f"\n#### {model.model_id}: probes shrunk to {face_px}-px faces (JPEG {SMALL_JPEG_QUALITY}), mean template, "
+          "thresholds of the code; East Asian women\n")
+    print("| part | k | probe gate | threshold | FMR [95% CI] (false/trials) | TMR among gated-in | her photos found | uncertain |")
+    print("|---|---|---|---|---|---|---|---|")
+    for part, indices in (("tune", tune), ("test", test)):
+        for k in ks:
+            trials = subject_trials(photos, indices, vectors, reference_ok, k, "mean", probe_vectors=small)
+            for gate in SMALL_GATES:
+                m = subject_metrics(trials, gate_mask(small_quality, gate), sizes, model.thresholds(k)[0], TUNING_GROUP)
+                print(f"| {part} | {k} | {gate_name(gate)} | {model.thresholds(k)[0]:.2f} | {rate(m['fmr'])} | {rate(m['tmr'])} | "
+                      f"{rate(m['found'])} | {m['uncertain'].mean():.2f} |")
+
+
+@functools.lru_cache(maxsize=1)
+def _sface() -> E.SFaceEmbedder:
+    return E.SFaceEmbedder()
+
+
+def yunet_score(rgb: np.ndarray, box) -> float:
+    """YuNet's best score on a crop around the face, scaled as SFace's alignment scales it (0: no face)."""
+    import cv2
+
+    sface = _sface()
+    yunet, _, _ = sface._load()
+    left, top, right, bottom = box
+    size = max(right - left, bottom - top)
+    margin = round(size * sface.crop_margin)
+    x0, y0 = max(0, left - margin), max(0, top - margin)
+    scale = sface.yunet_side / size
+    crop = cv2.resize(np.ascontiguousarray(rgb[y0:bottom + margin, x0:right + margin, ::-1]), None, fx=scale, fy=scale)
+    yunet.setInputSize((crop.shape[1], crop.shape[0]))
+    _, found = yunet.detect(crop)
+    return 0.0 if found is None or not len(found) else float(max(found[:, 14]))
+
+
 def subject_detail(model_id, photos, test, testing: Trials, probe_ok, sizes, thresholds: dict[str, float], title: str) -> None:
     """Per group, for one (k, rule, gate): FMR and TMR with CIs and identity counts."""
     print(f"\n#### {model_id}, {title}: per group, test part\n")
@@ -463,6 +533,7 @@ def main() -> None:
                         help="pairs of photos, subjects enrolled from k photos, or both")
     parser.add_argument("--enrol-k", default="1,2,3,5", help="subject level: numbers of reference photos (at most %d)" % POOL)
     parser.add_argument("--rules", default=",".join(RULES), help="subject level: match rules (%s)" % ", ".join(RULES))
+    parser.add_argument("--small-probes", default="", help="subject level: also with every probe's face shrunk to these widths (px), e.g. 32,48")
     args = parser.parse_args()
     photos = load_photos(args.data)
     if not photos:
@@ -519,6 +590,8 @@ def main() -> None:
                     subject_detail(model_id, photos, test, chosen[(k, "mean")][0], everyone, sizes,
                                    {"possible": possible, "confident": confident},
                                    f"shipped: enrolled from {k}, mean template, thresholds({k}) of the code")
+            for face_px in [int(v) for v in args.small_probes.split(",") if v]:
+                small_probe_table(model, photos, tune, test, boxes, vectors, quality, analyzer, cache, face_px, ks)
         ea = (testing.group == TUNING_GROUP)
         summary.append((model_id, ms, thresholds["possible"],
                         rate(testing.distance[ea & ~testing.genuine] <= thresholds["possible"]),
