@@ -156,13 +156,13 @@ class FaceAnalyzer:
         embeddings = self.embedder.embed(rgb, [(b.left, b.top, b.right, b.bottom) for b, _ in found], jitters)
         signals = []
         for (box, name), shape, embedding in zip(found, shapes, embeddings):
-            chip = dlib.get_face_chip(rgb, shape, CHIP_SIZE, 0.0)  # the face alone, no background
+            quality = face_quality(rgb, shape, (box.left, box.top, box.right, box.bottom))
             signals.append(
                 FaceSignal(
                     box=box,
                     embedding=embedding,
                     size_px=box.size,
-                    sharpness=sharpness(chip),
+                    sharpness=quality.sharpness,
                     detector=name,
                     model_id=self.embedder.model_id,
                 )
