@@ -84,9 +84,14 @@ class RichProgress:
 
 @app.command()
 def init() -> None:
-    """Create the workspace (database, evidence vault) or bring it up to date. Safe to repeat."""
-    ws = open_workspace()
-    out.print(f"Workspace ready at {ws.home}")
+    """Create the workspace (database, evidence vault) or bring it up to date. Safe to repeat.
+
+    A vault from before encryption has its files encrypted here (logged in the custody log)."""
+    jk, actor = core()
+    sealed = jk.custody.seal_plain_vault(actor)
+    if sealed:
+        out.print(f"Encrypted {sealed} vault file(s) written before the vault was encrypted.")
+    out.print(f"Workspace ready at {jk.ws.home}")
 
 
 @bank_app.command("create")
