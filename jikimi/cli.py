@@ -15,8 +15,6 @@ from typing import Annotated, Optional
 
 import typer
 from sqlalchemy.exc import DBAPIError
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn,
                            TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
@@ -24,6 +22,7 @@ from rich.text import Text
 
 from jikimi import cli_web
 from jikimi.cli_actions import audit_app, evidence_app, host_app, review, takedown_app, warn_if_exposed
+from jikimi.cli_console import err, labelled, out
 from jikimi.cli_core import actor_option, core
 from jikimi.cases import ENROLMENT_GUIDANCE, enrolment_advice
 from jikimi.errors import JikimiError
@@ -50,8 +49,6 @@ case_app.add_typer(members_app, name="members")
 subject_app = typer.Typer(help="Subjects: people to protect, enrolled with consent from reference photos.",
                           no_args_is_help=True)
 app.add_typer(subject_app, name="subject")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 
 
@@ -65,7 +62,7 @@ class RichProgress:
     """Draws scan phases as Rich progress bars with items/s and time remaining."""
 
     def __init__(self, enabled: bool = True):
-        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                             _Rate(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                             console=err, disable=not enabled)
         self.task = None
@@ -88,9 +85,14 @@ class RichProgress:
 
 @app.command()
 def init() -> None:
-    """Create the workspace (database, evidence vault) or bring it up to date. Safe to repeat."""
-    ws = open_workspace()
-    out.print(f"Workspace ready at {ws.home}")
+    """Create the workspace (database, evidence vault) or bring it up to date. Safe to repeat.
+
+    A vault from before encryption has its files encrypted here (logged in the custody log)."""
+    jk, actor = core()
+    sealed = jk.custody.seal_plain_vault(actor)
+    if sealed:
+        out.print(f"Encrypted {sealed} vault file(s) written before the vault was encrypted.")
+    out.print(f"Workspace ready at {jk.ws.home}")
 
 
 @bank_app.command("create")
@@ -120,7 +122,7 @@ def bank_add(
         progress.phase(f"Hashing into {name}", len(files))
         result = jk.banks.add_files(actor, name, files, on_file=lambda _: progress.advance())
     for warning in result["warnings"]:
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(labelled("warning:", "yellow", warning))
     out.print(f"Added {result['added']} file(s) to bank {name!r}")
 
 
@@ -270,7 +272,7 @@ def subject_reenrol(subject_id: int) -> None:
     """Recompute a subject's face templates with the current face model, from her kept crops or photos."""
     jk, actor = core()
     subject = jk.subjects.reenrol(actor, subject_id)
-    out.print(f"Re-enrolled subject {subject_id} ({escape(subject['name'])}): {subject['templates']} template(s) "
+    out.print(f"Re-enrolled subject {subject_id} ({subject['name']}): {subject['templates']} template(s) "
               f"now of model {', '.join(subject['models'])}.")
 
 
@@ -329,15 +331,16 @@ def _warn_reenrolment(jk, actor) -> None:
     """Subjects whose templates are of another model cannot be found by this scan: say so."""
     model_id = active_model_id()
     for subject in jk.subjects.needing_reenrolment(actor, model_id):
-        err.print(f"Subject {subject['id']} ({escape(subject['name'])}) was enrolled with another face model and will "
+        err.print(f"Subject {subject['id']} ({subject['name']}) was enrolled with another face model and will "
                   f"not be found by this scan ({model_id}): re-enrol her with `jikimi subject reenrol {subject['id']}` "
                   "(needs kept reference crops or photos) or `jikimi subject add` with new photos.")
 
 
 def _print_summary(summary: dict) -> None:
     c = summary["counts"]
-    out.print(f"Scan {summary['id']} {summary['status']}: {c['items']} items in {c['locators']} posts, "
-              f"[bold red]{c['matched']} matched[/], {c['errors']} could not be read, {c['allowed']} allowed.")
+    out.print(Text.assemble(f"Scan {summary['id']} {summary['status']}: {c['items']} items in {c['locators']} posts, ",
+                            (f"{c['matched']} matched", "bold red"),
+                            f", {c['errors']} could not be read, {c['allowed']} allowed."))
     out.print(f"Report: jikimi report {summary['id']} --format html -o report.html")
 
 
@@ -434,20 +437,20 @@ def main() -> None:
     try:
         app()
     except ScanInterrupted as e:
-        err.print(f"[yellow]{escape(str(e))}[/]")
+        err.print(str(e), style="yellow")
         _exit_now(130)
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/]")
+        err.print("interrupted", style="yellow")
         _exit_now(130)
     except JikimiError as e:
-        err.print(f"[red]error:[/] {e}")
+        err.print(labelled("error:", "red", e))
         sys.exit(1)
     except DBAPIError as e:  # the workspace database failed while a command ran
-        err.print(f"[red]error:[/] {database_problem(e)}")
+        err.print(labelled("error:", "red", database_problem(e)))
         sys.exit(1)
     except Exception as e:  # noqa: BLE001  (a bug or a broken system: one line, not a traceback)
-        err.print(f"[red]error:[/] {e.__class__.__name__}: {e}")
-        err.print("[dim]This is a bug in Jikimi or a problem with this machine; set JIKIMI_DEBUG=1 for details.[/]")
+        err.print(labelled("error:", "red", f"{e.__class__.__name__}: {e}"))
+        err.print("This is a bug in Jikimi or a problem with this machine; set JIKIMI_DEBUG=1 for details.", style="dim")
         if os.environ.get("JIKIMI_DEBUG"):
             raise
         sys.exit(1)

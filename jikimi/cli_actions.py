@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from jikimi import keys
 from jikimi.audit_heads import HeadReceipt, ReceiptError, load_witness
+from jikimi.cli_console import err, labelled, out
 from jikimi.cli_core import core
 from jikimi.errors import JikimiError
 from jikimi.evidence.verify import verify_package
@@ -28,8 +27,6 @@ audit_app = typer.Typer(help="The custody log: who did what to which evidence, s
 evidence_app = typer.Typer(help="Signed evidence packages for police and lawyers.", no_args_is_help=True)
 takedown_app = typer.Typer(help="Takedown notices: draft, send, track and re-send until removed.", no_args_is_help=True)
 host_app = typer.Typer(help="Recipients of takedown notices (platform abuse desks, regulators).", no_args_is_help=True)
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 DECISIONS = {"confirm": "confirm", "reject": "not_abusive", "not-abusive": "not_abusive",
              "not-subject": "not_subject", "unsure": "unsure"}
@@ -77,15 +74,15 @@ def audit_verify(
                          ensure_ascii=False))
     elif ok:
         held = f"; it contains the head of each of {len(receipts)} receipt(s)" if receipts else ""
-        out.print(f"[green]Custody log verified:[/] {escape(result.reason)}{held}")
+        out.print(labelled("Custody log verified:", "green", f"{result.reason}{held}"))
         if not receipts:
             err.print("Entries cut from the end of the log cannot be seen without a receipt kept elsewhere: "
                       "check with `jikimi audit verify --witness FILE` (see `jikimi audit anchor`).")
     else:
         if not result.ok:
-            out.print(f"[bold red]Custody log NOT intact:[/] {escape(result.reason)}")
+            out.print(labelled("Custody log NOT intact:", "bold red", result.reason))
         for path, problem in cut:
-            out.print(f"[bold red]Custody log NOT intact:[/] {escape(problem)} (receipt {escape(str(path))})")
+            out.print(labelled("Custody log NOT intact:", "bold red", f"{problem} (receipt {path})"))
     if not ok:
         raise typer.Exit(1)
 
@@ -121,7 +118,7 @@ def audit_anchor(
     jk, actor = core()
     receipt = jk.custody.anchor(actor)
     write_private(output, json.dumps(receipt.to_json(), indent=2) + "\n")
-    out.print(f"Wrote a receipt for custody-log entry {receipt.seq} ({receipt.entry_hash[:16]}…) to {escape(str(output))}. "
+    out.print(f"Wrote a receipt for custody-log entry {receipt.seq} ({receipt.entry_hash[:16]}…) to {output}. "
               "Keep it away from this machine: mail it, print it, or copy it to another disk.")
 
 
@@ -172,8 +169,8 @@ def evidence_export(
     report = verify_package(path, fingerprint)
     if report.status != "trusted":
         raise JikimiError(f"the package just written does not verify: {report.summary}")
-    out.print(f"Wrote {escape(str(path))} (readable by you only): {report.items} item(s), verified. Check it anywhere "
-              f"with `jikimi evidence verify {escape(path.name)} --key {fingerprint}`.")
+    out.print(f"Wrote {path} (readable by you only): {report.items} item(s), verified. Check it anywhere "
+              f"with `jikimi evidence verify {path.name} --key {fingerprint}`.")
 
 
 @evidence_app.command("verify")
@@ -202,9 +199,9 @@ def evidence_verify(
                           "head": report.head}, ensure_ascii=False))
     else:
         colour = {"trusted": "green", "unpinned": "yellow"}.get(report.status, "bold red")
-        out.print(f"[{colour}]{escape(report.summary)}[/]")
+        out.print(report.summary, style=colour)
         for problem in report.problems[1:]:
-            out.print(f"  - {escape(problem)}")
+            out.print(f"  - {problem}")
     if report.exit_code:
         raise typer.Exit(report.exit_code)
 
@@ -245,7 +242,7 @@ def takedown_send(
     results = jk.takedown.send(actor, references, every)
     for reference, problem in results:
         if problem:
-            err.print(f"[red]not sent:[/] {problem}")
+            err.print(labelled("not sent:", "red", problem))
         else:
             out.print(f"Sent {reference}")
     if not results:
@@ -331,7 +328,7 @@ def warn_if_exposed(path: Path) -> None:
     """Say so on standard error when an export goes into a folder other users can read."""
     warning = exposure_warning(path)
     if warning:
-        err.print(f"[yellow]warning:[/] {escape(warning)}")
+        err.print(labelled("warning:", "yellow", warning))
 
 
 def _hours(value: float | None) -> str:

@@ -1,9 +1,10 @@
 """The workspace's secrets: one key that encrypts sensitive rows, one that signs evidence.
 
-`keys/workspace.key` holds 32 random bytes for AES-256-GCM (face templates and other
-biometric data are encrypted with it, so a database copied without the key reveals none).
-`JIKIMI_KEY` (64 hex characters or base64) replaces the file, for machines where the key
-must not sit on disk. `keys/signing.key` is the Ed25519 key that signs the custody log and
+`keys/workspace.key` holds 32 random bytes for AES-256-GCM (face templates, the evidence
+vault and thumbnails are encrypted with it, so a database or vault copied without the key
+reveals none). `JIKIMI_KEY` (64 hex characters or base64) or `JIKIMI_KEY_FILE` (the path of a
+key file kept elsewhere: a USB key, a mounted secret) replaces the file, so that keys and data
+can be kept, and backed up, apart. `keys/signing.key` is the Ed25519 key that signs the custody log and
 evidence packages; `keys/signing.pub` is what a court or a police lab needs to check them.
 Both secret files are 0600 in a 0700 folder, and are never overwritten once written.
 """
@@ -30,6 +31,7 @@ from jikimi.errors import JikimiError
 KEY_BYTES = 32
 NONCE_BYTES = 12
 ENV_KEY = "JIKIMI_KEY"
+ENV_KEY_FILE = "JIKIMI_KEY_FILE"
 
 
 class WorkspaceKeyError(JikimiError):
@@ -43,13 +45,19 @@ def keys_dir(home: Path) -> Path:
 def ensure_keys(home: Path) -> None:
     """Create the workspace and signing keys if they are missing. Safe to repeat and to race.
 
-    With `JIKIMI_KEY` set, no workspace key file is written: that key lives elsewhere.
+    With `JIKIMI_KEY` or `JIKIMI_KEY_FILE` set, no workspace key file is written: that key
+    lives elsewhere.
     """
     folder = keys_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
-    if ENV_KEY not in os.environ:
-        _write_new(folder / "workspace.key", os.urandom(KEY_BYTES), 0o600)
+    key_file = folder / "workspace.key"
+    if ENV_KEY not in os.environ and ENV_KEY_FILE not in os.environ and not key_file.exists():
+        if _has_vault_files(home):
+            raise WorkspaceKeyError(
+                f"{key_file} is missing but the vault holds encrypted files: restore the key, or set "
+                f"{ENV_KEY_FILE} to where it is kept (a new key would not open them)")
+        _write_new(key_file, os.urandom(KEY_BYTES), 0o600)
     _write_new(
         folder / "signing.key",
         Ed25519PrivateKey.generate().private_bytes(
@@ -63,6 +71,11 @@ def ensure_keys(home: Path) -> None:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     _write_new(folder / "signing.pub", public, 0o644)
+
+
+def _has_vault_files(home: Path) -> bool:
+    vault = home / "vault"
+    return vault.is_dir() and any(entry.name != "tmp" for entry in vault.iterdir())
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
@@ -90,9 +103,12 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
 
 
 def workspace_key(home: Path) -> bytes:
-    """The AES-256 key: from `JIKIMI_KEY` when set, otherwise from `keys/workspace.key`."""
+    """The AES-256 key: from `JIKIMI_KEY`, else the file `JIKIMI_KEY_FILE` names, else
+    `keys/workspace.key`."""
     if (value := os.environ.get(ENV_KEY)) is not None:
         return _parse_env_key(value.strip())
+    if (named := os.environ.get(ENV_KEY_FILE)) is not None:
+        return _read_key_file(Path(named))
     path = keys_dir(home) / "workspace.key"
     try:
         key = path.read_bytes()
@@ -103,6 +119,21 @@ def workspace_key(home: Path) -> bytes:
     if len(key) != KEY_BYTES:
         raise WorkspaceKeyError(f"{path} is not a workspace key ({len(key)} bytes, expected 32)")
     return key
+
+
+def _read_key_file(path: Path) -> bytes:
+    """32 raw bytes (as `keys/workspace.key` is written), or the key as hex or base64 text."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise WorkspaceKeyError(f"{ENV_KEY_FILE} names {path}, which cannot be read ({e.strerror})") from None
+    if len(data) == KEY_BYTES:
+        return data
+    try:
+        return _parse_env_key(data.decode("ascii").strip())
+    except (UnicodeDecodeError, WorkspaceKeyError):
+        raise WorkspaceKeyError(f"{path} ({ENV_KEY_FILE}) is not a workspace key: 32 bytes, or 64 hex characters "
+                                "or base64 text") from None
 
 
 def _parse_env_key(value: str) -> bytes:

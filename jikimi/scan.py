@@ -41,6 +41,7 @@ from jikimi.sources.base import SourceEntry
 from jikimi.store.audit_models import AuditEntry
 from jikimi.text import one_line
 from jikimi.store.models import Content, ContentFace, ContentFrame, Item, ItemLocator, Match, Scan, utcnow
+from jikimi.store.vault import Vault
 from jikimi.workspace import Workspace, database_problem
 from jikimi.banks import get_bank
 
@@ -349,7 +350,8 @@ class _ResultWriter:
                           mime_type=signals.mime_type, width=signals.width, height=signals.height,
                           duration=signals.duration, pdq=signals.pdq, pdq_quality=signals.pdq_quality,
                           pdq_variants=signals.pdq_variants or None,
-                          thumbnail=signals.thumbnail, nudity=signals.nudity, provenance=signals.provenance,
+                          thumbnail=self.ws.vault.seal_thumbnail(sha256, signals.thumbnail) if signals.thumbnail else None,
+                          nudity=signals.nudity, provenance=signals.provenance,
                           error=signals.error)
         content.frames = [ContentFrame(timestamp=f.timestamp, pdq=f.pdq, quality=f.quality) for f in signals.frames]
         self.session.add(content)
@@ -383,7 +385,7 @@ def _compute_all(ws: Workspace, work: list[tuple[int, str]], options: ScanOption
     limits = options.limits
     if options.jobs <= 1:
         for item_id, sha in work:
-            yield item_id, sha, compute_signals(ws.vault.path_for(sha), limits, options.analyse)
+            yield item_id, sha, stored_signals(ws.vault, sha, limits, options.analyse)
         return
     suspects: list[tuple[int, str]] = []
     queue = list(reversed(work))
@@ -393,7 +395,7 @@ def _compute_all(ws: Workspace, work: list[tuple[int, str]], options: ScanOption
             while queue or running:
                 while queue and len(running) < options.jobs * IN_FLIGHT_PER_WORKER:
                     item_id, sha = queue.pop()
-                    future = pool.submit(compute_signals, ws.vault.path_for(sha), limits, options.analyse)
+                    future = pool.submit(stored_signals, ws.vault, sha, limits, options.analyse)
                     running[future] = (item_id, sha)
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -411,15 +413,21 @@ def _compute_all(ws: Workspace, work: list[tuple[int, str]], options: ScanOption
         # A decoder crashed a worker: retry the unfinished files one at a time to find it.
         rest = suspects + list(running.values()) + list(reversed(queue))
         for item_id, sha in rest:
-            yield item_id, sha, _compute_isolated(ws.vault.path_for(sha), limits, options.analyse)
+            yield item_id, sha, _compute_isolated(ws.vault, sha, limits, options.analyse)
 
 
-def _compute_isolated(path: Path, limits: Limits, analyse: bool) -> ContentSignals:
+def stored_signals(vault: Vault, sha256: str, limits: Limits, analyse: bool) -> ContentSignals:
+    """Signals of a vault original, decoded from a private plain copy that is deleted after."""
+    with vault.plain_file(sha256) as path:
+        return compute_signals(path, limits, analyse)
+
+
+def _compute_isolated(vault: Vault, sha256: str, limits: Limits, analyse: bool) -> ContentSignals:
     with ProcessPoolExecutor(1, mp_context=_worker_context(), initializer=_worker_init) as pool:
         try:
-            return pool.submit(compute_signals, path, limits, analyse).result()
+            return pool.submit(stored_signals, vault, sha256, limits, analyse).result()
         except BrokenProcessPool:
-            with open(path, "rb") as f:
+            with vault.plain_file(sha256) as path, open(path, "rb") as f:
                 digests = file_digests(f)
             return ContentSignals(kind="other", mime_type="application/octet-stream", digests=digests,
                                   error="the decoder crashed on this file")

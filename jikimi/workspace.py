@@ -96,7 +96,7 @@ class Workspace:
             or os.environ.get("JIKIMI_DATABASE_URL")
             or f"sqlite:///{self.home / DATABASE_FILE}"
         )
-        self.vault = Vault(self.home / "vault")
+        self.vault = Vault(self.home / "vault", self.home)
         self.reports = self.home / "reports"
         self._engine: Engine | None = None
 

@@ -93,7 +93,7 @@ def test_package_holds_originals_manifest_signature_and_reports(package, ws):
     assert {"manifest.json", "manifest.sig", "public_key.pem", "SHA256SUMS", "report.html", "report.pdf"} <= set(files)
     first = manifest["items"][0]
     assert first["file"] == f"originals/{first['sha256']}.jpg"
-    assert files[first["file"]] == ws.vault.path_for(first["sha256"]).read_bytes()
+    assert files[first["file"]] == ws.vault.read_bytes(first["sha256"])
     assert first["media_type"] == "image/jpeg" and first["size"] == len(files[first["file"]])
     assert [p["message_id"] for p in first["provenance"]] == [FIRST_MESSAGE, FIRST_MESSAGE + 99]
     assert first["provenance"][0]["message_time_utc"] == "2024-08-30T06:40:00+00:00"

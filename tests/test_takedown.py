@@ -342,11 +342,11 @@ def test_a_later_scan_flags_re_uploads_with_the_earlier_notice(ws, case, tmp_pat
     case_id, item_ids = case
     with ws.session() as session:
         [notice] = draft(ws, session, case_id, "telegram", "en", [item_ids[0]])
-        original = ws.vault.path_for(session.get(Item, item_ids[0]).sha256)
+        original = ws.vault.read_bytes(session.get(Item, item_ids[0]).sha256)
     later = tmp_path / "later"
     later.mkdir()
-    (later / "same.jpg").write_bytes(original.read_bytes())
-    with Image.open(original) as image:
+    (later / "same.jpg").write_bytes(original)
+    with Image.open(later / "same.jpg") as image:
         image.resize((image.width // 2, image.height // 2)).save(later / "smaller.jpg", quality=60)
     scan_id = start_scan(ws, later, ScanOptions(jobs=1, case_id=case_id, analyse=False))
     with ws.session() as session:

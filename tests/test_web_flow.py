@@ -148,7 +148,7 @@ def test_reveal_is_logged_and_the_original_needs_the_reveal(flow):
     url = revealed.json()["url"]
     original = cora.get(url)
     assert original.status_code == 200 and original.headers["cache-control"] == "no-store"
-    vault = flow["ws"].vault.path_for(item["sha256"]).read_bytes()
+    vault = flow["ws"].vault.read_bytes(item["sha256"])
     assert original.content == vault
     assert httpx.get(base + url).status_code == 303  # anonymous: to the login page
     rhee = login(base, ROLE_USERS["reviewer"])

@@ -44,3 +44,13 @@ class Custody(Part):
         with self._open(actor) as (session, access):
             access.require("read")
             return sign_head(session, self.ws.home)
+
+    def seal_plain_vault(self, actor: Actor) -> int:
+        """Encrypt the vault files written before encryption; the change is logged when there was one."""
+        with self._open(actor) as (session, access):
+            access.require("admin")
+            sealed = self.ws.vault.seal_plain_files()
+            if sealed:
+                AuditLog(session, self.ws.home).append("vault_encrypt", "vault", {"files": sealed},
+                                                       actor=actor.log_name)
+            return sealed

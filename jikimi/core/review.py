@@ -9,7 +9,7 @@ match only as "a person enrolled in another case".
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -168,16 +168,16 @@ class Review(Part):
             content = session.get(Content, item.sha256) if item.sha256 else None
             if content is None or content.thumbnail is None:
                 raise NotFound(f"item {item_id} has no thumbnail")
-            return content.thumbnail
+            return self.ws.vault.open_thumbnail(content.sha256, content.thumbnail)
 
-    def original(self, actor: Actor, item_id: int) -> tuple[Path, str | None]:
-        """The vault file and media type of an item's original (after a logged reveal)."""
+    def original(self, actor: Actor, item_id: int) -> tuple[Iterator[bytes], str | None]:
+        """The decrypted bytes (read lazily) and media type of an item's original (after a logged reveal)."""
         with self._open(actor) as (session, access):
             item, _ = access.item(item_id, "review")
             content = session.get(Content, item.sha256) if item.sha256 else None
             if content is None:
                 raise NotFound(f"item {item_id} has no stored original")
-            return self.ws.vault.path_for(content.sha256), content.mime_type
+            return self.ws.vault.chunks(content.sha256), content.mime_type
 
     def face_crop(self, actor: Actor, face_id: int) -> bytes:
         """A matched face alone, only to reviewers of the case of the subject it matched."""

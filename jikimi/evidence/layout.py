@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
-from typing import BinaryIO
+from typing import BinaryIO, Iterable, Iterator
 
 FORMAT = "jikimi-evidence/1"
 MANIFEST = "manifest.json"
@@ -47,16 +47,21 @@ def add_bytes(archive: zipfile.ZipFile, name: str, data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def add_stream(archive: zipfile.ZipFile, name: str, stream: BinaryIO, size: int) -> tuple[str, str, int]:
-    """Copy a stream into the archive as `name`; return its SHA-256, MD5 and size as copied."""
+def add_stream(archive: zipfile.ZipFile, name: str, chunks: Iterable[bytes], size: int) -> tuple[str, str, int]:
+    """Copy pieces of a file into the archive as `name`; return its SHA-256, MD5 and size as copied."""
     sha256, md5, copied = hashlib.sha256(), hashlib.md5(), 0
     with archive.open(member_info(name, size), "w") as out:
-        while chunk := stream.read(CHUNK_BYTES):
+        for chunk in chunks:
             sha256.update(chunk)
             md5.update(chunk)
             copied += len(chunk)
             out.write(chunk)
     return sha256.hexdigest(), md5.hexdigest(), copied
+
+
+def pieces(stream: BinaryIO) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK_BYTES):
+        yield chunk
 
 
 def original_name(sha256: str, extension: str) -> str:

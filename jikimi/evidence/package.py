@@ -36,6 +36,7 @@ from jikimi.audit import AuditLog, operator_name
 from jikimi.audit_heads import sign_head
 from jikimi.errors import JikimiError
 from jikimi.evidence import layout
+from jikimi.store.vault import VaultFileDamaged
 from jikimi.private_output import open_private, partial_path
 from jikimi.store.audit_models import AuditEntry
 from jikimi.store.models import Case, Content, Decision, Item, utcnow
@@ -168,16 +169,18 @@ def _write_zip(ws: Workspace, path: Path, manifest: dict, items: list[Item], con
                 continue  # the same original under two items
             sha256 = entry["sha256"]
             try:
-                with open(ws.vault.path_for(sha256), "rb") as original:
-                    copied, md5, size = layout.add_stream(archive, name, original, entry["size"])
+                copied, md5, size = layout.add_stream(archive, name, ws.vault.chunks(sha256), entry["size"])
             except FileNotFoundError:
                 raise VaultTampered(f"item {entry['item_id']}: its original {sha256} is missing from the vault") from None
+            except VaultFileDamaged as e:
+                raise VaultTampered(f"item {entry['item_id']}: {e}: it was altered after ingest; nothing was exported") from None
             if (copied, md5, size) != (sha256, entry["md5"], entry["size"]):
                 raise VaultTampered(f"item {entry['item_id']}: the vault file {ws.vault.path_for(sha256)} no longer "
                                     "has its SHA-256: it was altered after ingest; nothing was exported")
             sums[name] = sha256
         public_pem = keys.public_pem(keys.signing_key(ws.home).public_key())
-        html = render_report(manifest, {sha: c.thumbnail for sha, c in contents.items() if c.thumbnail}, lang)
+        html = render_report(manifest, {sha: ws.vault.open_thumbnail(sha, c.thumbnail)
+                                        for sha, c in contents.items() if c.thumbnail}, lang)
         pdf = html_to_pdf(html)
         for name, data in ((layout.PUBLIC_KEY, public_pem), (layout.REPORT_HTML, html.encode("utf-8")),
                            (layout.REPORT_PDF, pdf)):

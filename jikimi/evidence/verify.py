@@ -210,7 +210,7 @@ def _read_members(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], rebuil
                         read.small[info.filename] = data
                         digests = (layout.add_bytes(copy, info.filename, data), hashlib.md5(data).hexdigest(), len(data))
                     else:
-                        digests = layout.add_stream(copy, info.filename, member, info.file_size)
+                        digests = layout.add_stream(copy, info.filename, layout.pieces(member), info.file_size)
                 read.digests[info.filename] = digests
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError, OSError) as e:
                 read.problems.append(f"{info.filename}: damaged or altered, it cannot be read back intact ({e})")

@@ -22,14 +22,15 @@ def face_crop_jpeg(ws: Workspace, session: Session, face_id: int) -> bytes:
     face = session.get(ContentFace, face_id)
     if face is None:
         raise JikimiError(f"no face with id {face_id}")
-    path = ws.vault.path_for(face.sha256)
-    if face.frame_time is None:
-        picture = open_image(path, Limits())
-    else:
-        frame = next((rgb for time, rgb in sample_frames(path, Limits()) if abs(time - face.frame_time) < 1e-3), None)
-        if frame is None:
-            raise JikimiError(f"frame at {face.frame_time:.1f} s not found in the video")
-        picture = Image.fromarray(frame)
+    with ws.vault.plain_file(face.sha256) as path:
+        if face.frame_time is None:
+            picture = open_image(path, Limits())
+        else:
+            frame = next((rgb for time, rgb in sample_frames(path, Limits()) if abs(time - face.frame_time) < 1e-3),
+                         None)
+            if frame is None:
+                raise JikimiError(f"frame at {face.frame_time:.1f} s not found in the video")
+            picture = Image.fromarray(frame)
     box = face.box
     margin_x = (box["right"] - box["left"]) * CROP_MARGIN
     margin_y = (box["bottom"] - box["top"]) * CROP_MARGIN

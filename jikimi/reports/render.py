@@ -40,10 +40,10 @@ class ReportMedia:
 def report_media(ws: Workspace, session: Session, report: dict, actor: str) -> ReportMedia:
     """Collect the report's pictures; cutting faces out of originals is logged as an access."""
     matched = [item for item in report["items"] if item["matches"]]
-    thumbnails = dict(session.execute(
+    thumbnails = {sha: ws.vault.open_thumbnail(sha, stored) for sha, stored in session.execute(
         select(Content.sha256, Content.thumbnail).distinct()
         .join(Item, Item.sha256 == Content.sha256).join(Match, Match.item_id == Item.id)
-        .where(Item.scan_id == report["scan"]["id"], Content.thumbnail.is_not(None))).all())
+        .where(Item.scan_id == report["scan"]["id"], Content.thumbnail.is_not(None)))}
     face_ids = sorted({m["face_id"] for item in matched for m in item["matches"]
                        if m["kind"] == "face" and m["face_id"] is not None})
     crops = {}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import iterate_in_threadpool
 
 from jikimi.web import auth
 from jikimi.web.auth import Caller, Forbidden
@@ -33,10 +34,11 @@ async def face(request: Request, face_id: int, caller: Caller = Depends(auth.rev
 
 @router.get("/media/originals/{item_id}", include_in_schema=False)
 def original(request: Request, item_id: int, grant: str = "", caller: Caller = Depends(auth.review)):
-    path, mime = request.app.state.core.review.original(caller.actor, item_id)
+    chunks, mime = request.app.state.core.review.original(caller.actor, item_id)
     if not request.app.state.reveals.allows(grant, caller.user.id, item_id):
         raise Forbidden("reveal this item first: every look at an original is logged")
     mime = mime if mime in INLINE_TYPES else "application/octet-stream"
     disposition = "inline" if mime != "application/octet-stream" else "attachment"
-    return FileResponse(path, media_type=mime, content_disposition_type=disposition,
-                        filename=f"item-{item_id}", headers={"Content-Security-Policy": "sandbox; default-src 'none'"})
+    return StreamingResponse(iterate_in_threadpool(chunks), media_type=mime, headers={
+        "Content-Disposition": f'{disposition}; filename="item-{item_id}"',
+        "Content-Security-Policy": "sandbox; default-src 'none'"})
