@@ -236,6 +236,7 @@ class SubjectMatcher:
         self.names = {t.subject_id: t.subject_name for t in templates}
         self.models: dict[str, tuple[FaceEmbedder, FaceIndex]] = {}
         self.thresholds: dict[tuple[str, int], tuple[float, float]] = {}  # (model, subject) -> (possible, confident)
+        self.loosest: dict[str, float] = {}  # per model: the search radius that holds every subject's threshold
         for model_id in sorted({t.model_id for t in templates}):
             model = embedder(model_id)
             index = FaceIndex(model.dimensions)
@@ -245,6 +246,7 @@ class SubjectMatcher:
                 index.add(mean_template(np.stack(mine))[None, :], [subject_id])
                 self.thresholds[(model_id, subject_id)] = model.thresholds(len(mine))
             self.models[model_id] = (model, index)
+            self.loosest[model_id] = max(self.thresholds[(model_id, s)][0] for s in subjects)
 
     def match(self, content: Content) -> list[Found]:
         best: dict[int, Found] = {}
@@ -254,8 +256,7 @@ class SubjectMatcher:
             model, index = self.models[face.model]
             embedding = np.frombuffer(decrypt(self.key, face.embedding, face_associated_data(face.id), what="face data"),
                                       dtype=np.float32)
-            loosest = max(t[0] for (m, _), t in self.thresholds.items() if m == face.model)
-            for subject_id, distance in index.search(embedding, loosest):
+            for subject_id, distance in index.search(embedding, self.loosest[face.model]):
                 possible, confident = self.thresholds[(face.model, subject_id)]
                 if distance <= possible and (subject_id not in best or distance < best[subject_id].distance):
                     detail = {"box": face.box, "frame_time": face.frame_time, "model": face.model,
