@@ -98,7 +98,7 @@ def test_draft_edit_send_and_track_a_notice_in_korean(world, smtp_server):
                       {"host": "telegram", "language": "ko", "items": [str(i) for i in item_ids[:2]]})
         first = notice_id(answer)
         page = cora.get(f"/takedown/notices/{first}").text
-        assert "telegram은(는) 한국어 요청서를 읽지 않습니다" in page  # Telegram reads English
+        assert "Telegram은(는) 한국어 요청서를 읽지 않습니다" in page  # Telegram reads English
         reference = re.search(r"JKM-\d{4}-\d{6}", page).group(0)
         assert "KST" in page and "지금 보내기" in page
 

@@ -65,8 +65,7 @@ class Takedown(Part):
             subject, body = notice_store.notice_text(notice)
             return {**_notice_row(notice), "case_title": session.get(Case, notice.case_id).title,
                     "subject": subject, "body": body,
-                    "to": notice.host.email, "host_url": notice.host.url, "host_languages": notice.host.languages,
-                    "host_notes": notice.host.notes, "host_id": notice.host.id,
+                    "to": notice.host.email, "recipient": _host_json(notice.host),
                     "next_statuses": sorted(tracking.TRANSITIONS[notice.status] - {"sent"}),
                     "can_send_again": "sent" in tracking.TRANSITIONS[notice.status],
                     "history": [audit_json(e) for e in tracking.history(session, notice)],
@@ -129,7 +128,8 @@ class Takedown(Part):
         """What to send before midnight in the workspace's time zone, in the actor's cases."""
         now = utcnow()
         with self._open(actor) as (session, access):
-            return [{**_notice_row(n), "can_manage": access.can("manage", n.case_id)}
+            return [{**_notice_row(n), "case_title": session.get(Case, n.case_id).title,
+                     "can_manage": access.can("manage", n.case_id)}
                     for n in tracking.due(session, now, until=end_of_today(now)) if access.sees(n.case_id)]
 
     def stats(self, actor: Actor) -> list[dict]:
@@ -205,5 +205,8 @@ def _notice_row(notice: Notice) -> dict:
 
 
 def _host_json(host) -> dict:
+    """`builtin_notes`: the notes are still Jikimi's own, so a page may show them in the reader's language."""
+    builtin = {b.name: b.notes for b in host_store.BUILTIN_HOSTS}
     return {"id": host.id, "name": host.name, "email": host.email, "url": host.url, "languages": host.languages,
-            "kind": host.kind, "notes": host.notes}
+            "kind": host.kind, "notes": host.notes,
+            "builtin_notes": host.kind == "builtin" and builtin.get(host.name) == host.notes}
