@@ -118,9 +118,10 @@ def bank_json(bank: Bank, contents: int, signals: int) -> dict:
 
 
 def notice_json(notice: Notice) -> dict:
-    return {"reference": notice.reference, "host": notice.host.name, "case_id": notice.case_id,
+    return {"id": notice.id, "reference": notice.reference, "host": notice.host.name, "case_id": notice.case_id,
             "language": notice.language, "status": notice.status, "send_count": notice.send_count,
             "drafted_at": iso(notice.drafted_at), "sent_at": iso(notice.sent_at),
-            "last_sent_at": iso(notice.last_sent_at), "removed_at": iso(notice.removed_at),
+            "last_sent_at": iso(notice.last_sent_at), "acknowledged_at": iso(notice.acknowledged_at),
+            "removed_at": iso(notice.removed_at), "refused_at": iso(notice.refused_at), "note": notice.note,
             "eml_path": notice.eml_path,
             "items": [{"item_id": i.item_id, "sha256": i.sha256, "link": i.link} for i in notice.items]}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,10 @@ from jikimi.scan import ScanOptions
 from jikimi.store.audit_models import AuditEntry
 from jikimi.store.models import (Bank, BankContent, Case, Content, ContentFace, Item, ItemLocator, Match, Scan,
                                  Subject)
+from jikimi.store.takedown_models import Notice, NoticeItem
 from jikimi.store.web_models import AllowedPath, ApiToken, CaseMember
+from jikimi.takedown.hosts import ensure_builtin_hosts, get_host
+from jikimi.takedown.notices import build_message
 from jikimi.web import create_app
 from test_web_routes import PUBLIC, _need
 from test_web_support import PASSWORD, api_routes
@@ -42,7 +46,7 @@ PERSONAS = {
     "caseworker-as-viewer": ("caseworker", "viewer"),  # a caseworker elsewhere, only a viewer here
     "non-member": ("caseworker", None),
 }
-CASE_OBJECTS = ("{case_id}", "{item_id}", "{scan_id}", "{subject_id}", "{face_id}", "{bank_id}")
+CASE_OBJECTS = ("{case_id}", "{item_id}", "{scan_id}", "{subject_id}", "{face_id}", "{bank_id}", "{notice_id}")
 BODY_WITH_CASE = {("POST", "/api/scans"), ("POST", "/scans"), ("POST", "/api/banks"), ("POST", "/banks")}
 
 
@@ -84,7 +88,20 @@ def populate(ws) -> None:
                                detail={})])
         session.add(AllowedPath(path=str(ws.home.parent), added_by="setup"))
         session.flush()
+        add_notice(session, first.id, item)
         accounts.create_token(session, users["admin"], "matrix")
+
+
+def add_notice(session, case_id: int, item: Item) -> None:
+    """Notice 1: a draft of case 1 to Telegram about its item."""
+    ensure_builtin_hosts(session)
+    message = build_message("JKM-2026-000001", "centre@example.org", "abuse@telegram.org", "[JKM-2026-000001]",
+                            "text\n", datetime.now(timezone.utc))
+    notice = Notice(case_id=case_id, host=get_host(session, "telegram"), reference="JKM-2026-000001", language="en",
+                    status="drafted", message_id=message["Message-ID"], eml=message.as_bytes(), send_count=0)
+    notice.items = [NoticeItem(item_id=item.id, sha256=item.sha256)]
+    session.add(notice)
+    session.flush()
 
 
 def restore(ws) -> None:
@@ -240,6 +257,12 @@ def test_the_core_refuses_a_non_member_from_the_cli(world, tmp_path):
         "custody.entries": lambda: jk.custody.entries(nora, 1),
         "evidence.export": lambda: jk.evidence.export(nora, 1, None, tmp_path / "x.zip"),
         "takedown.draft": lambda: jk.takedown.draft(nora, 1, "telegram", "en"),
+        "takedown.case_notices": lambda: jk.takedown.case_notices(nora, 1),
+        "takedown.notice": lambda: jk.takedown.notice(nora, 1),
+        "takedown.eml": lambda: jk.takedown.eml(nora, 1),
+        "takedown.edit": lambda: jk.takedown.edit(nora, 1, "subject", "body"),
+        "takedown.send_one": lambda: jk.takedown.send_one(nora, 1),
+        "takedown.mark": lambda: jk.takedown.mark(nora, 1, "sent"),
     }
     for name, call in calls.items():
         with pytest.raises(NotFound):

@@ -16,9 +16,10 @@ from jikimi.core.actor import Actor
 from jikimi.core.banks import Banks
 from jikimi.core.cases import Cases, Subjects
 from jikimi.core.custody import Custody
-from jikimi.core.evidence import Evidence, Takedown
+from jikimi.core.evidence import Evidence
 from jikimi.core.review import Review
 from jikimi.core.scans import Scans
+from jikimi.core.takedown import Takedown
 from jikimi.workspace import Workspace
 
 

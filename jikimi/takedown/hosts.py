@@ -53,14 +53,7 @@ def add_host(session: Session, name: str, email: str | None = None, languages: l
     name = name.strip().lower()
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,99}", name):
         raise JikimiError("a host name is letters, digits, '.', '_' or '-', e.g. `example-hosting`")
-    if email is not None and not EMAIL.match(email):
-        raise JikimiError(f"{email!r} is not an e-mail address")
-    if email is None and url is None:
-        raise JikimiError("give the host's abuse e-mail address (--email) or its report page (--url)")
-    languages = languages or ["en"]
-    unknown = [lang for lang in languages if lang not in LANGUAGES]
-    if unknown:
-        raise JikimiError(f"no notice template for language {unknown[0]!r}: use {', '.join(LANGUAGES)}")
+    email, url, languages = _checked(email, url, languages)
     ensure_builtin_hosts(session)
     if session.scalar(select(Host).where(Host.name == name)):
         raise JikimiError(f"a host named {name!r} already exists: see `jikimi host list`")
@@ -70,11 +63,49 @@ def add_host(session: Session, name: str, email: str | None = None, languages: l
     return host
 
 
+def edit_host(host: Host, email: str | None, languages: list[str] | None, url: str | None,
+              notes: str | None) -> dict:
+    """Change where and in which languages a host takes notices; its name stays (notices cite it).
+
+    Notices already drafted keep the address they were drafted to. Returns what changed.
+    """
+    email, url, languages = _checked(email, url, languages)
+    changed = {}
+    for field, value in (("email", email), ("url", url), ("languages", languages), ("notes", notes or None)):
+        if getattr(host, field) != value:
+            changed[field] = {"from": getattr(host, field), "to": value}
+            setattr(host, field, value)
+    return changed
+
+
+def _checked(email: str | None, url: str | None, languages: list[str] | None) -> tuple:
+    email, url = (email or "").strip() or None, (url or "").strip() or None
+    if email is not None and not EMAIL.match(email):
+        raise JikimiError(f"{email!r} is not an e-mail address")
+    if url is not None and not re.match(r"^https?://[^\s<>\"]+$", url):
+        raise JikimiError(f"{url!r} is not a web address (https://...)")
+    if email is None and url is None:
+        raise JikimiError("give the host's abuse e-mail address (--email) or its report page (--url)")
+    languages = languages or ["en"]
+    unknown = [lang for lang in languages if lang not in LANGUAGES]
+    if unknown:
+        raise JikimiError(f"no notice template for language {unknown[0]!r}: use {', '.join(LANGUAGES)}")
+    return email, url, list(dict.fromkeys(languages))
+
+
 def get_host(session: Session, name: str) -> Host:
     ensure_builtin_hosts(session)
     host = session.scalar(select(Host).where(Host.name == name.strip().lower()))
     if host is None:
         raise WorkspaceError(f"no host named {name!r}: see `jikimi host list`, or add it with `jikimi host add`")
+    return host
+
+
+def host_by_id(session: Session, host_id: int) -> Host:
+    ensure_builtin_hosts(session)
+    host = session.get(Host, host_id)
+    if host is None:
+        raise WorkspaceError(f"no host with id {host_id}")
     return host
 
 

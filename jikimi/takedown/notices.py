@@ -11,8 +11,10 @@ the same bytes are kept in the database so `send` needs no file.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime, timezone
+from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
@@ -27,14 +29,17 @@ from jikimi.errors import JikimiError
 from jikimi.evidence.package import contents_of
 from jikimi.private_output import write_private
 from jikimi.store.models import Content, Item, utcnow
-from jikimi.store.takedown_models import Notice, NoticeItem
+from jikimi.store.takedown_models import Host, Notice, NoticeItem
 from jikimi.takedown.hosts import LANGUAGES, get_host
 from jikimi.workspace import Workspace
+from jikimi.zone import local
 
 # Abuse desks act on short lists and set long ones aside; bigger cases become several notices.
 MAX_ITEMS_PER_NOTICE = 50
 DEFAULT_SENDER = "jikimi@localhost"
 MESSAGE_ID_DOMAIN = "jikimi.invalid"
+MAX_SUBJECT_CHARS = 300
+MAX_BODY_CHARS = 200_000
 DEFAULT_LEGAL_BASIS = {
     "ko": "성폭력범죄의 처벌 등에 관한 특례법 제14조(카메라 등을 이용한 촬영) 및 제14조의2(허위영상물 등의 반포등), "
           "정보통신망 이용촉진 및 정보보호 등에 관한 법률 제44조의7(불법정보의 유통금지 등). "
@@ -72,7 +77,7 @@ def draft_notices(ws: Workspace, session: Session, case_id: int, host_name: str,
         reference = next_reference(session, now)
         listed = [_listed(item, contents[item.sha256]) for item in batch]
         subject, body = render_notice(
-            lang, reference=reference, host=host.name, date=now.strftime("%Y-%m-%d"), items=listed,
+            lang, reference=reference, host=host.name, date=local(now).strftime("%Y-%m-%d"), items=listed,
             legal_basis=legal_basis or DEFAULT_LEGAL_BASIS[lang], victim=victim, signature=signature or "")
         message = build_message(reference, sender or DEFAULT_SENDER, host.email, subject, body, now)
         path = out_dir / f"{reference}.eml"
@@ -120,6 +125,51 @@ def build_message(reference: str, sender: str, to: str | None, subject: str, bod
     message["X-Jikimi-Reference"] = reference
     message.set_content(body, charset="utf-8")
     return message
+
+
+def reads(host: Host, lang: str) -> bool:
+    """Whether the host reads notices in `lang`: a notice it cannot read waits in a queue, or is ignored."""
+    return lang in (host.languages or [])
+
+
+def notice_text(notice: Notice) -> tuple[str, str]:
+    """The subject line and plain-text body of a notice, as they will be sent."""
+    message = message_from_bytes(notice.eml, policy=SMTP)
+    return str(message["Subject"] or ""), message.get_content()
+
+
+def edit_notice(session: Session, home: Path, notice: Notice, subject: str, body: str, actor: str) -> bool:
+    """Replace a draft's subject and body with a case worker's edited text; False when nothing changed.
+
+    Only a draft is edited: what was sent is what the host holds. The subject is folded onto one
+    line so an edit can never add a header; the other headers (To, Message-ID, reference) stay.
+    """
+    if notice.status != "drafted":
+        raise JikimiError(f"notice {notice.reference} was already sent: a sent notice is not edited")
+    subject = " ".join(subject.split())
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    if not subject or not body.strip():
+        raise JikimiError("a notice needs a subject and a text")
+    if len(subject) > MAX_SUBJECT_CHARS or len(body) > MAX_BODY_CHARS:
+        raise JikimiError("the notice is too long for an abuse desk: split its items over several notices")
+    old_subject, old_body = notice_text(notice)
+    if (subject, body.rstrip("\n")) == (old_subject, old_body.rstrip("\n")):
+        return False
+    message = message_from_bytes(notice.eml, policy=SMTP)
+    message.replace_header("Subject", subject)
+    message.set_content(body if body.endswith("\n") else body + "\n", charset="utf-8")
+    notice.eml = message.as_bytes(policy=SMTP)
+    if notice.eml_path and Path(notice.eml_path).parent.is_dir():
+        write_private(Path(notice.eml_path), notice.eml)
+    AuditLog(session, home).append(
+        "notice_edit", f"notice:{notice.reference}",
+        {"subject_changed": subject != old_subject, "body_sha256": _digest(body),
+         "previous_body_sha256": _digest(old_body)}, case_id=notice.case_id, actor=actor)
+    return True
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.rstrip("\n").encode("utf-8")).hexdigest()
 
 
 def quoted_line(text: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import smtplib
 import ssl
 from collections.abc import Callable
@@ -27,12 +28,16 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from jikimi.errors import JikimiError
+from jikimi.private_output import write_private
 from jikimi.store.models import utcnow
 from jikimi.store.takedown_models import Notice
 from jikimi.takedown.tracking import mark
 
 SECURITY = ("starttls", "ssl", "none")
+SETTINGS = ("host", "port", "security", "username", "password", "sender")
+CONFIG_FILE = "smtp.json"
 TIMEOUT_SECONDS = 30
+EMAIL_IN = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 
 
 class SmtpNotConfigured(JikimiError):
@@ -51,23 +56,13 @@ class SmtpConfig:
 
 def load_config(home: Path) -> SmtpConfig | None:
     """The user's SMTP settings, or None when there are none."""
-    values: dict = {}
-    path = home / "smtp.json"
-    if path.exists():
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as e:
-            raise JikimiError(f"{path} is not valid JSON ({e})") from None
-        if not isinstance(values, dict):
-            raise JikimiError(f"{path} must hold one JSON object")
-    for key in ("host", "port", "security", "username", "password", "sender"):
-        if (env := os.environ.get(f"JIKIMI_SMTP_{key.upper()}")) is not None:
-            values[key] = env
+    path = home / CONFIG_FILE
+    values = {**_file_values(home), **_env_values()}
     if not values.get("host"):
         return None
     if not values.get("sender"):
         raise JikimiError("SMTP is configured without a sender: set \"sender\" in smtp.json or JIKIMI_SMTP_SENDER")
-    unknown = set(values) - {"host", "port", "security", "username", "password", "sender"}
+    unknown = set(values) - set(SETTINGS)
     if unknown:
         raise JikimiError(f"unknown SMTP setting {sorted(unknown)[0]!r} in {path}")
     try:
@@ -77,6 +72,66 @@ def load_config(home: Path) -> SmtpConfig | None:
     if values.get("security", "starttls") not in SECURITY:
         raise JikimiError(f"SMTP security must be one of {', '.join(SECURITY)}")
     return SmtpConfig(**values)
+
+
+def _file_values(home: Path) -> dict:
+    path = home / CONFIG_FILE
+    if not path.exists():
+        return {}
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise JikimiError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(values, dict):
+        raise JikimiError(f"{path} must hold one JSON object")
+    return values
+
+
+def _env_values() -> dict:
+    return {key: env for key in SETTINGS if (env := os.environ.get(f"JIKIMI_SMTP_{key.upper()}")) is not None}
+
+
+def settings_view(home: Path) -> dict:
+    """The settings as an admin may see them: every value but the password, which is only said to be set.
+
+    `from_environment` names the settings a JIKIMI_SMTP_* variable gives; they win over the file.
+    """
+    values = {**_file_values(home), **_env_values()}
+    return {"host": values.get("host") or "", "port": int(values.get("port") or 587),
+            "security": values.get("security") or "starttls", "username": values.get("username") or "",
+            "sender": values.get("sender") or "", "password_set": bool(values.get("password")),
+            "configured": bool(values.get("host")), "from_environment": sorted(_env_values())}
+
+
+def save_settings(home: Path, host: str, port: int | str | None, security: str, username: str | None,
+                  sender: str, password: str | None = None, clear_password: bool = False) -> list[str]:
+    """Write smtp.json (readable by the workspace's owner only); the names of the settings changed.
+
+    An empty `password` keeps the one saved, so the form never needs to show it.
+    """
+    old = _file_values(home)
+    new = {"host": host.strip(), "security": security or "starttls", "sender": " ".join(sender.split())}
+    if not new["host"] or any(c in new["host"] for c in " /@:"):
+        raise JikimiError("give the SMTP server's host name, e.g. smtp.example.org")
+    try:
+        new["port"] = int(port or 587)
+    except ValueError:
+        raise JikimiError(f"SMTP port {port!r} is not a number") from None
+    if not 0 < new["port"] < 65536:
+        raise JikimiError(f"SMTP port {new['port']} is not a port number (1-65535)")
+    if new["security"] not in SECURITY:
+        raise JikimiError(f"SMTP security must be one of {', '.join(SECURITY)}")
+    if not EMAIL_IN.search(new["sender"]):
+        raise JikimiError("the sender must hold an e-mail address, e.g. Case team <cases@example.org>")
+    if (username or "").strip():
+        new["username"] = username.strip()
+    if password:
+        new["password"] = password
+    elif old.get("password") and not clear_password:
+        new["password"] = old["password"]
+    changed = sorted(k for k in SETTINGS if old.get(k) != new.get(k))
+    write_private(home / CONFIG_FILE, json.dumps(new, ensure_ascii=False, indent=2) + "\n")
+    return changed
 
 
 def send_notice(session: Session, home: Path, notice: Notice, config: SmtpConfig | None,

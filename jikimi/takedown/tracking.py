@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from jikimi.audit import AuditLog, operator_name
 from jikimi.errors import JikimiError, WorkspaceError
+from jikimi.store.audit_models import AuditEntry
 from jikimi.store.models import utcnow
 from jikimi.store.takedown_models import NOTICE_STATUSES, Host, Notice, NoticeItem
 
@@ -69,11 +70,27 @@ def mark(session: Session, home, notice: Notice, status: str, note: str | None =
     return notice
 
 
-def due(session: Session, now: datetime, every: timedelta = RESEND_EVERY) -> list[Notice]:
-    """Notices to send now: drafts never sent, and open notices last sent `every` ago or more."""
+def due(session: Session, now: datetime, every: timedelta = RESEND_EVERY,
+        until: datetime | None = None) -> list[Notice]:
+    """Notices to send by `until` (default: now): drafts never sent, and open notices last sent
+    `every` before it or earlier."""
+    until = until or now
     notices = session.scalars(select(Notice).where(Notice.status.in_(OPEN_STATUSES))
                               .options(selectinload(Notice.host)).order_by(Notice.id))
-    return [n for n in notices if n.last_sent_at is None or utc(n.last_sent_at) + every <= now]
+    return [n for n in notices if (next_send_at(n, every) or now) <= until]
+
+
+def next_send_at(notice: Notice, every: timedelta = RESEND_EVERY) -> datetime | None:
+    """When the notice is due again; None when it was never sent (due now) or needs no more sending."""
+    if notice.status not in OPEN_STATUSES or notice.last_sent_at is None:
+        return None
+    return utc(notice.last_sent_at) + every
+
+
+def history(session: Session, notice: Notice) -> list[AuditEntry]:
+    """Everything that happened to the notice, oldest first, from the custody log itself."""
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.subject == f"notice:{notice.reference}")
+                                .order_by(AuditEntry.seq)))
 
 
 @dataclass(frozen=True)
