@@ -120,7 +120,7 @@ def review_item_json(session: Session, access: Access, item: Item, with_faces: b
     scan_case = item.scan.case_id
     decisions = session.scalars(select(Decision).where(Decision.item_id == item.id).order_by(Decision.id))
     for match in data["matches"]:
-        if match["kind"] == "face":
+        if match["kind"] == "face" and not match["other_case"]:  # a hidden match keeps only that it happened
             match["likeness"] = likeness(match)
             match["reference"] = (f"/media/references/{match['subject_id']}"
                                   if with_faces and match.get("subject_id") and _has_reference(session, match["subject_id"])
