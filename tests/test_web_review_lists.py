@@ -172,7 +172,7 @@ def test_lists_filter_page_and_export_csv_that_is_logged(world):
         rhee.post(f"/review/{item}/decision", data={"verdict": "not_abusive", "csrf_token": token})
     ada = login(base, ROLE_USERS["admin"])
     audit = ada.get("/api/audit", params={"actor": "rhe", "action": "reveal", "per_page": 2}).json()
-    assert audit["pager"] == {"page": 1, "per_page": 2, "total": 3, "pages": 2}
+    assert audit["pager"] == {"page": 1, "per_page": 2, "total": 3, "pages": 2, "more": False, "next": True}
     newest = max(ids["sexual"][:3])  # item n was posted as n-1.jpg
     assert audit["entries"][0]["target_name"] == f"{newest - 1}.jpg · 딥페이크 방"
     page = ada.get("/audit", params={"action": "reveal", "lang": "ko", "per_page": 2, "page": 2}).text
@@ -225,3 +225,17 @@ def test_wellbeing_settings_and_the_daily_reveal_count(world):
     rhee.post(f"/review/{item}/reveal", data={"csrf_token": csrf_of(rhee)})
     assert "original gradual" in rhee.get(f"/review?item={item}").text
     assert ada.get("/review?lang=ko").text.count("오늘 원본 0건") == 1  # each reviewer sees her own count
+
+
+def test_a_count_that_takes_too_long_gives_way_to_the_page(world, monkeypatch):
+    """A rare filter makes a count read every row: past COUNT_SECONDS the pager says "many"."""
+    from jikimi.core import listing
+    ws, base, ids = world
+    cora = login(base, ROLE_USERS["caseworker"])
+    monkeypatch.setattr(listing, "COUNT_SECONDS", -1.0)
+    monkeypatch.setattr(listing, "PROGRESS_STEPS", 1)
+    pager = cora.get("/api/review/table", params={"per_page": 5}).json()["pager"]
+    assert pager == {"page": 1, "per_page": 5, "total": None, "more": True, "pages": None, "next": True}
+    page = cora.get("/review/table?per_page=5&lang=ko").text
+    assert "여러 행" in page and 'rel="next"' in page and 'rel="last"' not in page
+    assert cora.get("/review/table?per_page=5&page=2").status_code == 200

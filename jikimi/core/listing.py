@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from jikimi.reports.render import csv_cell
@@ -20,6 +22,9 @@ from jikimi.reports.render import csv_cell
 PER_PAGE = 50
 MAX_PER_PAGE = 500
 CSV_ROWS = 100_000  # an export is one file a person can open; narrow the filters for more
+COUNT_CAP = 1_000  # counting stops here ("1,000+"): a count reads every row it counts, a page only its own
+COUNT_SECONDS = 0.05  # ... and after this long (SQLite), so a rare filter never slows the page down
+PROGRESS_STEPS = 1_000  # SQLite virtual machine steps between two looks at the clock
 
 
 @dataclass(frozen=True)
@@ -37,13 +42,48 @@ class Page:
         return cls(1, None)
 
 
+def capped_count(session: Session, query: Select, cap: int = COUNT_CAP) -> int:
+    """How many rows `query` has, counting no further than `cap`."""
+    return session.scalar(select(func.count()).select_from(query.order_by(None).limit(cap).subquery()))
+
+
+def timed_count(session: Session, query: Select, cap: int = COUNT_CAP) -> int | None:
+    """`capped_count`, given up after COUNT_SECONDS on SQLite (None: "many"), as Datasette does:
+    a filter that few rows pass makes a count read the whole table, while a page stops early."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return capped_count(session, query, cap)
+    raw = connection.connection.driver_connection
+    deadline = time.perf_counter() + COUNT_SECONDS
+    raw.set_progress_handler(lambda: time.perf_counter() > deadline, PROGRESS_STEPS)
+    try:
+        return capped_count(session, query, cap)
+    except OperationalError as error:
+        if "interrupted" not in str(error):
+            raise
+        return None
+    finally:
+        raw.set_progress_handler(None, 0)
+
+
 def read_page(session: Session, query: Select, page: Page, scalars: bool = True) -> tuple[list, dict]:
-    """The rows of one page of `query` (already filtered and ordered) and what a pager shows."""
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    limited = query.limit(page.size or CSV_ROWS).offset((page.number - 1) * (page.size or 0))
+    """The rows of one page of `query` (already filtered and ordered) and what a pager shows:
+    `total` (counted up to COUNT_CAP; `more`: at least that many; None: too many to count in
+    time) and `next` (whether another page follows)."""
+    if page.size is None:
+        limited = query.limit(CSV_ROWS)
+        rows = list(session.scalars(limited)) if scalars else list(session.execute(limited).all())
+        return rows, {"page": 1, "per_page": len(rows), "total": len(rows), "pages": 1, "more": False, "next": False}
+    limited = query.limit(page.size + 1).offset((page.number - 1) * page.size)
     rows = list(session.scalars(limited)) if scalars else list(session.execute(limited).all())
-    size = page.size or max(total, 1)
-    return rows, {"page": page.number, "per_page": size, "total": total, "pages": max(1, -(-total // size))}
+    following, rows = len(rows) > page.size, rows[:page.size]
+    seen = (page.number - 1) * page.size + len(rows)
+    cap = max(COUNT_CAP, seen + 1)
+    total = timed_count(session, query, cap) if following or page.number > 1 else seen
+    more = total is None or total >= cap
+    pages = None if more else max(1, -(-total // page.size))
+    return rows, {"page": page.number, "per_page": page.size, "total": total, "more": more, "pages": pages,
+                  "next": following}
 
 
 def csv_text(columns: list[str], rows: list[list]) -> str:

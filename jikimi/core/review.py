@@ -19,7 +19,7 @@ from jikimi.cases import kept_reference_crop
 from jikimi.core.access import PERMISSIONS, Access, NotAllowed, NotFound
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
-from jikimi.core.listing import Page, csv_text, read_page
+from jikimi.core.listing import COUNT_CAP, Page, csv_text, read_page
 from jikimi.errors import JikimiError
 from jikimi.reports.crops import face_crop_jpeg
 from jikimi.review import VERDICTS, record_decision, withdraw_decision
@@ -35,6 +35,7 @@ UNDO_GRACE_SECONDS = 5  # a click in the last second still arrives in time
 TIERS = (4, 3, 2, 1, 0)  # triage's tiers, most urgent first (jikimi/triage.py)
 BULK_MAX = 500
 CHAT_CHOICES = 200
+CHAT_SAMPLE = 5_000  # the latest posts whose chats the filter menu offers
 
 
 def tier_of(priority: int) -> int:
@@ -88,8 +89,12 @@ def _waiting_select(visible: set[int] | None, case_id: int | None = None, scan_i
     return query
 
 
-def awaiting_count(session: Session, access: Access, case_id: int | None = None, scan_id: int | None = None) -> int:
-    return session.scalar(select(func.count()).select_from(_waiting(access.visible_cases(), case_id, scan_id)))
+def awaiting_count(session: Session, access: Access, case_id: int | None = None, scan_id: int | None = None,
+                   cap: int | None = None) -> int:
+    """How many items wait for the reader; with `cap`, counting stops there (the queue page
+    says "more than ..."), since a count reads every waiting item and a page only a few."""
+    query = _waiting_select(access.visible_cases(), case_id, scan_id)
+    return session.scalar(select(func.count()).select_from((query.limit(cap) if cap else query).subquery()))
 
 
 def routed_count(session: Session, access: Access) -> int:
@@ -195,7 +200,8 @@ class Review(Part):
                 current = review_item_json(session, access, loaded[current_id], reviewer)
             return {
                 "filters": {"case": case_id, "scan": scan_id},
-                "waiting": awaiting_count(session, access, case_id, scan_id),
+                "waiting": (waiting := awaiting_count(session, access, case_id, scan_id, COUNT_CAP)),
+                "waiting_more": waiting >= COUNT_CAP,
                 "current": current,
                 "upcoming": [{"id": i, "priority": loaded[i].priority,
                               "reason": reason_json(loaded[i], access.hides_subject_of),
@@ -381,9 +387,15 @@ class Review(Part):
 
 
 def _chats(session: Session, visible: set[int] | None, filters: dict) -> list[str]:
-    """The chats the waiting items of this scan or case were posted in, for the filter menu."""
-    chat = ItemLocator.fields["chat"].as_string()
-    waiting = _waiting_select(visible, filters.get("case"), filters.get("scan")).subquery()
-    query = (select(chat).join(waiting, waiting.c.id == ItemLocator.item_id).where(chat.is_not(None))
-             .distinct().order_by(chat).limit(CHAT_CHOICES))
+    """Chats to choose from in the filter menu: those of the latest posts the reader may see
+    (of the chosen case or scan). Reading every post's chat would cost a full pass."""
+    latest = select(ItemLocator.fields["chat"].as_string().label("chat")).join(Scan, Scan.id == ItemLocator.scan_id)
+    if visible is not None:
+        latest = latest.where(Scan.case_id.in_(visible))
+    if filters.get("case") is not None:
+        latest = latest.where(Scan.case_id == filters["case"])
+    if filters.get("scan") is not None:
+        latest = latest.where(ItemLocator.scan_id == filters["scan"])
+    sample = latest.order_by(ItemLocator.id.desc()).limit(CHAT_SAMPLE).subquery()
+    query = select(sample.c.chat).where(sample.c.chat.is_not(None)).distinct().order_by(sample.c.chat).limit(CHAT_CHOICES)
     return [c for c in session.scalars(query) if c]
