@@ -26,9 +26,12 @@ SFACE = "opencv_sface_2021dec"
 
 def build_world(ws, items: int = 30) -> dict:
     """One case with her reference face kept; items of every tier: her face (three distances),
-    known files (PDQ), sexual content alone; posted in two chats, one with a formula-like name."""
+    known files (PDQ), sexual content alone; posted in two chats, one with a formula-like name.
+    Face items' originals are public-domain portraits in the vault (to crop and reveal)."""
+    assert items % 3 == 0  # that item is the last face one, n = items - 3
     add_role_users(ws)
     portrait = jpeg_bytes(picture("astronaut"))
+    original = ws.vault.ingest(io.BytesIO(portrait), 10**8).sha256  # the most urgent item's file, to reveal
     thumbnail = blurred_thumbnail(picture("coffee"))
     with ws.session() as session:
         users = {u.name: u for u in session.scalars(select(WebUser))}
@@ -51,10 +54,16 @@ def build_world(ws, items: int = 30) -> dict:
                                                f"subject_crop:{template.id}".encode())
         ids = {"case": case.id, "scan": scan.id, "subject": subject.id, "face": [], "hash": [], "sexual": []}
         for n in range(items):
-            sha = hashlib.sha256(f"item {n}".encode()).hexdigest()
+            kind = ("face", "hash", "sexual")[n % 3]
+            if n == items - 3:
+                sha = original
+            elif kind == "face":  # its face crop is cut from the original, so the vault holds it
+                sha = ws.vault.ingest(io.BytesIO(jpeg_bytes(picture("astronaut").resize((400 + n, 400 + n)))),
+                                      10**8).sha256
+            else:
+                sha = hashlib.sha256(f"item {n}".encode()).hexdigest()
             session.add(Content(sha256=sha, md5=sha[:32], size=1000, kind="image", mime_type="image/jpeg",
                                 width=640, height=480, thumbnail=thumbnail))
-            kind = ("face", "hash", "sexual")[n % 3]
             priority = {"face": 3000 + n, "hash": 2000 + n, "sexual": 1000 + n}[kind]
             item = Item(scan_id=scan.id, first_ordinal=n, sha256=sha, done=True, priority=priority)
             session.add(item)
@@ -75,7 +84,6 @@ def build_world(ws, items: int = 30) -> dict:
                 session.add(Match(item_id=item.id, kind="pdq", bank_id=bank.id, bank_content_id=known.id, distance=12,
                                   detail={}))
             ids[kind].append(item.id)
-    ws.vault.ingest(io.BytesIO(portrait), 10**8)
     return ids
 
 

@@ -128,7 +128,8 @@ def review_table(request: Request, caller: Caller = Depends(auth.read)):
         return listing.csv_response(core.review.export_table(actor, chosen), "review-queue")
     data = core.review.table(actor, chosen, listing.page(request))
     outcome = request.query_params.get("done")
-    return respond(request, "review_table.html", {**data, "outcome": outcome})
+    return respond(request, "review_table.html", {**data, "outcome": outcome,
+                                                  "preferences": {**PREFERENCES, **(caller.user.preferences or {})}})
 
 
 @router.post("/review/bulk", include_in_schema=False)
