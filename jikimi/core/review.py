@@ -12,14 +12,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, literal_column, select
 from sqlalchemy.orm import Session, selectinload
 
 from jikimi.cases import kept_reference_crop
 from jikimi.core.access import PERMISSIONS, Access, NotAllowed, NotFound
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
-from jikimi.core.listing import COUNT_CAP, Page, csv_text, read_page
+from jikimi.core.listing import COUNT_CAP, Page, csv_text, read_page, timed_count
 from jikimi.errors import JikimiError
 from jikimi.reports.crops import face_crop_jpeg
 from jikimi.review import VERDICTS, record_decision, withdraw_decision
@@ -89,12 +89,8 @@ def _waiting_select(visible: set[int] | None, case_id: int | None = None, scan_i
     return query
 
 
-def awaiting_count(session: Session, access: Access, case_id: int | None = None, scan_id: int | None = None,
-                   cap: int | None = None) -> int:
-    """How many items wait for the reader; with `cap`, counting stops there (the queue page
-    says "more than ..."), since a count reads every waiting item and a page only a few."""
-    query = _waiting_select(access.visible_cases(), case_id, scan_id)
-    return session.scalar(select(func.count()).select_from((query.limit(cap) if cap else query).subquery()))
+def awaiting_count(session: Session, access: Access, case_id: int | None = None, scan_id: int | None = None) -> int:
+    return session.scalar(select(func.count()).select_from(_waiting(access.visible_cases(), case_id, scan_id)))
 
 
 def routed_count(session: Session, access: Access) -> int:
@@ -148,7 +144,15 @@ def _has_reference(session: Session, subject_id: int) -> bool:
                                                            SubjectTemplate.reference_crop.is_not(None)).limit(1)) is not None
 
 
-def _table_query(visible: set[int] | None, filters: dict):
+def chat_of(fields, dialect: str):
+    """The chat a post was made in; on SQLite written exactly as `ix_item_locators_chat`
+    indexes it (the path a literal, not a parameter), so a chat's posts are found by index."""
+    if dialect == "sqlite":
+        return func.json_extract(fields, literal_column("'$.chat'"))
+    return fields["chat"].as_string()
+
+
+def _table_query(visible: set[int] | None, filters: dict, dialect: str = "sqlite"):
     """The waiting items as the table view filters them: tier, scan, case, chat, and a search
     in where they were posted (chat, sender, file path)."""
     query = _waiting_select(visible, filters.get("case"), filters.get("scan"))
@@ -157,8 +161,8 @@ def _table_query(visible: set[int] | None, filters: dict):
         query = query.where(Item.priority >= low, Item.priority < low + TIER_SPAN) if filters["tier"] else \
             query.where(Item.priority <= 0)
     if filters.get("chat"):
-        query = query.where(exists().where(ItemLocator.item_id == Item.id,
-                                           ItemLocator.fields["chat"].as_string() == filters["chat"]))
+        in_chat = select(ItemLocator.item_id).where(chat_of(ItemLocator.fields, dialect) == filters["chat"])
+        query = query.where(Item.id.in_(in_chat))
     if filters.get("q"):
         needle = f"%{filters['q']}%"
         posted = (ItemLocator.fields["chat"].as_string().ilike(needle) | ItemLocator.fields["sender"].as_string()
@@ -200,8 +204,10 @@ class Review(Part):
                 current = review_item_json(session, access, loaded[current_id], reviewer)
             return {
                 "filters": {"case": case_id, "scan": scan_id},
-                "waiting": (waiting := awaiting_count(session, access, case_id, scan_id, COUNT_CAP)),
-                "waiting_more": waiting >= COUNT_CAP,
+                # counted up to COUNT_CAP and for a moment (None: many), since a count reads every
+                # waiting item and the page only a few
+                "waiting": (waiting := timed_count(session, _waiting_select(access.visible_cases(), case_id, scan_id))),
+                "waiting_more": waiting is None or waiting >= COUNT_CAP,
                 "current": current,
                 "upcoming": [{"id": i, "priority": loaded[i].priority,
                               "reason": reason_json(loaded[i], access.hides_subject_of),
@@ -217,8 +223,11 @@ class Review(Part):
                 access.case(filters["case"])
             if filters.get("scan") is not None:
                 access.scan(filters["scan"])
-            ids, pager = read_page(session, _table_query(access.visible_cases(), filters), page)
-            loaded = _load(session, ids)
+            ids, pager = read_page(session, _table_query(access.visible_cases(), filters, session.bind.dialect.name),
+                                   page)
+            loaded = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(ids)).options(
+                selectinload(Item.locators), selectinload(Item.matches).selectinload(Match.subject),
+                selectinload(Item.scan)))}
             rows = []
             for item_id in ids:
                 item = loaded[item_id]
@@ -387,15 +396,16 @@ class Review(Part):
 
 
 def _chats(session: Session, visible: set[int] | None, filters: dict) -> list[str]:
-    """Chats to choose from in the filter menu: those of the latest posts the reader may see
-    (of the chosen case or scan). Reading every post's chat would cost a full pass."""
-    latest = select(ItemLocator.fields["chat"].as_string().label("chat")).join(Scan, Scan.id == ItemLocator.scan_id)
+    """Chats to choose from in the filter menu: those of the workspace's latest posts that the
+    reader may see (of the chosen case or scan). Reading every post's chat would cost a full
+    pass over the posts; the chat filter itself takes any name."""
+    latest = select(ItemLocator.scan_id, ItemLocator.fields).order_by(ItemLocator.id.desc()).limit(CHAT_SAMPLE).subquery()
+    chat = chat_of(latest.c.fields, session.bind.dialect.name)
+    query = select(chat).join(Scan, Scan.id == latest.c.scan_id).where(chat.is_not(None))
     if visible is not None:
-        latest = latest.where(Scan.case_id.in_(visible))
+        query = query.where(Scan.case_id.in_(visible))
     if filters.get("case") is not None:
-        latest = latest.where(Scan.case_id == filters["case"])
+        query = query.where(Scan.case_id == filters["case"])
     if filters.get("scan") is not None:
-        latest = latest.where(ItemLocator.scan_id == filters["scan"])
-    sample = latest.order_by(ItemLocator.id.desc()).limit(CHAT_SAMPLE).subquery()
-    query = select(sample.c.chat).where(sample.c.chat.is_not(None)).distinct().order_by(sample.c.chat).limit(CHAT_CHOICES)
-    return [c for c in session.scalars(query) if c]
+        query = query.where(Scan.id == filters["scan"])
+    return [c for c in session.scalars(query.distinct().order_by(chat).limit(CHAT_CHOICES)) if c]

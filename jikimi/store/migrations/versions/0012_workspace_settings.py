@@ -1,4 +1,5 @@
-"""Workspace settings chosen by an admin (reviewer break interval, re-blur time)
+"""Workspace settings chosen by an admin (reviewer break interval, re-blur time); on SQLite,
+an index on the chat of each post, for the review table's chat filter
 
 Revision ID: 0012
 Revises: 0008
@@ -23,7 +24,11 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
+    if op.get_context().dialect.name == 'sqlite':
+        op.create_index('ix_item_locators_chat', 'item_locators', [sa.text("json_extract(fields, '$.chat')")])
 
 
 def downgrade() -> None:
+    if op.get_context().dialect.name == 'sqlite':
+        op.drop_index('ix_item_locators_chat', table_name='item_locators')
     op.drop_table('workspace_settings')
