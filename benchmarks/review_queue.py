@@ -1,15 +1,18 @@
-"""Review-queue page and its JSON twin with 10,000 items across 50 cases: median and p95 time.
+"""Review-queue page, its JSON twin and filtered list pages with 100,000 items across 50 cases:
+median and p95 time.
 
 Builds a workspace with one scan per case, N items in all (each a distinct content with a
 blurred thumbnail, a PDQ match to a bank, a triage priority and two posts; one in ten also
 matches the face of another case's subject, so it waits in that case's queue too), serves
 the real app with uvicorn on 127.0.0.1 and times GET /review and GET /api/review with the
 membership checks on: as an admin (every case, no membership filter: the baseline), as a
-reviewer who is a member of every case, and as one who is a member of five. Times are
+reviewer who is a member of every case, and as one who is a member of five; then the
+filtered list pages (the queue as a table by tier and chat, decisions by verdict, the
+custody log by action, cases by search). Times are
 measured by the client over loopback, so they include HTTP and are an upper bound on the
 server's. Target: p95 under 200 ms.
 
-    .venv/bin/python benchmarks/review_queue.py [--items 10000] [--cases 50] [--requests 200]
+    .venv/bin/python benchmarks/review_queue.py [--items 100000] [--cases 50] [--requests 200]
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from conftest import picture  # noqa: E402
 from jikimi.media.thumbnails import blurred_thumbnail  # noqa: E402
 from jikimi.review import record_decision  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
 
 from jikimi import accounts  # noqa: E402
 from jikimi.store.models import Bank, BankContent, Case, Content, Item, ItemLocator, Match, Scan, Subject  # noqa: E402
@@ -36,6 +39,9 @@ from jikimi.workspace import Workspace  # noqa: E402
 from test_web_support import PASSWORD, add_role_users, login, serve  # noqa: E402
 
 FEW_CASES = 5
+CHATS = 40
+TARGET_P95_MS = 200
+BATCH = 5_000
 
 
 def populate(ws: Workspace, count: int, cases: int) -> None:
@@ -46,6 +52,7 @@ def populate(ws: Workspace, count: int, cases: int) -> None:
         session.flush()
         known = BankContent(bank_id=bank.id, kind="image", label="known.jpg")
         session.add(known)
+        session.flush()
         scans, subjects = [], []
         for n in range(cases):
             case = Case(title=f"case {n}", created_by="bench")
@@ -58,23 +65,26 @@ def populate(ws: Workspace, count: int, cases: int) -> None:
             session.flush()
             scans.append(scan.id)
             subjects.append(subject.id)
-        for n in range(count):
-            sha = hashlib.sha256(str(n).encode()).hexdigest()
-            session.add(Content(sha256=sha, md5=sha[:32], size=1000, kind="image", mime_type="image/jpeg",
-                                width=640, height=480, pdq="0" * 64, pdq_quality=100, thumbnail=thumbnail))
-            scan_id = scans[n % cases]
-            item = Item(scan_id=scan_id, first_ordinal=2 * n, sha256=sha, done=True, priority=(n * 7919) % 3000,
-                        reason="matches bank 'known' (pdq, distance 12)")
-            session.add(item)
-            session.flush()
-            session.add_all([
-                ItemLocator(scan_id=scan_id, item_id=item.id, ordinal=2 * n, fields={"path": f"photos/{n}.jpg"}),
-                ItemLocator(scan_id=scan_id, item_id=item.id, ordinal=2 * n + 1, fields={"path": f"photos/{n}b.jpg"}),
-                Match(item_id=item.id, kind="pdq", bank_id=bank.id, bank_content_id=known.id, distance=12, detail={}),
-            ])
-            if n % 10 == 0:  # her face, in a room another case scanned: routed to her case
-                session.add(Match(item_id=item.id, kind="face", subject_id=subjects[(n + 1) % cases], distance=0.4,
-                                  detail={}))
+        for start in range(0, count, BATCH):  # written in batches of plain rows: 100,000 items in about a minute
+            contents, items, locators, matches = [], [], [], []
+            for n in range(start, min(count, start + BATCH)):
+                sha, item_id, scan_id = hashlib.sha256(str(n).encode()).hexdigest(), n + 1, scans[n % cases]
+                contents.append({"sha256": sha, "md5": sha[:32], "size": 1000, "kind": "image",
+                                 "mime_type": "image/jpeg", "width": 640, "height": 480, "pdq": "0" * 64,
+                                 "pdq_quality": 100, "thumbnail": thumbnail})
+                items.append({"id": item_id, "scan_id": scan_id, "first_ordinal": 2 * n, "sha256": sha, "done": True,
+                              "priority": (n * 7919) % 3000, "reason": "matches bank 'known' (pdq, distance 12)"})
+                locators += [{"scan_id": scan_id, "item_id": item_id, "ordinal": 2 * n,
+                              "fields": {"path": f"photos/{n}.jpg", "chat": f"room {n % CHATS}"}},
+                             {"scan_id": scan_id, "item_id": item_id, "ordinal": 2 * n + 1,
+                              "fields": {"path": f"photos/{n}b.jpg"}}]
+                matches.append({"item_id": item_id, "kind": "pdq", "bank_id": bank.id, "bank_content_id": known.id,
+                                "distance": 12, "detail": {}})
+                if n % 10 == 0:  # her face, in a room another case scanned: routed to her case
+                    matches.append({"item_id": item_id, "kind": "face", "subject_id": subjects[(n + 1) % cases],
+                                    "distance": 0.4, "detail": {}})
+            for model, rows in ((Content, contents), (Item, items), (ItemLocator, locators), (Match, matches)):
+                session.execute(insert(model), rows)
         # Some work already done: a hundred decisions on the most urgent items.
         top = session.scalars(Item.__table__.select().with_only_columns(Item.id)
                               .order_by(Item.priority.desc()).limit(100)).all()
@@ -100,7 +110,7 @@ def timings(client, path: str, requests: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--cases", type=int, default=50)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
@@ -117,20 +127,28 @@ def main() -> None:
         with serve(ws) as base:
             readers = {"admin (all cases, baseline)": "ada", f"reviewer, member of {args.cases} cases": "rhee",
                        f"reviewer, member of {FEW_CASES} cases": "mina"}
-            baseline = {}
-            print(f"{'who':<34}{'route':<22}{'waiting':>8}{'median ms':>10}{'p95 ms':>8}{'max ms':>8}{'p95 ratio':>10}")
+            baseline, worst = {}, 0.0
+            print(f"{'who':<34}{'route':<26}{'waiting':>8}{'median ms':>10}{'p95 ms':>8}{'max ms':>8}{'p95 ratio':>10}")
             for who, name in readers.items():
                 client = login(base, name)
                 waiting = client.get("/api/review").json()["waiting"]
+                waiting = "many" if waiting is None else waiting  # not counted within the page's time limit
                 item = client.get("/api/review").json()["upcoming"][5]["id"]
-                for path in ("/review", "/api/review", f"/review?item={item}", f"/api/review?item={item}"):
+                lists = {"/review/table?tier&chat": "/review/table?tier=2&chat=room%203",
+                         "/api/review/table?tier": "/api/review/table?tier=2&page=3",
+                         "/decisions?verdict": "/decisions?verdict=not_abusive",
+                         "/audit?action": "/audit?action=decision", "/cases?q": "/cases?q=case%201"}
+                paths = {"/review": "/review", "/api/review": "/api/review", "/review?item": f"/review?item={item}",
+                         "/api/review?item": f"/api/review?item={item}", **lists}
+                for key, path in paths.items():
                     spent = sorted(timings(client, path, args.requests))
                     p95 = spent[int(0.95 * len(spent)) - 1]
-                    key = path.split("?")[0] + ("?item" if "?" in path else "")
                     baseline.setdefault(key, p95)
-                    print(f"{who:<34}{key:<22}{waiting:>8}{statistics.median(spent):>10.1f}{p95:>8.1f}"
+                    worst = max(worst, p95)
+                    print(f"{who:<34}{key:<26}{waiting:>8}{statistics.median(spent):>10.1f}{p95:>8.1f}"
                           f"{spent[-1]:>8.1f}{p95 / baseline[key]:>10.2f}")
                 client.close()
+            print(f"slowest p95: {worst:.1f} ms (target < {TARGET_P95_MS} ms): {'met' if worst < TARGET_P95_MS else 'NOT met'}")
 
 
 if __name__ == "__main__":

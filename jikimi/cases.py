@@ -211,6 +211,16 @@ def subjects_needing_reenrolment(session: Session, model_id: str) -> list[Subjec
     return list(session.scalars(query))
 
 
+def kept_reference_crop(ws: Workspace, subject: Subject) -> bytes | None:
+    """Her first kept reference crop (JPEG), decrypted, for a reviewer to compare faces; None
+    when she did not consent to keeping crops."""
+    template = next((t for t in subject.templates if t.reference_crop is not None), None)
+    if template is None:
+        return None
+    return keys.decrypt(keys.workspace_key(ws.home), template.reference_crop, _associated("crop", template.id),
+                        what="reference crops")
+
+
 def reference_crop(image: Image.Image, face: FaceSignal) -> Image.Image:
     """The face with half its size of margin on each side, at most CROP_SIDE pixels wide."""
     box = face.box

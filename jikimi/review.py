@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from jikimi import banks
 from jikimi.audit import AuditLog
 from jikimi.errors import JikimiError, WorkspaceError
-from jikimi.store.models import Case, Content, Decision, Item
+from jikimi.store.models import (Bank, BankContent, BankFeatures, BankSignal, Case, Content, Decision, Item,
+                                 Match)
 
 VERDICTS = ("confirm", "not_subject", "not_abusive", "unsure")
 
@@ -40,3 +42,21 @@ def record_decision(session: Session, home: Path, item_id: int, verdict: str, ac
         content = session.get(Content, item.sha256)
         banks.add_content(session, banks.case_bank(session, case_id), content, f"confirmed item {item_id}")
     return decision
+
+
+def withdraw_decision(session: Session, home: Path, decision: Decision, actor: str) -> None:
+    """Take back a decision just made (the reviewer's undo). The custody log keeps both the
+    decision and its withdrawal; a confirmation's banked hashes go too, unless they were in
+    the bank before or a scan has matched them since."""
+    if decision.verdict == "confirm" and decision.case_id is not None:
+        banked = session.scalar(select(BankContent).join(Bank).where(
+            Bank.case_id == decision.case_id, BankContent.label == f"confirmed item {decision.item_id}"))
+        if banked is not None and not session.scalar(select(Match.id).where(Match.bank_content_id == banked.id)):
+            session.execute(delete(BankSignal).where(BankSignal.content_id == banked.id))
+            session.execute(delete(BankFeatures).where(BankFeatures.content_id == banked.id))
+            session.delete(banked)
+    AuditLog(session, home).append(
+        "decision_undo", f"item:{decision.item_id}", {"decision_id": decision.id, "verdict": decision.verdict},
+        case_id=decision.case_id, actor=actor)
+    session.delete(decision)
+    session.flush()

@@ -20,14 +20,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from conftest import jpeg_bytes, picture
-from jikimi import accounts
+from jikimi import accounts, keys
 from jikimi.core import Actor, Jikimi, NotFound
 from jikimi.core.access import PERMISSIONS
 from jikimi.media.thumbnails import blurred_thumbnail
 from jikimi.scan import ScanOptions
 from jikimi.store.audit_models import AuditEntry
 from jikimi.store.models import (Bank, BankContent, Case, Content, ContentFace, Item, ItemLocator, Match, Scan,
-                                 Subject)
+                                 Subject, SubjectTemplate)
 from jikimi.store.takedown_models import Notice, NoticeItem
 from jikimi.store.web_models import AllowedPath, ApiToken, CaseMember
 from jikimi.takedown.hosts import ensure_builtin_hosts, get_host
@@ -66,6 +66,11 @@ def populate(ws) -> None:
         session.add(subject)
         session.flush()  # subject 1 is case 1's
         session.add(Subject(case_id=second.id, name="Subject Two", consent={"scope": "face_matching"}))
+        template = SubjectTemplate(subject_id=subject.id, embedding=b"-", photo_name="reference.jpg")
+        session.add(template)
+        session.flush()  # her reference face, kept with her consent
+        template.reference_crop = keys.encrypt(keys.workspace_key(ws.home), jpeg_bytes(picture("astronaut")),
+                                               f"subject_crop:{template.id}".encode())
         scan = Scan(source="/evidence", source_kind="folder", status="complete", options={}, enumerated=True,
                     case_id=first.id)
         bank = Bank(name="case-1", pdq_threshold=31, case_id=first.id)

@@ -20,6 +20,7 @@ from jikimi.core.evidence import Evidence
 from jikimi.core.review import Review
 from jikimi.core.scans import Scans
 from jikimi.core.takedown import Takedown
+from jikimi.core.settings import Settings
 from jikimi.workspace import Workspace
 
 
@@ -38,6 +39,7 @@ class Jikimi:
         self.takedown = Takedown(ws)
         self.custody = Custody(ws)
         self.accounts = Accounts(ws)
+        self.settings = Settings(ws)
 
 
 __all__ = ["Actor", "Jikimi", "NotAllowed", "NotFound", "PERMISSIONS"]

@@ -11,11 +11,12 @@ from jikimi import cases as case_store
 from jikimi.core.access import NotFound
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
+from jikimi.core.listing import Page, csv_text, read_page
 from jikimi.errors import JikimiError
 from jikimi.reports.data import scan_summary
 from jikimi.serialize import audit_json, case_json, decision_json, iso, subject_json
 from jikimi.store.audit_models import AuditEntry
-from jikimi.store.models import Case, Decision, Scan
+from jikimi.store.models import Case, Decision, Scan, Subject
 from jikimi.store.web_models import CASE_ROLES, CaseMember, WebUser
 
 CASE_ROWS = 50  # latest decisions and custody entries shown with a case
@@ -33,6 +34,32 @@ class Cases(Part):
             return [{**case_json(c), "subjects": [subject_json(s) for s in c.subjects], "scans": scans.get(c.id, 0),
                      "role": "admin" if actor.is_admin else access.roles().get(c.id)}
                     for c in session.scalars(query)]
+
+    def search(self, actor: Actor, filters: dict, page: Page) -> dict:
+        """One page of the cases the actor may see, newest first; `q` finds a title or an id."""
+        with self._open(actor) as (session, access):
+            query = select(Case).order_by(Case.id.desc())
+            if (visible := access.visible_cases()) is not None:
+                query = query.where(Case.id.in_(visible))
+            if q := (filters.get("q") or "").strip():
+                query = query.where(Case.title.ilike(f"%{q}%") | (Case.id == int(q)) if q.isdigit()
+                                    else Case.title.ilike(f"%{q}%"))
+            cases, pager = read_page(session, query, page)
+            ids = [c.id for c in cases]
+            scans = dict(session.execute(select(Scan.case_id, func.count()).where(Scan.case_id.in_(ids))
+                                         .group_by(Scan.case_id)).all())
+            subjects = dict(session.execute(select(Subject.case_id, func.count()).where(
+                Subject.case_id.in_(ids), Subject.removed_at.is_(None)).group_by(Subject.case_id)).all())
+            rows = [{**case_json(c), "subjects": subjects.get(c.id, 0), "scans": scans.get(c.id, 0)} for c in cases]
+            return {"cases": rows, "pager": pager, "filters": filters}
+
+    def export_csv(self, actor: Actor, filters: dict) -> str:
+        rows = self.search(actor, filters, Page.everything())["cases"]
+        with self._open(actor) as (session, _):
+            self._log(session, actor, "list_export", "cases", {"filters": filters, "rows": len(rows)})
+        return csv_text(["id", "title", "subjects", "scans", "created_by", "created_at_utc"],
+                        [[c["id"], c["title"], c["subjects"], c["scans"], c["created_by"], c["created_at"]]
+                         for c in rows])
 
     def create(self, actor: Actor, title: str) -> dict:
         """Open a case; a web user who opens one becomes its caseworker."""

@@ -10,23 +10,62 @@ match only as "a person enrolled in another case".
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, literal_column, select
 from sqlalchemy.orm import Session, selectinload
 
+from jikimi.cases import kept_reference_crop
 from jikimi.core.access import PERMISSIONS, Access, NotAllowed, NotFound
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
+from jikimi.core.listing import COUNT_CAP, Page, csv_text, read_page, timed_count
 from jikimi.errors import JikimiError
 from jikimi.reports.crops import face_crop_jpeg
-from jikimi.review import VERDICTS, record_decision
+from jikimi.review import VERDICTS, record_decision, withdraw_decision
 from jikimi.serialize import decision_json, item_json, reason_json
-from jikimi.store.models import Content, Decision, Item, Match, Scan, Subject
+from jikimi.signals.face_embedding import EMBEDDERS
+from jikimi.store.audit_models import AuditEntry
+from jikimi.store.models import Content, Decision, Item, ItemLocator, Match, Scan, Subject, SubjectTemplate, utcnow
+from jikimi.triage import TIER_SPAN
 
 UPCOMING = 12
+UNDO_SECONDS = 10  # the confirmation offers "undo" this long
+UNDO_GRACE_SECONDS = 5  # a click in the last second still arrives in time
+TIERS = (4, 3, 2, 1, 0)  # triage's tiers, most urgent first (jikimi/triage.py)
+BULK_MAX = 500
+CHAT_CHOICES = 200
+CHAT_SAMPLE = 5_000  # the latest posts whose chats the filter menu offers
+
+
+def tier_of(priority: int) -> int:
+    return max(0, priority) // TIER_SPAN
+
+
+def likeness(match: dict) -> str | None:
+    """A face match's distance in words a case worker reads, from the model's own thresholds
+    (docs/faces.md): within the confident threshold (false matches at most 1e-4 among East
+    Asian women) "very_similar"; in the nearer half of the band up to the match threshold
+    (at most 1e-3) "similar"; in the farther half "maybe_other" (it may be someone else)."""
+    if match.get("kind") != "face" or match.get("distance") is None:
+        return None
+    model = EMBEDDERS.get(match.get("model") or "")
+    match_threshold = match.get("threshold") or (model.match_threshold if model else None)
+    confident = model.confident_threshold if model else None
+    distance = match["distance"]
+    if confident is None or match_threshold is None:
+        return "very_similar" if match.get("level") == "confident" else "similar"
+    if distance <= confident:
+        return "very_similar"
+    return "similar" if distance <= (confident + match_threshold) / 2 else "maybe_other"
 
 
 def _waiting(visible: set[int] | None, case_id: int | None = None, scan_id: int | None = None):
+    return _waiting_select(visible, case_id, scan_id).subquery()
+
+
+def _waiting_select(visible: set[int] | None, case_id: int | None = None, scan_id: int | None = None):
     """Items waiting for the reader: in their scan's case with no decision for it, or matching
     the face of a subject whose case has no decision on them yet. Written as EXISTS tests on
     each item (not a union of (item, case) pairs), so the queue is read in priority order
@@ -48,7 +87,7 @@ def _waiting(visible: set[int] | None, case_id: int | None = None, scan_id: int 
                     own | routed.exists()))
     if scan_id is not None:
         query = query.where(Item.scan_id == scan_id)
-    return query.subquery()
+    return query
 
 
 def awaiting_count(session: Session, access: Access, case_id: int | None = None, scan_id: int | None = None) -> int:
@@ -82,8 +121,16 @@ def review_item_json(session: Session, access: Access, item: Item, with_faces: b
         data["matches"] = [{**m, "face_id": None} if m["kind"] == "face" else m for m in data["matches"]]
     scan_case = item.scan.case_id
     decisions = session.scalars(select(Decision).where(Decision.item_id == item.id).order_by(Decision.id))
+    for match in data["matches"]:
+        if match["kind"] == "face" and not match["other_case"]:  # a hidden match keeps only that it happened
+            match["likeness"] = likeness(match)
+            match["reference"] = (f"/media/references/{match['subject_id']}"
+                                  if with_faces and match.get("subject_id") and _has_reference(session, match["subject_id"])
+                                  else None)
     return {
         **data,
+        "tier": tier_of(item.priority),
+        "face_matched": any(m["kind"] == "face" for m in data["matches"]),
         "scan_id": item.scan_id if access.sees(scan_case) else None,
         "case_id": scan_case if access.sees(scan_case) else next(
             (m["case_id"] for m in data["matches"] if m["kind"] == "face" and m["case_id"] is not None), None),
@@ -91,6 +138,38 @@ def review_item_json(session: Session, access: Access, item: Item, with_faces: b
         "thumbnail": f"/media/thumbs/{item.id}" if content is not None and content.thumbnail else None,
         "decisions": [decision_json(d) for d in decisions if access.sees(d.case_id)],
     }
+
+
+def _has_reference(session: Session, subject_id: int) -> bool:
+    return session.scalar(select(SubjectTemplate.id).where(SubjectTemplate.subject_id == subject_id,
+                                                           SubjectTemplate.reference_crop.is_not(None)).limit(1)) is not None
+
+
+def chat_of(fields, dialect: str):
+    """The chat a post was made in; on SQLite written exactly as `ix_item_locators_chat`
+    indexes it (the path a literal, not a parameter), so a chat's posts are found by index."""
+    if dialect == "sqlite":
+        return func.json_extract(fields, literal_column("'$.chat'"))
+    return fields["chat"].as_string()
+
+
+def _table_query(visible: set[int] | None, filters: dict, dialect: str = "sqlite"):
+    """The waiting items as the table view filters them: tier, scan, case, chat, and a search
+    in where they were posted (chat, sender, file path)."""
+    query = _waiting_select(visible, filters.get("case"), filters.get("scan"))
+    if filters.get("tier") is not None:
+        low = filters["tier"] * TIER_SPAN
+        query = query.where(Item.priority >= low, Item.priority < low + TIER_SPAN) if filters["tier"] else \
+            query.where(Item.priority <= 0)
+    if filters.get("chat"):
+        in_chat = select(ItemLocator.item_id).where(chat_of(ItemLocator.fields, dialect) == filters["chat"])
+        query = query.where(Item.id.in_(in_chat))
+    if filters.get("q"):
+        needle = f"%{filters['q']}%"
+        posted = (ItemLocator.fields["chat"].as_string().ilike(needle) | ItemLocator.fields["sender"].as_string()
+                  .ilike(needle) | ItemLocator.fields["path"].as_string().ilike(needle))
+        query = query.where(exists().where(ItemLocator.item_id == Item.id, posted))
+    return query.order_by(Item.priority.desc(), Item.id)
 
 
 def _load(session: Session, item_ids: list[int]) -> dict[int, Item]:
@@ -126,7 +205,10 @@ class Review(Part):
                 current = review_item_json(session, access, loaded[current_id], reviewer)
             return {
                 "filters": {"case": case_id, "scan": scan_id},
-                "waiting": awaiting_count(session, access, case_id, scan_id),
+                # counted up to COUNT_CAP and for a moment (None: many), since a count reads every
+                # waiting item and the page only a few
+                "waiting": (waiting := timed_count(session, _waiting_select(access.visible_cases(), case_id, scan_id))),
+                "waiting_more": waiting is None or waiting >= COUNT_CAP,
                 "current": current,
                 "upcoming": [{"id": i, "priority": loaded[i].priority,
                               "reason": reason_json(loaded[i], access.hides_subject_of),
@@ -134,6 +216,125 @@ class Review(Part):
                 "verdicts": VERDICTS,
                 "can_review": reviewer,
             }
+
+    def table(self, actor: Actor, filters: dict, page: Page) -> dict:
+        """The queue as a table: one filtered page of waiting items, for bulk decisions."""
+        with self._open(actor) as (session, access):
+            if filters.get("case") is not None:
+                access.case(filters["case"])
+            if filters.get("scan") is not None:
+                access.scan(filters["scan"])
+            ids, pager = read_page(session, _table_query(access.visible_cases(), filters, session.bind.dialect.name),
+                                   page)
+            loaded = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(ids)).options(
+                selectinload(Item.locators), selectinload(Item.matches).selectinload(Match.subject),
+                selectinload(Item.scan)))}
+            rows = []
+            for item_id in ids:
+                item = loaded[item_id]
+                first = item.locators[0].fields if item.locators else {}
+                faces = [m for m in item.matches if m.kind == "face"]
+                rows.append({"id": item_id, "priority": item.priority, "tier": tier_of(item.priority),
+                             "reason": reason_json(item, access.hides_subject_of),
+                             "scan_id": item.scan_id if access.sees(item.scan.case_id) else None,
+                             "chat": first.get("chat"), "path": first.get("path"), "posts": len(item.locators),
+                             "face_matched": bool(faces), "thumbnail": f"/media/thumbs/{item_id}"})
+            chats = _chats(session, access.visible_cases(), filters)
+            return {"filters": filters, "items": rows, "pager": pager, "chats": chats, "tiers": TIERS,
+                    "verdicts": VERDICTS, "can_review": actor.is_admin or actor.role in PERMISSIONS["review"]}
+
+    def export_table(self, actor: Actor, filters: dict) -> str:
+        """The filtered queue as CSV (no pictures); the export is written to the custody log."""
+        rows = self.table(actor, filters, Page.everything())["items"]
+        with self._open(actor) as (session, _):
+            self._log(session, actor, "list_export", "review_queue",
+                      {"filters": {k: v for k, v in filters.items() if v not in (None, "")}, "rows": len(rows)},
+                      filters.get("case"))
+        return csv_text(["item_id", "priority", "tier", "reason", "scan_id", "chat", "path", "posts"],
+                        [[r["id"], r["priority"], r["tier"], r["reason"], r["scan_id"], r["chat"], r["path"], r["posts"]]
+                         for r in rows])
+
+    def decide_many(self, actor: Actor, item_ids: list[int], verdict: str, note: str | None = None) -> dict:
+        """The same verdict on many items: each is decided (or refused with its reason) on its own."""
+        if not item_ids:
+            raise JikimiError("choose at least one item")
+        if len(item_ids) > BULK_MAX:
+            raise JikimiError(f"decide at most {BULK_MAX} items at once")
+        decided, refused = [], []
+        for item_id in item_ids:
+            try:
+                if verdict == "not_subject" and not self._face_matched(actor, item_id):
+                    raise JikimiError("no face matched in this item, so it cannot be “not her”")
+                decided.append(self.decide(actor, item_id, verdict, note))
+            except JikimiError as e:
+                refused.append({"item_id": item_id, "error": str(e)})
+        return {"decided": decided, "refused": refused}
+
+    def _face_matched(self, actor: Actor, item_id: int) -> bool:
+        with self._open(actor) as (session, access):
+            access.item(item_id)
+            return session.scalar(select(Match.id).where(Match.item_id == item_id, Match.kind == "face").limit(1)) \
+                is not None
+
+    def undo(self, actor: Actor, item_id: int) -> dict:
+        """Take back the actor's own decision on the item, made in the last few seconds."""
+        with self._open(actor) as (session, access):
+            _, for_case = access.item(item_id, "review")
+            decision = session.scalars(select(Decision).where(Decision.item_id == item_id,
+                                                              Decision.actor == actor.log_name)
+                                       .order_by(Decision.id.desc()).limit(1)).first()
+            made = decision.created_at.replace(tzinfo=None) if decision else None
+            if decision is None or (utcnow().replace(tzinfo=None) - made).total_seconds() > \
+                    UNDO_SECONDS + UNDO_GRACE_SECONDS or not access.can("review", decision.case_id):
+                raise JikimiError("there is no decision of yours on this item from the last few seconds to undo")
+            withdrawn = decision_json(decision)
+            withdraw_decision(session, self.ws.home, decision, actor.log_name)
+            return {"undone": withdrawn}
+
+    def decisions(self, actor: Actor, filters: dict, page: Page) -> dict:
+        """One page of the decisions of the actor's cases, newest first, by case, verdict and
+        reviewer (a part of the name)."""
+        with self._open(actor) as (session, access):
+            query = select(Decision).order_by(Decision.id.desc())
+            if filters.get("case") is not None:
+                access.case(filters["case"])
+                query = query.where(Decision.case_id == filters["case"])
+            elif (visible := access.visible_cases()) is not None:
+                query = query.where(Decision.case_id.in_(visible))
+            if filters.get("verdict"):
+                query = query.where(Decision.verdict == filters["verdict"])
+            if filters.get("actor"):
+                query = query.where(Decision.actor.ilike(f"%{filters['actor']}%"))
+            decisions, pager = read_page(session, query, page)
+            return {"decisions": [decision_json(d) for d in decisions], "pager": pager, "filters": filters,
+                    "verdicts": VERDICTS}
+
+    def export_decisions(self, actor: Actor, filters: dict) -> str:
+        rows = self.decisions(actor, filters, Page.everything())["decisions"]
+        with self._open(actor) as (session, _):
+            self._log(session, actor, "list_export", "decisions",
+                      {"filters": {k: v for k, v in filters.items() if v not in (None, "")}, "rows": len(rows)},
+                      filters.get("case"))
+        return csv_text(["id", "item_id", "case_id", "verdict", "note", "actor", "created_at_utc"],
+                        [[d["id"], d["item_id"], d["case_id"], d["verdict"], d["note"], d["actor"], d["created_at"]]
+                         for d in rows])
+
+    def revealed_today(self, actor: Actor) -> int:
+        """How many originals the actor revealed since midnight (server time): shown to them."""
+        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        since = midnight.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        with self._open(actor) as (session, _):
+            return session.scalar(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.action == "reveal", AuditEntry.actor == actor.log_name, AuditEntry.time >= since))
+
+    def reference_face(self, actor: Actor, subject_id: int) -> bytes:
+        """Her kept reference crop, to reviewers of her case only (kept only with her consent)."""
+        with self._open(actor) as (session, access):
+            subject = access.subject(subject_id, "review")
+            crop = kept_reference_crop(self.ws, subject)
+            if crop is None:
+                raise NotFound(f"subject {subject_id} has no kept reference face")
+            return crop
 
     def awaiting(self, actor: Actor) -> dict:
         with self._open(actor) as (session, access):
@@ -193,3 +394,19 @@ class Review(Part):
                 return face_crop_jpeg(self.ws, session, face_id)
             except JikimiError as e:
                 raise NotFound(str(e)) from None
+
+
+def _chats(session: Session, visible: set[int] | None, filters: dict) -> list[str]:
+    """Chats to choose from in the filter menu: those of the workspace's latest posts that the
+    reader may see (of the chosen case or scan). Reading every post's chat would cost a full
+    pass over the posts; the chat filter itself takes any name."""
+    latest = select(ItemLocator.scan_id, ItemLocator.fields).order_by(ItemLocator.id.desc()).limit(CHAT_SAMPLE).subquery()
+    chat = chat_of(latest.c.fields, session.bind.dialect.name)
+    query = select(chat).join(Scan, Scan.id == latest.c.scan_id).where(chat.is_not(None))
+    if visible is not None:
+        query = query.where(Scan.case_id.in_(visible))
+    if filters.get("case") is not None:
+        query = query.where(Scan.case_id == filters["case"])
+    if filters.get("scan") is not None:
+        query = query.where(Scan.id == filters["scan"])
+    return [c for c in session.scalars(query.distinct().order_by(chat).limit(CHAT_CHOICES)) if c]

@@ -126,14 +126,14 @@ def _csv(report: dict) -> str:
     for item in report["items"]:
         matches = "; ".join(describe_match(m) for m in item["matches"])
         for locator in item["locators"]:
-            writer.writerow(map(_csv_cell, [
+            writer.writerow(map(csv_cell, [
                 item["id"], item["sha256"] or "", item["kind"], locator.get("path", ""), locator.get("chat", ""),
                 locator.get("message_id", ""), locator.get("sender", ""), utc_time(locator.get("date_unixtime")),
                 locator.get("link", ""), matches, item["error"] or ""]))
     return out.getvalue()
 
 
-def _csv_cell(value: object) -> object:
+def csv_cell(value: object) -> object:
     """Text a spreadsheet would run as a formula, made inert with a leading quote."""
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_LEADS) else value
 

@@ -82,3 +82,13 @@ class CaseMember(Base):
     added_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     __table_args__ = (UniqueConstraint("case_id", "user_id", name="uq_case_members_case_user"),)
+
+
+class WorkspaceSetting(Base):
+    """A workspace-wide setting an admin chose (e.g. the reviewers' break interval); absent: the default."""
+
+    __tablename__ = "workspace_settings"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[int] = mapped_column()
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,7 +23,7 @@ from jikimi.web.forms import body as _body, flag as _flag, safe_next as _safe_ne
 from jikimi.web.render import done, is_api, page, respond
 from jikimi.web.security import SecurityHeaders
 from jikimi.web.scanning import ScanRunner
-from jikimi.web.views import admin, banks, cases, media, review, scans, takedown
+from jikimi.web.views import admin, audit, banks, cases, media, review, scans, takedown
 from jikimi.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
@@ -44,7 +44,7 @@ def create_app(ws: Workspace, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastA
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_error_handlers(app)
     _add_core_routes(app)
-    for module in (cases, scans, banks, review, media, admin, takedown):
+    for module in (cases, scans, banks, review, media, admin, audit, takedown):
         app.include_router(module.router)
     return app
 
@@ -97,10 +97,11 @@ def _add_core_routes(app: FastAPI) -> None:
         return respond(request, "dashboard.html", data)
 
     @app.post("/preferences", include_in_schema=False)
-    @app.post("/api/preferences", tags=["review"], summary="Review display: grayscale and reduced size")
+    @app.post("/api/preferences", tags=["review"], summary="Review display: grayscale, reduced size, gradual unblur")
     async def preferences(request: Request, caller: Caller = Depends(auth.read)):
         form = await _body(request)
-        prefs = {"grayscale": _flag(form.get("grayscale")), "small": _flag(form.get("small"))}
+        prefs = {"grayscale": _flag(form.get("grayscale")), "small": _flag(form.get("small")),
+                 "gradual": _flag(form.get("gradual"))}
         app.state.core.accounts.set_preferences(caller.actor, prefs)
         return done(request, _safe_next(str(form.get("next", "/review"))), {"preferences": prefs})
 

@@ -12,7 +12,6 @@ from jikimi.web.auth import Caller
 from jikimi.web.render import done, respond
 
 router = APIRouter()
-AUDIT_ROWS = 200
 
 
 @router.get("/admin", include_in_schema=False)
@@ -80,9 +79,3 @@ def _account_data(request: Request, caller: Caller) -> dict:
     return {"user": {"name": caller.name, "role": caller.user.role},
             "tokens": request.app.state.core.accounts.tokens(caller.actor)}
 
-
-@router.get("/audit", include_in_schema=False)
-@router.get("/api/audit", tags=["audit"], summary="The custody log of my cases, newest first (optionally of one case)")
-def audit(request: Request, case: int | None = None, caller: Caller = Depends(auth.read)):
-    entries = request.app.state.core.custody.entries(caller.actor, case, limit=AUDIT_ROWS, newest_first=True)
-    return respond(request, "audit.html", {"entries": entries, "case": case})

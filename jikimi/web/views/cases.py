@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from jikimi.errors import JikimiError
-from jikimi.web import auth, forms
+from jikimi.web import auth, forms, listing
 from jikimi.web.auth import Caller
 from jikimi.web.render import done, respond
 from jikimi.web.views.scans import with_progress
@@ -24,9 +24,13 @@ def case_rows(cases: list[dict]) -> list[dict]:
 
 
 @router.get("/cases", include_in_schema=False)
-@router.get("/api/cases", tags=["cases"], summary="List the cases I am a member of")
+@router.get("/api/cases", tags=["cases"], summary="The cases I am a member of, newest first: search (`q`); pages; "
+            "?format=csv")
 def list_cases(request: Request, caller: Caller = Depends(auth.read)):
-    return respond(request, "cases.html", {"cases": case_rows(request.app.state.core.cases.list(caller.actor))})
+    core, chosen = request.app.state.core, listing.filters(request, texts=("q",))
+    if listing.wants_csv(request):
+        return listing.csv_response(core.cases.export_csv(caller.actor, chosen), "cases")
+    return respond(request, "cases.html", core.cases.search(caller.actor, chosen, listing.page(request)))
 
 
 @router.post("/cases", include_in_schema=False)

@@ -1,7 +1,8 @@
 """Pictures of evidence, only ever to a logged-in user who may see them, never cached.
 
 Thumbnails are the blurred ones the scan made. Face crops show the matched face alone, only
-to reviewers of the matched subject's case. Originals need a reveal grant (see review.py),
+to reviewers of the matched subject's case; so does her reference face, kept (encrypted)
+only with her consent. Originals need a reveal grant (see review.py),
 so every look at one is in the custody log.
 """
 
@@ -29,6 +30,13 @@ def thumbnail(request: Request, item_id: int, caller: Caller = Depends(auth.read
 @router.get("/media/faces/{face_id}", include_in_schema=False)
 async def face(request: Request, face_id: int, caller: Caller = Depends(auth.review)):
     crop = await run_in_threadpool(request.app.state.core.review.face_crop, caller.actor, face_id)
+    return Response(crop, media_type="image/jpeg")
+
+
+@router.get("/media/references/{subject_id}", include_in_schema=False)
+async def reference(request: Request, subject_id: int, caller: Caller = Depends(auth.review)):
+    """Her kept reference face, beside a matched face, to reviewers of her case."""
+    crop = await run_in_threadpool(request.app.state.core.review.reference_face, caller.actor, subject_id)
     return Response(crop, media_type="image/jpeg")
 
 
