@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 
 from sqlalchemy import exists, func, literal_column, select
 from sqlalchemy.orm import Session, selectinload
