@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from jikimi.core.access import PERMISSIONS, Access, NotAllowed, NotFound
+from jikimi.core.access import Access, NotAllowed, NotFound, allows
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
 from jikimi.errors import JikimiError
@@ -118,11 +118,11 @@ class Review(Part):
                 current_id, for_case = (upcoming[0] if upcoming else None), None
             loaded = _load(session, [i for i in [current_id, *upcoming] if i is not None])
             current = None
-            reviewer = actor.role in PERMISSIONS["review"]  # with nothing waiting: what the role allows
+            reviewer = allows(actor, "review")  # with nothing waiting: what the role (and token scope) allows
             if current_id is not None:
                 if for_case is None:
                     _, for_case = access.item(current_id)
-                reviewer = access.can("review", for_case) or actor.is_admin
+                reviewer = access.can("review", for_case)
                 current = review_item_json(session, access, loaded[current_id], reviewer)
             return {
                 "filters": {"case": case_id, "scan": scan_id},
