@@ -9,12 +9,17 @@ for seconds. Here they run in `WORKERS` threads (argon2-cffi releases the GIL), 
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, Callable
 
-WORKERS = 2  # the server's cores are shared with scans; two verifications at a time
-WAITING = 16  # at ~0.1 s each, the last one waits under a second
+WORKERS = 1  # one check at a time (argon2 itself runs 4 lanes): the cores stay free for pages and scans
+WAITING = 8  # at ~0.1 s each, the last one waits under a second
+# Checking threads (and the lane threads argon2 starts from them, which inherit it) run at
+# a lower CPU priority than the event loop, so pages stay quick while the cores are busy.
+CHECK_NICENESS = 10
 
 
 class Busy(Exception):
@@ -23,7 +28,7 @@ class Busy(Exception):
 
 class PasswordChecks:
     def __init__(self, workers: int = WORKERS, waiting: int = WAITING):
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="password-check")
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="password-check", initializer=_lower_priority)
         self._capacity = workers + waiting
         self._in_flight = 0  # changed only on the event loop
 
@@ -36,3 +41,11 @@ class PasswordChecks:
             return await asyncio.get_running_loop().run_in_executor(self._pool, partial(work, *args))
         finally:
             self._in_flight -= 1
+
+
+def _lower_priority() -> None:
+    """Linux gives each thread its own nice value; elsewhere this thread keeps the process's."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECK_NICENESS)
+    except (AttributeError, OSError):
+        pass
