@@ -33,8 +33,9 @@ async def add_user(request: Request, caller: Caller = Depends(auth.admin)):
     try:
         data = await _hashing(request, request.app.state.core.accounts.add_user, caller.actor,
                               str(form.get("name", "")), str(form.get("role", "")), str(form.get("password", "")))
-    except WeakPassword as weak:
-        return _weak(request, weak, "admin.html", _admin_data(request, caller))
+    except WeakPassword as weak:  # the form comes back with the name kept, the password not
+        return _weak(request, weak, "admin.html", {**_admin_data(request, caller), "typed_name": form.get("name", ""),
+                                                   "typed_role": form.get("role", "")})
     return done(request, f"/admin/users/{data['id']}", data, 201)
 
 
@@ -145,7 +146,7 @@ async def revoke_token(request: Request, token_id: int, caller: Caller = Depends
 def _admin_data(request: Request, caller: Caller) -> dict:
     core, actor = request.app.state.core, caller.actor
     return {"users": core.accounts.users(actor), "paths": core.accounts.allowed_paths(actor), "roles": ROLES,
-            "default_role": DEFAULT_ROLE}
+            "default_role": DEFAULT_ROLE, "typed_name": "", "typed_role": ""}
 
 
 def _user_data(request: Request, caller: Caller, user_id: int) -> dict:
