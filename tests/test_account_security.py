@@ -286,3 +286,21 @@ def test_cli_manages_the_lifecycle(ws):
     actions = [a for a in ("user_add", "user_disable", "user_enable", "user_password_reset", "user_unlock",
                            "token_create", "token_revoke") if audit(ws, a)]
     assert len(actions) == 7
+
+
+def test_a_token_without_read_sees_no_case_even_through_the_core(ws):
+    """Rights are decided in core/access.py for every face: a lookup-only admin token lists nothing."""
+    from jikimi.core import Actor, Jikimi
+    from jikimi.store.models import Case
+
+    add_role_users(ws)
+    with ws.session() as session:
+        session.add(Case(title="a case", created_by="setup"))
+        admin = accounts.get_user(session, "ada")
+        lookup_only = Actor.of_user(admin, "api", frozenset({"lookup"}))
+        whole = Actor.of_user(admin, "api", frozenset({"admin"}))
+    jk = Jikimi(ws)
+    assert jk.cases.list(lookup_only) == []
+    assert [c["title"] for c in jk.cases.list(whole)] == ["a case"]
+    with pytest.raises(Exception, match="scope"):
+        jk.accounts.users(Actor.of_user(admin, "api", frozenset({"read"})))

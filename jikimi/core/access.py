@@ -75,7 +75,10 @@ class Access:
         return self._roles
 
     def visible_cases(self) -> set[int] | None:
-        """Ids of the cases the actor may see; None for every case (admins)."""
+        """Ids of the cases the actor may see; None for every case (admins); none for a token
+        whose scope does not include reading (a platform's `lookup` token sees no case)."""
+        if not allows(self.actor, "read"):
+            return set()
         return None if self.actor.is_admin else set(self.roles())
 
     def sees(self, case_id: int | None) -> bool:
@@ -99,8 +102,11 @@ class Access:
         raise NotAllowed(f"the {self.actor.role} role may not do this")
 
     def require_admin(self, what: str) -> None:
-        if not allows(self.actor, "admin"):
-            raise NotAllowed(f"only an admin may {what}")
+        if allows(self.actor, "admin"):
+            return
+        if self.actor.is_admin:
+            raise NotAllowed(f"this API token's scope does not allow admin work: {what}")
+        raise NotAllowed(f"only an admin may {what}")
 
     def case(self, case_id: int, permission: str = "read") -> Case:
         case = self.session.get(Case, case_id)
