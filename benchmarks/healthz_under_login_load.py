@@ -5,11 +5,11 @@
 Serves a fresh workspace with uvicorn as `jikimi serve --forwarded-allow-ips 127.0.0.1`
 does, in a child process, over real loopback HTTP. The client keeps `--logins` bad logins
 in flight (made-up names, each from its own forwarded address, so throttling does not
-answer for the pool) and asks /healthz every 50 ms meanwhile. Two servers are measured in
-the same run (the attackers in a child process of their own, /healthz probed from this
-one, so neither client's event loop skews the figure): the baseline verifies passwords on the event loop (the code before this
-change, obtained by running the pool's work inline) and the current one uses
-`jikimi.web.password_checks`. The target is a /healthz p95 under 100 ms.
+answer for the pool) and asks /healthz every 50 ms meanwhile; the attackers run in a
+child process of their own and /healthz is probed from this one, so neither client's
+event loop skews the figure. Two servers are measured in the same run: the baseline
+verifies passwords on the event loop (the code before this change, obtained by running
+the pool's work inline) and the current one uses `jikimi.web.password_checks`. The target is a /healthz p95 under 100 ms.
 """
 
 from __future__ import annotations

@@ -33,11 +33,13 @@ MESSAGES = {
     "too_long": f"the password may have at most {MAX_LENGTH} characters",
     "common": "this is one of the most common passwords: choose another",
     "weak": "this password is too easy to guess: use a longer phrase of unrelated words",
+    "wrong_current": "the current password is wrong",
 }
 
 
-class WeakPassword(JikimiError):
-    """A new password the policy refuses; `code` names the reason (a key of MESSAGES)."""
+class PasswordRefused(JikimiError):
+    """A new password the policy refuses, or a wrong current one; `code` names the reason
+    (a key of MESSAGES)."""
 
     def __init__(self, code: str):
         super().__init__(MESSAGES[code])
@@ -47,16 +49,16 @@ class WeakPassword(JikimiError):
 def check_strength(password: str, user_inputs: list[str] = ()) -> None:
     """Refuse a password that is short, common, or guessable (also from the user's own name)."""
     if len(password) < MIN_LENGTH:
-        raise WeakPassword("too_short")
+        raise PasswordRefused("too_short")
     if len(password) > MAX_LENGTH:
-        raise WeakPassword("too_long")
+        raise PasswordRefused("too_long")
     sample = password[:ESTIMATE_CHARS]
     estimate = zxcvbn(sample, user_inputs=[u for u in user_inputs if u])
     if any(m["pattern"] == "dictionary" and m.get("dictionary_name") == "passwords" and m["token"] == sample
            for m in estimate["sequence"]):
-        raise WeakPassword("common")
+        raise PasswordRefused("common")
     if estimate["score"] < MIN_SCORE:
-        raise WeakPassword("weak")
+        raise PasswordRefused("weak")
 
 
 def hash_password(password: str) -> str:

@@ -96,7 +96,7 @@ class Accounts(Part):
         with self._open(actor) as (session, _):
             user = session.get(WebUser, actor.user_id)
             if not passwords.verify(user.password_hash, current):
-                raise JikimiError("the current password is wrong")
+                raise passwords.PasswordRefused("wrong_current")
             accounts.set_password(session, user, new)
             self._log(session, actor, "user_password_change", f"user:{user.name}", {})
             return {"id": user.id, "name": user.name}

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from jikimi.accounts import DEFAULT_ROLE, TOKEN_DAYS, TOKEN_SCOPES
-from jikimi.passwords import WeakPassword
+from jikimi.passwords import PasswordRefused
 from jikimi.store.web_models import ROLES
 from jikimi.web import auth, forms
 from jikimi.web.auth import Caller
@@ -33,9 +33,9 @@ async def add_user(request: Request, caller: Caller = Depends(auth.admin)):
     try:
         data = await _hashing(request, request.app.state.core.accounts.add_user, caller.actor,
                               str(form.get("name", "")), str(form.get("role", "")), str(form.get("password", "")))
-    except WeakPassword as weak:  # the form comes back with the name kept, the password not
-        return _weak(request, weak, "admin.html", {**_admin_data(request, caller), "typed_name": form.get("name", ""),
-                                                   "typed_role": form.get("role", "")})
+    except PasswordRefused as refused:  # the form comes back with the name kept, the password not
+        typed = {"typed_name": form.get("name", ""), "typed_role": form.get("role", "")}
+        return _refused(request, refused, "admin.html", {**_admin_data(request, caller), **typed})
     return done(request, f"/admin/users/{data['id']}", data, 201)
 
 
@@ -87,7 +87,8 @@ async def reset_password(request: Request, user_id: int, caller: Caller = Depend
 @router.post("/api/admin/users/{user_id}/tokens/{token_id}/revoke", tags=["admin"],
              summary="Revoke one of a user's API tokens")
 async def revoke_user_token(request: Request, user_id: int, token_id: int, caller: Caller = Depends(auth.admin)):
-    return done(request, f"/admin/users/{user_id}", request.app.state.core.accounts.revoke_token(caller.actor, token_id))
+    data = request.app.state.core.accounts.revoke_token(caller.actor, token_id)
+    return done(request, f"/admin/users/{user_id}", data)
 
 
 @router.post("/admin/paths", include_in_schema=False)
@@ -118,8 +119,8 @@ async def change_password(request: Request, caller: Caller = Depends(auth.read))
     try:
         data = await _hashing(request, request.app.state.core.accounts.change_password, caller.actor,
                               str(form.get("current", "")), str(form.get("new", "")))
-    except WeakPassword as weak:
-        return _weak(request, weak, "account.html", _account_data(request, caller))
+    except PasswordRefused as refused:
+        return _refused(request, refused, "account.html", _account_data(request, caller))
     response = done(request, "/account?changed=1", data)
     auth.renew_session(request, response, caller)  # the change ended every session, this one too
     return response
@@ -176,11 +177,11 @@ async def _hashing(request: Request, operation, *args):
     return await request.app.state.password_checks.run(operation, *args)
 
 
-def _weak(request: Request, weak: WeakPassword, template: str, data: dict):
+def _refused(request: Request, refused: PasswordRefused, template: str, data: dict):
     """A refused password: JSON with its code, or the form again with the reason in the reader's language."""
     if is_api(request):
-        return JSONResponse({"detail": str(weak), "code": weak.code}, 400)
-    return page(request, template, 400, **{**data, "password_problem": weak.code})
+        return JSONResponse({"detail": str(refused), "code": refused.code}, 400)
+    return page(request, template, 400, **{**data, "password_problem": refused.code})
 
 
 @router.get("/audit", include_in_schema=False)
