@@ -1,6 +1,8 @@
-"""Web accounts as a Python API: users, passwords, login sessions, API tokens, rate limits.
+"""Web accounts as a Python API: users, passwords, login sessions, API tokens.
 
-The CLI (`jikimi user add`, `jikimi token create`) and the web app both use these functions.
+The core (`jikimi.core.accounts`) decides who may call these; the CLI and the web app go
+through it. Passwords are checked by `jikimi.passwords`, failed logins throttled by
+`jikimi.login_throttle`.
 """
 
 from __future__ import annotations
@@ -8,32 +10,35 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from jikimi import login_throttle, passwords
 from jikimi.errors import JikimiError
 from jikimi.store.models import utcnow
-from jikimi.store.web_models import ROLES, ApiToken, LoginFailure, WebSession, WebUser
+from jikimi.store.web_models import ROLES, ApiToken, WebSession, WebUser
 
 SESSION_HOURS = 12  # a working day; a stolen laptop's session ends overnight
-MIN_PASSWORD = 10
-# Five wrong passwords for one name from one address lock that pair for a quarter hour:
-# enough for typos, far too few for guessing.
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
+DEFAULT_ROLE = "viewer"  # the least privileged: an admin raises it on purpose
 TOKEN_PREFIX = "jk_"
-
-_hasher = PasswordHasher()
-# Verified against when the name is unknown, so a login takes as long either way.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+TOKEN_SCOPES = ("read", "review", "lookup", "curate", "admin")
+TOKEN_DAYS = 90  # a script's token is renewed each quarter unless chosen otherwise
+MAX_TOKEN_DAYS = 366
 
 
 class AccountError(JikimiError):
-    """A user cannot be created or found, or a password is too weak."""
+    """A user cannot be created or found."""
+
+
+@dataclass(frozen=True)
+class Login:
+    """The outcome of a login attempt: the user, or how long to wait (0: wrong name or password)."""
+
+    user: WebUser | None
+    wait: int = 0
 
 
 def hash_token(token: str) -> str:
@@ -46,20 +51,23 @@ def add_user(session: Session, name: str, role: str, password: str) -> WebUser:
         raise AccountError("a user needs a name")
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
+    passwords.check_strength(password, [name])
     if session.scalar(select(WebUser).where(WebUser.name == name)):
         raise AccountError(f"a user named {name!r} already exists")
-    user = WebUser(name=name, role=role, password_hash=_hasher.hash(password), preferences={})
+    user = WebUser(name=name, role=role, password_hash=passwords.hash_password(password), preferences={})
     session.add(user)
     session.flush()
     return user
 
 
-def get_user(session: Session, name: str) -> WebUser:
-    user = session.scalar(select(WebUser).where(WebUser.name == name))
+def get_user(session: Session, who: str | int) -> WebUser:
+    """A user by name, or by id when given a number (web addresses use ids)."""
+    if isinstance(who, int):
+        user = session.get(WebUser, who)
+    else:
+        user = session.scalar(select(WebUser).where(WebUser.name == who))
     if user is None:
-        raise AccountError(f"no user named {name!r}: add one with `jikimi user add`")
+        raise AccountError(f"no user {who!r}: add one with `jikimi user add`")
     return user
 
 
@@ -67,28 +75,28 @@ def list_users(session: Session) -> list[WebUser]:
     return list(session.scalars(select(WebUser).order_by(WebUser.name)))
 
 
-def locked_out(session: Session, name: str, address: str) -> bool:
-    since = utcnow() - FAILURE_WINDOW
-    failures = session.scalar(select(func.count()).select_from(LoginFailure).where(
-        LoginFailure.name == name, LoginFailure.address == address, LoginFailure.at > since))
-    return failures >= MAX_FAILURES
-
-
-def check_password(session: Session, name: str, password: str, address: str) -> WebUser | None:
-    """The user if the password is right; a wrong one is counted against name and address."""
+def attempt_login(session: Session, name: str, password: str, address: str) -> Login:
+    """Check a password unless the name or the address must wait; a failure counts against both."""
+    wait = login_throttle.wait_seconds(session, name, address)
+    if wait:
+        return Login(None, wait)
     user = session.scalar(select(WebUser).where(WebUser.name == name, WebUser.disabled_at.is_(None)))
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        ok = user is not None
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok:
-        session.add(LoginFailure(name=name[:200], address=address[:100]))
-        return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    session.execute(delete(LoginFailure).where(LoginFailure.name == name, LoginFailure.address == address))
-    return user
+    if not passwords.verify(user.password_hash if user else None, password):
+        login_throttle.record_failure(session, name, address)
+        return Login(None)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    login_throttle.forgive(session, name, address)
+    return Login(user)
+
+
+def set_password(session: Session, user: WebUser, password: str, must_change: bool = False) -> None:
+    """A new password (checked unless temporary); every session of the user ends with the old one."""
+    if not must_change:
+        passwords.check_strength(password, [user.name])
+    user.password_hash = passwords.hash_password(password)
+    user.must_change_password = must_change
+    end_sessions(session, user)
 
 
 def open_session(session: Session, user: WebUser) -> str:
@@ -103,7 +111,7 @@ def open_session(session: Session, user: WebUser) -> str:
 def find_session(session: Session, token: str) -> tuple[WebSession, WebUser] | None:
     row = session.execute(select(WebSession, WebUser).join(WebUser).where(
         WebSession.token_hash == hash_token(token), WebUser.disabled_at.is_(None))).first()
-    if row is None or _aware(row[0].expires_at) < utcnow():
+    if row is None or as_utc(row[0].expires_at) < utcnow():
         return None
     return row[0], row[1]
 
@@ -112,28 +120,46 @@ def close_session(session: Session, token: str) -> None:
     session.execute(delete(WebSession).where(WebSession.token_hash == hash_token(token)))
 
 
-def create_token(session: Session, user: WebUser, label: str) -> str:
+def end_sessions(session: Session, user: WebUser) -> None:
+    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+
+
+def create_token(session: Session, user: WebUser, label: str, scopes: list[str] | tuple[str, ...] = ("read",),
+                 days: int = TOKEN_DAYS) -> str:
     """A new API token for scripts; only its hash is kept, so it is shown this once."""
+    scopes = sorted(set(scopes))
+    unknown = [s for s in scopes if s not in TOKEN_SCOPES]
+    if not scopes or unknown:
+        raise AccountError(f"give a token one or more scopes of: {', '.join(TOKEN_SCOPES)}")
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise AccountError(f"a token lasts from 1 to {MAX_TOKEN_DAYS} days")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label=label or "token"))
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label=label or "token",
+                         scopes=" ".join(scopes), expires_at=utcnow() + timedelta(days=days)))
     session.flush()
     return token
 
 
-def find_token(session: Session, token: str) -> WebUser | None:
+def find_token(session: Session, token: str) -> tuple[WebUser, frozenset[str]] | None:
+    """The owner of a live token (not revoked, not expired, owner enabled) and its scopes."""
     row = session.execute(select(ApiToken, WebUser).join(WebUser).where(
         ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
         WebUser.disabled_at.is_(None))).first()
-    if row is None:
+    if row is None or as_utc(row[0].expires_at) < utcnow():
         return None
     row[0].last_used_at = utcnow()
-    return row[1]
+    return row[1], frozenset(row[0].scopes.split())
+
+
+def revoke_tokens(session: Session, user: WebUser) -> None:
+    session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
 
 
 def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def _aware(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     """SQLite forgets time zones; every time we store is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -1,15 +1,17 @@
-"""`jikimi serve`, `jikimi user add`, `jikimi token create`: the web app and its accounts.
+"""`jikimi serve`, `jikimi user ...`, `jikimi token ...`: the web app and its accounts.
 
 Registered by jikimi.cli (`app.add_typer(...)`); kept apart so the web stack loads only here.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Annotated
 
 import typer
 
+from jikimi.accounts import DEFAULT_ROLE, TOKEN_DAYS, TOKEN_SCOPES
 from jikimi.cli_core import core
 from jikimi.errors import JikimiError
 from jikimi.store.web_models import ROLES
@@ -28,6 +30,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on. Keep 127.0.0.1 unless a TLS proxy is in front.")]
     = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    forwarded_allow_ips: Annotated[str, typer.Option(
+        help="Comma-separated addresses of the reverse proxies whose X-Forwarded-For/-Proto to trust. "
+        "Default: none, so no client can choose the address its failed logins count against.")] = "",
 ) -> None:
     """Serve the web app on this workspace: cases, scans, banks, the review queue."""
     import uvicorn
@@ -36,14 +41,26 @@ def serve(
 
     ws = open_workspace()
     typer.echo(f"Jikimi on http://{host}:{port}/ (workspace {ws.home}); stop with Ctrl-C", err=True)
-    uvicorn.run(create_app(ws), host=host, port=port, proxy_headers=True, server_header=False,
-                log_level="warning")
+    uvicorn.Server(server_config(create_app(ws), host, port, forwarded_allow_ips)).run()
+
+
+def server_config(app, host: str, port: int, forwarded_allow_ips: str = ""):
+    """uvicorn's settings for `serve`: forwarded headers only from the proxies named.
+
+    uvicorn's own default trusts X-Forwarded-For from 127.0.0.1, so any local client could
+    claim a fresh address with each failed login and never be throttled."""
+    import uvicorn
+
+    trusted = [ip.strip() for ip in forwarded_allow_ips.split(",") if ip.strip()]
+    return uvicorn.Config(app, host=host, port=port, proxy_headers=bool(trusted),
+                          forwarded_allow_ips=trusted or "", server_header=False, log_level="warning")
 
 
 @user_app.command("add")
 def user_add(
     name: str,
-    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")],
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)} (the least privileged by default).")]
+    = DEFAULT_ROLE,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")]
     = False,
 ) -> None:
@@ -59,6 +76,19 @@ def user_add(
     typer.echo(f"Added {user['role']} {user['name']!r}")
 
 
+@user_app.command("list")
+def user_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Every web user: role, disabled or not, recent failed logins."""
+    jk, actor = core()
+    users = jk.accounts.users(actor)
+    if as_json:
+        typer.echo(json.dumps(users, ensure_ascii=False, indent=2))
+        return
+    for u in users:
+        state = "disabled" if u["disabled"] else "enabled"
+        typer.echo(f"{u['id']:>4}  {u['name']}  {u['role']}  {state}  {u['recent_failures']} failed logins")
+
+
 @user_app.command("role")
 def user_role(name: str, role: Annotated[str, typer.Argument(help=f"One of: {', '.join(ROLES)}.")]) -> None:
     """Change a web user's workspace role (logged)."""
@@ -67,11 +97,65 @@ def user_role(name: str, role: Annotated[str, typer.Argument(help=f"One of: {', 
     typer.echo(f"{user['name']} is now {user['role']}")
 
 
+@user_app.command("disable")
+def user_disable(name: str) -> None:
+    """Stop a user logging in; their sessions and API tokens end at once (logged)."""
+    jk, actor = core()
+    jk.accounts.disable(actor, name)
+    typer.echo(f"{name} is disabled; their sessions and tokens have ended")
+
+
+@user_app.command("enable")
+def user_enable(name: str) -> None:
+    """Let a disabled user log in again (logged); their old tokens stay revoked."""
+    jk, actor = core()
+    jk.accounts.enable(actor, name)
+    typer.echo(f"{name} is enabled")
+
+
+@user_app.command("reset-password")
+def user_reset_password(name: str) -> None:
+    """Give a user a temporary password, printed once; they must replace it when they log in."""
+    jk, actor = core()
+    print(jk.accounts.reset_password(actor, name)["temporary_password"])
+
+
+@user_app.command("unlock")
+def user_unlock(name: str) -> None:
+    """Forget a user's failed logins, so no login delay remains (logged)."""
+    jk, actor = core()
+    cleared = jk.accounts.unlock(actor, name)["failures_cleared"]
+    typer.echo(f"{name}: {cleared} failed logins forgotten")
+
+
 @token_app.command("create")
 def token_create(
     name: str,
     label: Annotated[str, typer.Option(help="What the token is for, to recognise it later.")] = "cli",
+    scope: Annotated[list[str], typer.Option(help=f"One or more of: {', '.join(TOKEN_SCOPES)}.")] = ["read"],
+    days: Annotated[int, typer.Option(help="Days until the token expires.")] = TOKEN_DAYS,
 ) -> None:
     """Create an API token for user NAME and print it (it is shown only this once)."""
     jk, actor = core()
-    print(jk.accounts.create_token(actor, name, label))
+    print(jk.accounts.create_token(actor, name, label, scope, days))
+
+
+@token_app.command("list")
+def token_list(name: str, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """The API tokens of user NAME: scopes, expiry, last use."""
+    jk, actor = core()
+    tokens = jk.accounts.user(actor, name)["tokens"]
+    if as_json:
+        typer.echo(json.dumps(tokens, ensure_ascii=False, indent=2))
+        return
+    for t in tokens:
+        state = "revoked" if t["revoked"] else "expired" if t["expired"] else f"expires {t['expires_at']}"
+        typer.echo(f"{t['id']:>4}  {t['label']}  {' '.join(t['scopes'])}  {state}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke an API token by its id (see `jikimi token list NAME`)."""
+    jk, actor = core()
+    jk.accounts.revoke_token(actor, token_id)
+    typer.echo(f"token {token_id} is revoked")

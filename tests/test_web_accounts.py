@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
 from jikimi.cli_web import app as cli
-from jikimi import accounts
+from jikimi import accounts, login_throttle
 from jikimi.web.auth import SESSION_COOKIE
 from test_web_support import PASSWORD, add_role_users, csrf_of, login, serve
 
@@ -38,15 +39,27 @@ def test_login_sets_a_protected_session_cookie_and_logout_ends_it(server):
     assert replay.status_code == 401
 
 
-def test_wrong_passwords_are_rate_limited_per_name_and_address(server):
+def test_wrong_passwords_slow_the_account_down_but_never_lock_the_real_user_out(server):
+    """Regression (issue 10, item 6): five bad tries locked the right password out for 15 minutes."""
     client = httpx.Client(base_url=server)
-    for _ in range(accounts.MAX_FAILURES):
-        answer = client.post("/login", data={"name": "ada", "password": "wrong password", "csrf_token": _login_form(client)})
-        assert answer.status_code == 401
-    # locked now, even with the right password
-    answer = client.post("/login", data={"name": "ada", "password": PASSWORD, "csrf_token": _login_form(client)})
-    assert answer.status_code == 429
-    # another name from the same address is not locked
+
+    def attempt(password: str) -> httpx.Response:
+        return client.post("/login", data={"name": "ada", "password": password, "csrf_token": _login_form(client)})
+
+    for _ in range(login_throttle.ACCOUNT.free):
+        assert attempt("wrong password").status_code == 401
+    for failures in (login_throttle.ACCOUNT.free, login_throttle.ACCOUNT.free + 1):
+        throttled = attempt("wrong password")  # at once: the growing delay, no password checked
+        assert throttled.status_code == 429
+        assert 0 < int(throttled.headers["retry-after"]) <= login_throttle.ACCOUNT.delay(failures)
+        time.sleep(int(throttled.headers["retry-after"]))
+        assert attempt("wrong password").status_code == 401
+    answer = attempt(PASSWORD)
+    wait = int(answer.headers.get("retry-after", 0))
+    assert answer.status_code == 429 and wait <= login_throttle.ACCOUNT.max_delay
+    time.sleep(wait)
+    assert attempt(PASSWORD).status_code == 303  # the right password, after at most the delay
+    # another name from the same address was never slowed down
     assert login(server, "cora").get("/api/cases").status_code == 200
 
 
@@ -119,10 +132,11 @@ def test_cli_adds_users_and_creates_tokens(ws):
     assert created.exit_code == 0
     token = created.output.strip()
     with ws.session() as session:
-        assert accounts.find_token(session, token).name == "mina"
+        owner, scopes = accounts.find_token(session, token)
+        assert owner.name == "mina" and scopes == {"read"}
         stored = session.scalars(__import__("sqlalchemy").select(accounts.ApiToken.token_hash)).all()
         assert token not in stored and accounts.hash_token(token) in stored
         assert accounts.get_user(session, "mina").password_hash.startswith("$argon2")
     with serve(ws) as base:
         answer = httpx.get(f"{base}/api/review", headers={"Authorization": f"Bearer {token}"})
-        assert answer.status_code == 200 and answer.json()["can_review"] is True
+        assert answer.status_code == 200 and answer.json()["can_review"] is False  # a read token cannot review

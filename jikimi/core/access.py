@@ -26,7 +26,25 @@ PERMISSIONS = {
     "review": ("admin", "caseworker", "reviewer"),  # face crops, reveal, decide
     "manage": ("admin", "caseworker"),  # cases, subjects, scans, case banks, members
     "admin": ("admin",),  # users, workspace and allow banks, server paths allowed for scanning
+    "lookup": ("admin", "caseworker"),  # platform hash matching against the banks
+    "curate": ("admin",),  # bank curation through the platform API
 }
+# What an API token's scope lets it do; its rights are its owner's role cut down to these.
+# `review` is the scope of case work (read, review, manage), `admin` leaves the role whole.
+SCOPES = {
+    "read": ("read",),
+    "review": ("read", "review", "manage"),
+    "lookup": ("lookup",),
+    "curate": ("curate",),
+    "admin": tuple(PERMISSIONS),
+}
+
+
+def allows(actor: Actor, permission: str) -> bool:
+    """Does the actor's workspace role, cut down to their token's scope, carry the permission?"""
+    if actor.scopes is not None and not any(permission in SCOPES[s] for s in actor.scopes if s in SCOPES):
+        return False
+    return actor.is_admin or actor.role in PERMISSIONS[permission]
 
 
 class NotAllowed(JikimiError):
@@ -57,7 +75,10 @@ class Access:
         return self._roles
 
     def visible_cases(self) -> set[int] | None:
-        """Ids of the cases the actor may see; None for every case (admins)."""
+        """Ids of the cases the actor may see; None for every case (admins); none for a token
+        whose scope does not include reading (a platform's `lookup` token sees no case)."""
+        if not allows(self.actor, "read"):
+            return set()
         return None if self.actor.is_admin else set(self.roles())
 
     def sees(self, case_id: int | None) -> bool:
@@ -66,21 +87,26 @@ class Access:
 
     def can(self, permission: str, case_id: int | None = None) -> bool:
         """May the actor do this, in the workspace (case_id None) or in that case?"""
+        if not allows(self.actor, permission):
+            return False
         if self.actor.is_admin:
             return True
-        if self.actor.role not in PERMISSIONS[permission]:
-            return False
         return case_id is not None and self.roles().get(case_id) in PERMISSIONS[permission]
 
     def require(self, permission: str) -> None:
         """A workspace-wide permission (e.g. `manage` to open a case)."""
-        if self.actor.is_admin or self.actor.role in PERMISSIONS[permission]:
+        if allows(self.actor, permission):
             return
+        if self.actor.scopes is not None and (self.actor.is_admin or self.actor.role in PERMISSIONS[permission]):
+            raise NotAllowed(f"this API token's scope does not allow {permission}")
         raise NotAllowed(f"the {self.actor.role} role may not do this")
 
     def require_admin(self, what: str) -> None:
-        if not self.actor.is_admin:
-            raise NotAllowed(f"only an admin may {what}")
+        if allows(self.actor, "admin"):
+            return
+        if self.actor.is_admin:
+            raise NotAllowed(f"this API token's scope does not allow admin work: {what}")
+        raise NotAllowed(f"only an admin may {what}")
 
     def case(self, case_id: int, permission: str = "read") -> Case:
         case = self.session.get(Case, case_id)
@@ -119,7 +145,8 @@ class Access:
             if case_id not in visible:  # bringing an item into another case of theirs (e.g. a repost)
                 self.case(case_id, permission)
             visible = [case_id]
-        allowed = [c for c in visible if self.can(permission, c) or (c is None and self.actor.is_admin)]
+        allowed = [c for c in visible
+                   if self.can(permission, c) or (c is None and self.actor.is_admin and allows(self.actor, permission))]
         if not allowed:
             raise NotAllowed(f"your role in this case may not {permission} items")
         return item, allowed[0]
@@ -137,6 +164,8 @@ class Access:
 
     def _check(self, permission: str, case_id: int | None) -> None:
         if permission == "read":
+            if not allows(self.actor, "read"):
+                raise NotAllowed("this API token's scope does not allow reading cases")
             return
         if not self.can(permission, case_id):
             raise NotAllowed(f"your role in this case may not {permission} it")

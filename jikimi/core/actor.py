@@ -17,6 +17,8 @@ class Actor:
     A web or API actor is a web user (`user_id`). A CLI actor runs on the workspace's own
     machine with its keys, so it has the admin role; `claimed` is the name given with
     `--actor` (a shared service account), recorded as claimed next to the OS user.
+    `scopes` is None for sessions and the CLI (the role's rights), an API token's scopes
+    otherwise (the role's rights cut down to them, decided in `access.allows`).
     """
 
     name: str
@@ -25,6 +27,7 @@ class Actor:
     user_id: int | None = None
     os_user: str | None = None
     claimed: bool = False
+    scopes: frozenset[str] | None = None
 
     @classmethod
     def cli(cls, claimed_name: str | None = None) -> Actor:
@@ -34,9 +37,9 @@ class Actor:
         return cls(os_user, "admin", "cli", os_user=os_user)
 
     @classmethod
-    def of_user(cls, user: WebUser, channel: str) -> Actor:
+    def of_user(cls, user: WebUser, channel: str, scopes: frozenset[str] | None = None) -> Actor:
         assert channel in CHANNELS
-        return cls(user.name, user.role, channel, user_id=user.id)
+        return cls(user.name, user.role, channel, user_id=user.id, scopes=scopes)
 
     @property
     def is_admin(self) -> bool:

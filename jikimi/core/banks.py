@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 
 from jikimi import banks as bank_store
-from jikimi.core.access import Access, NotAllowed, NotFound
+from jikimi.core.access import Access, NotFound
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
 from jikimi.errors import JikimiError
@@ -100,7 +100,6 @@ class Banks(Part):
 
 def _may_change(access: Access, case_id: int | None, allow: bool) -> None:
     if allow or case_id is None:
-        if not access.actor.is_admin:
-            raise NotAllowed("only an admin may change workspace-wide and allow banks")
+        access.require_admin("change workspace-wide and allow banks")
         return
     access.case(case_id, "manage")

@@ -16,7 +16,7 @@ from sqlalchemy import exists, func, literal_column, select
 from sqlalchemy.orm import Session, selectinload
 
 from jikimi.cases import kept_reference_crop
-from jikimi.core.access import PERMISSIONS, Access, NotAllowed, NotFound
+from jikimi.core.access import Access, NotAllowed, NotFound, allows
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
 from jikimi.core.listing import COUNT_CAP, Page, csv_text, read_page, timed_count
@@ -196,11 +196,11 @@ class Review(Part):
                 current_id, for_case = (upcoming[0] if upcoming else None), None
             loaded = _load(session, [i for i in [current_id, *upcoming] if i is not None])
             current = None
-            reviewer = actor.role in PERMISSIONS["review"]  # with nothing waiting: what the role allows
+            reviewer = allows(actor, "review")  # with nothing waiting: what the role (and token scope) allows
             if current_id is not None:
                 if for_case is None:
                     _, for_case = access.item(current_id)
-                reviewer = access.can("review", for_case) or actor.is_admin
+                reviewer = access.can("review", for_case)
                 current = review_item_json(session, access, loaded[current_id], reviewer)
             return {
                 "filters": {"case": case_id, "scan": scan_id},
@@ -240,7 +240,7 @@ class Review(Part):
                              "face_matched": bool(faces), "thumbnail": f"/media/thumbs/{item_id}"})
             chats = _chats(session, access.visible_cases(), filters)
             return {"filters": filters, "items": rows, "pager": pager, "chats": chats, "tiers": TIERS,
-                    "verdicts": VERDICTS, "can_review": actor.is_admin or actor.role in PERMISSIONS["review"]}
+                    "verdicts": VERDICTS, "can_review": allows(actor, "review")}
 
     def export_table(self, actor: Actor, filters: dict) -> str:
         """The filtered queue as CSV (no pictures); the export is written to the custody log."""

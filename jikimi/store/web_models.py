@@ -26,6 +26,8 @@ class WebUser(Base):
     preferences: Mapped[dict] = mapped_column(JSON, default=dict)  # review display: grayscale, small
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column()
+    # Set by an admin's password reset: the temporary password only opens the change form.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default="0")
 
 
 class WebSession(Base):
@@ -45,20 +47,23 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id", name="fk_api_tokens_user_id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[str] = mapped_column(String(100))  # space-separated: read review lookup curate admin
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
 
 
 class LoginFailure(Base):
-    """One failed login, counted per user name and client address for rate limiting."""
+    """One failed login, counted per user name and per client address for throttling."""
 
     __tablename__ = "login_failures"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    __table_args__ = (Index("ix_login_failures_name_address_at", "name", "address", "at"),)
+    __table_args__ = (Index("ix_login_failures_name_address_at", "name", "address", "at"),
+                      Index("ix_login_failures_address_at", "address", "at"))
 
 
 class AllowedPath(Base):

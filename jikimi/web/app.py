@@ -6,6 +6,7 @@ Pages are drawn on the server and work without JavaScript; each has a JSON twin 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,9 +19,11 @@ from jikimi.core import Jikimi, NotAllowed
 from jikimi.errors import JikimiError, WorkspaceError
 from jikimi import accounts
 from jikimi.web import auth
-from jikimi.web.auth import Caller, Forbidden, NotAuthenticated
+from jikimi.web.auth import Caller, Forbidden, MustChangePassword, NotAuthenticated
+from jikimi.web.body_limits import BodyLimit
 from jikimi.web.forms import body as _body, flag as _flag, safe_next as _safe_next
 from jikimi.web.render import done, is_api, page, respond
+from jikimi.web.password_checks import Busy, PasswordChecks
 from jikimi.web.security import SecurityHeaders
 from jikimi.web.scanning import ScanRunner
 from jikimi.web.views import admin, audit, banks, cases, media, review, scans, takedown
@@ -40,6 +43,8 @@ def create_app(ws: Workspace, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastA
     app.state.core = Jikimi(ws)
     app.state.scans = ScanRunner(app.state.core)
     app.state.reveals = review.RevealGrants()
+    app.state.password_checks = PasswordChecks()
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_error_handlers(app)
@@ -66,17 +71,19 @@ def _add_core_routes(app: FastAPI) -> None:
         secret = request.cookies.get(auth.LOGIN_COOKIE, "")
         if not secret or not accounts.same(str(form.get(auth.CSRF_FIELD, "")), secret):
             return _login_page(request, next_path, "expired", 403)
-        address = auth.client_address(request)
-        with app.state.ws.session() as session:
-            if accounts.locked_out(session, name, address):
-                return _login_page(request, next_path, "locked", 429)
-            user = accounts.check_password(session, name, password, address)
-            token = accounts.open_session(session, user) if user else None
-        if token is None:
+        try:
+            outcome = await app.state.password_checks.run(_attempt_login, app.state.ws, name, password,
+                                                          auth.client_address(request))
+        except Busy:
+            return _login_page(request, next_path, "busy", 429, retry_after=1)
+        if outcome.wait:
+            return _login_page(request, next_path, "wait", 429, retry_after=outcome.wait)
+        if outcome.token is None:
             return _login_page(request, next_path, "wrong", 401)
+        if outcome.must_change:
+            next_path = "/account"
         response = RedirectResponse(next_path, status_code=303)
-        response.set_cookie(auth.SESSION_COOKIE, token, max_age=accounts.SESSION_HOURS * 3600, httponly=True,
-                            samesite="lax", secure=request.url.scheme == "https")
+        auth.set_session_cookie(request, response, outcome.token)
         response.delete_cookie(auth.LOGIN_COOKIE)
         return response
 
@@ -117,11 +124,31 @@ def _add_core_routes(app: FastAPI) -> None:
         return page(request, "api_docs.html", operations=operations)
 
 
-def _login_page(request: Request, next_path: str, problem: str | None = None, status: int = 200) -> Response:
+@dataclass(frozen=True)
+class _LoginOutcome:
+    token: str | None  # the new session's, when the password was right
+    wait: int = 0
+    must_change: bool = False
+
+
+def _attempt_login(ws: Workspace, name: str, password: str, address: str) -> _LoginOutcome:
+    """Throttle, verify and open the session: one database transaction, run off the event loop."""
+    with ws.session() as session:
+        login = accounts.attempt_login(session, name, password, address)
+        if login.user is None:
+            return _LoginOutcome(None, login.wait)
+        return _LoginOutcome(accounts.open_session(session, login.user), must_change=login.user.must_change_password)
+
+
+def _login_page(request: Request, next_path: str, problem: str | None = None, status: int = 200,
+                retry_after: int = 0) -> Response:
     secret = auth.login_secret(request)
-    response = page(request, "login.html", status, next=_safe_next(next_path), problem=problem, login_csrf=secret)
+    response = page(request, "login.html", status, next=_safe_next(next_path), problem=problem, login_csrf=secret,
+                    retry_after=retry_after)
     response.set_cookie(auth.LOGIN_COOKIE, secret, max_age=3600, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https")
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -132,6 +159,18 @@ def _add_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": "authentication required"}, 401, headers={"WWW-Authenticate": "Bearer"})
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(Busy)
+    def busy(request: Request, _exc: Busy) -> Response:
+        response = _problem(request, 429, "the server is busy checking passwords: try again in a moment")
+        response.headers["Retry-After"] = "1"
+        return response
+
+    @app.exception_handler(MustChangePassword)
+    def must_change_password(request: Request, _exc: MustChangePassword) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": "change your temporary password first (POST /api/account/password)"}, 403)
+        return RedirectResponse("/account", status_code=303)
 
     @app.exception_handler(Forbidden)
     def forbidden(request: Request, exc: Forbidden) -> Response:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from jikimi.core import PERMISSIONS, Actor
+from jikimi.core.access import allows
 from jikimi.store.web_models import WebUser
 from jikimi import accounts
 
@@ -23,10 +24,16 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 FORM_LIMITS = {"max_files": 200, "max_fields": 100, "max_part_size": 1024 * 1024}
+# What a user with a temporary password (an admin's reset) may open: the form to replace it.
+PASSWORD_CHANGE_PATHS = ("/account", "/api/account", "/account/password", "/api/account/password", "/logout")
 
 
 class NotAuthenticated(Exception):
     """No valid session or token: the API answers 401, pages redirect to the login form."""
+
+
+class MustChangePassword(Exception):
+    """Logged in with a temporary password: pages go to the account page, the API answers 403."""
 
 
 class Forbidden(Exception):
@@ -41,6 +48,7 @@ class Caller:
     user: WebUser
     csrf: str | None  # None for API tokens, which are not sent by browsers on their own
     session_token: str | None
+    scopes: frozenset[str] | None = None  # an API token's scopes; None for a browser session
 
     @property
     def name(self) -> str:
@@ -48,11 +56,11 @@ class Caller:
 
     @property
     def actor(self) -> Actor:
-        return Actor.of_user(self.user, "web" if self.csrf is not None else "api")
+        return Actor.of_user(self.user, "web" if self.csrf is not None else "api", self.scopes)
 
     def can(self, permission: str) -> bool:
-        """Whether the workspace role has the permission somewhere (menus and forms only)."""
-        return self.user.role in PERMISSIONS[permission]
+        """Whether the role (cut to the token's scope) has the permission somewhere (menus, forms, Need)."""
+        return allows(self.actor, permission)
 
 
 class Need:
@@ -67,6 +75,8 @@ class Need:
         if caller is None:
             raise NotAuthenticated()
         request.state.caller = caller
+        if caller.user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+            raise MustChangePassword()
         if not caller.can(self.permission):
             raise Forbidden(f"the {caller.user.role} role may not do this")
         if request.method in UNSAFE and caller.csrf is not None:
@@ -74,7 +84,8 @@ class Need:
         return caller
 
 
-read, review, manage, admin = (Need(p) for p in ("read", "review", "manage", "admin"))
+read, review, manage, admin, lookup, curate = (Need(p) for p in ("read", "review", "manage", "admin", "lookup",
+                                                                   "curate"))
 
 
 def authenticate(request: Request) -> Caller | None:
@@ -84,11 +95,12 @@ def authenticate(request: Request) -> Caller | None:
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
     with ws.session() as session:
         if scheme.lower() == "bearer" and credential:
-            user = accounts.find_token(session, credential.strip())
-            if user is None:
+            found = accounts.find_token(session, credential.strip())
+            if found is None:
                 return None
+            user, scopes = found
             session.expunge(user)
-            return Caller(user, None, None)
+            return Caller(user, None, None, scopes)
         token = request.cookies.get(SESSION_COOKIE)
         found = accounts.find_session(session, token) if token else None
         if found is None:
@@ -113,4 +125,20 @@ def login_secret(request: Request) -> str:
 
 
 def client_address(request: Request) -> str:
+    """The peer's address; uvicorn replaces it from X-Forwarded-For only for the proxies named
+    with `jikimi serve --forwarded-allow-ips`, so a client cannot choose its own address."""
     return request.client.host if request.client else "unknown"
+
+
+def set_session_cookie(request: Request, response, token: str) -> None:
+    response.set_cookie(SESSION_COOKIE, token, max_age=accounts.SESSION_HOURS * 3600, httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https")
+
+
+def renew_session(request: Request, response, caller: Caller) -> None:
+    """A fresh session for the caller after their password changed (which ended the old ones)."""
+    if caller.csrf is None:
+        return
+    with request.app.state.ws.session() as session:
+        token = accounts.open_session(session, session.get(WebUser, caller.user.id))
+    set_session_cookie(request, response, token)
