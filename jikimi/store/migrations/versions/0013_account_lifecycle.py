@@ -4,7 +4,7 @@ Tokens made before scopes existed keep what they could do (read, review, admin, 
 down to the owner's role) and expire 90 days after the upgrade.
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0012
 Create Date: 2026-11-30 15:30:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0013'
-down_revision = '0008'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
