@@ -22,7 +22,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jikimi import banks, keys
+from jikimi import banks, keys, messages
 from jikimi.audit import AuditLog
 from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.limits import Limits
@@ -91,7 +91,7 @@ def enrol_subject(ws: Workspace, session: Session, case: Case, name: str, consen
     so her templates can be recomputed for a new model without asking her for photos again.
     """
     if not photos:
-        raise JikimiError("give at least one reference photo")
+        raise JikimiError.coded("enrol.no_photo")
     analyzer = analyzer or FaceAnalyzer()
     faces = []
     for photo in photos:
@@ -99,9 +99,11 @@ def enrol_subject(ws: Workspace, session: Session, case: Case, name: str, consen
             image = open_image(photo, limits)
             faces.append((photo, image, analyzer.reference_face(np.asarray(image), face)))
         except JikimiError as e:
-            raise JikimiError(f"{photo.name}: {e}") from None
+            problem = e.message or str(e)  # a coded problem is said in the reader's language
+            raise JikimiError(f"{photo.name}: {e}", message=messages.message(
+                "enrol.photo_problem", file=_shown_name(photo), problem=problem)) from None
         except OSError as e:
-            raise JikimiError(f"{photo.name}: cannot read ({e.strerror or e})") from None
+            raise JikimiError.coded("enrol.photo_unreadable", file=photo.name, why=e.strerror or str(e)) from None
     key = keys.workspace_key(ws.home)
     subject = Subject(case=case, name=name, consent=asdict(consent))
     session.add(subject)
@@ -135,7 +137,7 @@ def remove_subject(ws: Workspace, session: Session, subject_id: int, actor: str)
     """Delete a subject's templates and photos; keep the consent record and a log entry."""
     subject = session.get(Subject, subject_id)
     if subject is None or subject.removed_at is not None:
-        raise WorkspaceError(f"no enrolled subject with id {subject_id}")
+        raise WorkspaceError.coded("subject.not_enrolled", id=subject_id)
     removed = len(subject.templates)
     subject.templates.clear()
     subject.removed_at = utcnow()
@@ -221,6 +223,11 @@ def load_templates(ws: Workspace, session: Session, case_id: int | None = None,
                                dtype=np.float32), t.model)
         for t, subject in rows
     ]
+
+
+def _shown_name(photo: Path) -> str:
+    """The name the person gave the photo (the web saves uploads as photoNNN-<name>)."""
+    return photo.name.split("-", 1)[1] if photo.name.startswith("photo") and "-" in photo.name else photo.name
 
 
 def _associated(kind: str, template_id: int) -> bytes:

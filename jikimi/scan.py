@@ -32,7 +32,7 @@ from jikimi.audit import AuditLog
 from jikimi.cases import get_case, load_templates
 from jikimi.keys import encrypt, workspace_key
 from jikimi.match import Found, Matcher, SubjectMatcher, face_associated_data
-from jikimi.serialize import OTHER_CASE_NAME
+from jikimi import messages
 from jikimi.triage import FaceMatch, triage
 from jikimi.signals.content import MEDIA_SUFFIXES, ContentSignals, compute_signals
 from jikimi.signals.crypto import file_digests
@@ -255,7 +255,8 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
         templates = load_templates(ws, session, options.case_id, options.only_case)
         subjects = SubjectMatcher(templates, workspace_key(ws.home) if templates else b"")
         # A reason is read by every case the item reaches: it names only the scanning case's subjects.
-        names = {t.subject_id: t.subject_name if t.case_id == options.case_id else OTHER_CASE_NAME for t in templates}
+        other = messages.message("subject.other_case")
+        names = {t.subject_id: t.subject_name if t.case_id == options.case_id else other for t in templates}
         own = {t.subject_id for t in templates if t.case_id == options.case_id}
         rows = session.execute(  # "known": hashed already, by an earlier scan
             select(Item.id, Item.sha256, Content.sha256.is_not(None))
@@ -304,7 +305,7 @@ class _BatchedSession(Session):
 class _ResultWriter:
     """Stores each content's signals and the item's matches in the same transaction."""
 
-    def __init__(self, session: Session, matcher: Matcher, subjects: SubjectMatcher, names: dict[int, str],
+    def __init__(self, session: Session, matcher: Matcher, subjects: SubjectMatcher, names: dict[int, str | dict],
                  own: set[int], ws: Workspace, progress: Progress):
         self.session, self.matcher, self.subjects, self.ws, self.progress = session, matcher, subjects, ws, progress
         self.names, self.own = names, own
@@ -337,7 +338,7 @@ class _ResultWriter:
             [(banks[f.bank_id].name, f.kind, f.distance) for f in found if f.kind != "face"],
             (content.nudity or {}).get("max_exposed", 0.0),
         )
-        item.priority, item.reason = result.priority, result.reason
+        item.priority, item.reason, item.reason_message = result.priority, result.reason, result.message
         item.done = True
         self.progress.advance()
         session.maybe_commit()

@@ -73,6 +73,7 @@ def item_json(item: Item, content: Content | None, hidden: Callable[[int], bool]
         "allowed_by": item.allowed_by,
         "priority": item.priority,
         "reason": reason_json(item, hidden),
+        "reason_message": reason_message_json(item, hidden),
         "faces": [_face(f) for f in content.faces] if content else [],
         "nudity": _nudity(content.nudity) if content and content.nudity else None,
         "provenance": content.provenance if content else None,
@@ -89,6 +90,19 @@ def reason_json(item: Item, hidden: Callable[[int], bool]) -> str | None:
         if reason and match.kind == "face" and match.subject and hidden(match.subject.case_id):
             reason = reason.replace(f"'{match.subject.name}'", f"'{OTHER_CASE_NAME}'")
     return reason
+
+
+def reason_message_json(item: Item, hidden: Callable[[int], bool]) -> dict | None:
+    """The reason as a code and parameters (jikimi.messages), hiding names as `reason_json` does."""
+    stored = item.reason_message
+    if not stored:
+        return None
+    names = {match.subject.name for match in item.matches
+             if match.kind == "face" and match.subject and hidden(match.subject.case_id)}
+    params = dict(stored.get("params") or {})
+    if isinstance(params.get("subject"), str) and params["subject"] in names:
+        params["subject"] = {"code": "subject.other_case", "params": {}}
+    return {"code": stored["code"], "params": params}
 
 
 def _face(face: ContentFace) -> dict:

@@ -20,7 +20,7 @@ from jikimi.core.base import Part
 from jikimi.errors import JikimiError
 from jikimi.reports.crops import face_crop_jpeg
 from jikimi.review import VERDICTS, record_decision
-from jikimi.serialize import decision_json, item_json, reason_json
+from jikimi.serialize import decision_json, item_json, reason_json, reason_message_json
 from jikimi.store.models import Content, Decision, Item, Match, Scan, Subject
 
 UPCOMING = 12
@@ -130,6 +130,7 @@ class Review(Part):
                 "current": current,
                 "upcoming": [{"id": i, "priority": loaded[i].priority,
                               "reason": reason_json(loaded[i], access.hides_subject_of),
+                              "reason_message": reason_message_json(loaded[i], access.hides_subject_of),
                               "thumbnail": f"/media/thumbs/{i}"} for i in upcoming if i != current_id][:UPCOMING],
                 "verdicts": VERDICTS,
                 "can_review": reviewer,
@@ -186,9 +187,9 @@ class Review(Part):
                                         .where(Match.face_id == face_id)))
             visible = [c for c in cases if access.sees(c)]
             if not visible:
-                raise NotFound(f"no matched face with id {face_id}")
+                raise NotFound.coded("notfound.face", id=face_id)
             if not any(access.can("review", c) for c in visible):
-                raise NotAllowed("your role in this case may not see faces")
+                raise NotAllowed.coded("refusal.faces")
             try:
                 return face_crop_jpeg(self.ws, session, face_id)
             except JikimiError as e:

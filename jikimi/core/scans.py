@@ -16,7 +16,7 @@ from jikimi.core.base import Part
 from jikimi.reports import render
 from jikimi.reports.data import scan_report, scan_summary
 from jikimi.scan import Progress, ScanOptions
-from jikimi.serialize import reason_json
+from jikimi.serialize import reason_json, reason_message_json
 from jikimi.store.models import Content, Item, Match, Scan
 
 RESULT_ROWS = 200
@@ -67,7 +67,8 @@ class Scans(Part):
                 .order_by(Item.first_ordinal).limit(RESULT_ROWS)).all()
             return {"scan": scan_summary(session, scan),
                     "matched": [{"item_id": i.id, "priority": i.priority,
-                                 "reason": reason_json(i, access.hides_subject_of), "matches": n, "kind": k}
+                                 "reason": reason_json(i, access.hides_subject_of),
+                                 "reason_message": reason_message_json(i, access.hides_subject_of), "matches": n, "kind": k}
                                 for i, n, k in matched],
                     "errors": [{"item_id": i, "error": e} for i, e in errors]}
 

@@ -76,11 +76,11 @@ async def enrol_subject(request: Request, case_id: int, caller: Caller = Depends
     scopes = [s for s in CONSENT_SCOPES if forms.flag(form.get(f"scope_{s}"))]
     consented_by = str(form.get("consented_by", "")).strip()
     if not consented_by:
-        raise JikimiError("record who gave consent")
+        raise JikimiError.coded("enrol.no_consenter")
     if "face_matching" not in scopes:
-        raise JikimiError("enrolling a face needs consent to face matching")
+        raise JikimiError.coded("enrol.no_face_consent")
     if known and "known_image_hashes" not in scopes:
-        raise JikimiError("hashing known images needs consent to it")
+        raise JikimiError.coded("enrol.no_hash_consent")
     folder = forms.upload_dir(core.ws.home)
     try:
         photo_paths = await forms.save(photos, folder, "photo")

@@ -35,7 +35,7 @@ async def face(request: Request, face_id: int, caller: Caller = Depends(auth.rev
 def original(request: Request, item_id: int, grant: str = "", caller: Caller = Depends(auth.review)):
     path, mime = request.app.state.core.review.original(caller.actor, item_id)
     if not request.app.state.reveals.allows(grant, caller.user.id, item_id):
-        raise Forbidden("reveal this item first: every look at an original is logged")
+        raise Forbidden.coded("refusal.reveal_first")
     mime = mime if mime in INLINE_TYPES else "application/octet-stream"
     disposition = "inline" if mime != "application/octet-stream" else "attachment"
     return FileResponse(path, media_type=mime, content_disposition_type=disposition,
