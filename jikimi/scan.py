@@ -200,6 +200,7 @@ def _collect(ws: Workspace, scan_id: int, entries: Iterator[SourceEntry], option
         done_upto = session.scalar(select(func.max(ItemLocator.ordinal)).where(ItemLocator.scan_id == scan_id))
         items = dict(session.execute(select(Item.sha256, Item.id).where(Item.scan_id == scan_id,
                                                                          Item.sha256.is_not(None))).all())
+        items.update(_case_items(session, scan))  # and those this scan already met again
     done_upto = -1 if done_upto is None else done_upto
     progress.phase("Collecting", None)
     with _BatchedSession(ws) as session:
@@ -213,11 +214,24 @@ def _collect(ws: Workspace, scan_id: int, entries: Iterator[SourceEntry], option
         session.get(Scan, scan_id).enumerated = True
 
 
+def _case_items(session: Session, scan: Scan) -> dict[str, int]:
+    """The files the case's earlier scans found (SHA-256 -> item), once each: posted again,
+    a file is the same item with one more locator, so a decision on it stands."""
+    if scan.case_id is None:
+        return {}
+    earlier = session.execute(
+        select(Item.sha256, func.min(Item.id)).join(Scan, Scan.id == Item.scan_id)
+        .where(Scan.case_id == scan.case_id, Scan.id != scan.id, Item.sha256.is_not(None), Item.done.is_(True))
+        .group_by(Item.sha256))
+    return dict(earlier.all())
+
+
 def _store_entry(ws: Workspace, session: Session, scan_id: int, entry: SourceEntry,
                  items: dict[str, int], options: ScanOptions, log: AuditLog) -> None:
     """Store one posted file in the vault and record where it was posted.
 
-    Each new file's ingest goes into the custody log in the same transaction as its item.
+    Each new file's ingest goes into the custody log in the same transaction as its item. A
+    file an earlier scan of the case found gets this post as one more locator of its item.
     """
     error, sha256 = entry.error, None
     if entry.open is not None:  # also entries kept but not analysed (an archive nested too deep)

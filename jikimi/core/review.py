@@ -19,6 +19,7 @@ from jikimi.core.actor import Actor
 from jikimi.core.base import Part
 from jikimi.errors import JikimiError
 from jikimi.reports.crops import face_crop_jpeg
+from jikimi.reports.data import posted_in
 from jikimi.review import VERDICTS, record_decision
 from jikimi.serialize import decision_json, item_json, reason_json, reason_message_json
 from jikimi.store.models import Content, Decision, Item, Match, Scan, Subject
@@ -47,7 +48,7 @@ def _waiting(visible: set[int] | None, case_id: int | None = None, scan_id: int 
                     exists().where(Match.item_id == Item.id) | (Item.priority > 0),
                     own | routed.exists()))
     if scan_id is not None:
-        query = query.where(Item.scan_id == scan_id)
+        query = query.where(Item.id.in_(posted_in(scan_id)))
     return query.subquery()
 
 

@@ -19,6 +19,7 @@ from jikimi.audit import AuditLog
 from jikimi.errors import ExportFormatError, JikimiError
 from jikimi.private_output import write_private
 from jikimi.reports.crops import face_crop_jpeg
+from jikimi.reports.data import posted_in
 from jikimi.store.models import Content, Item, Match
 from jikimi.workspace import Workspace
 
@@ -44,7 +45,7 @@ def report_media(ws: Workspace, session: Session, report: dict, actor: str) -> R
     thumbnails = dict(session.execute(
         select(Content.sha256, Content.thumbnail).distinct()
         .join(Item, Item.sha256 == Content.sha256).join(Match, Match.item_id == Item.id)
-        .where(Item.scan_id == report["scan"]["id"], Content.thumbnail.is_not(None))).all())
+        .where(Item.id.in_(posted_in(report["scan"]["id"])), Content.thumbnail.is_not(None))).all())
     face_ids = sorted({m["face_id"] for item in matched for m in item["matches"]
                        if m["kind"] == "face" and m["face_id"] is not None})
     crops = {}
