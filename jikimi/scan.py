@@ -49,6 +49,8 @@ IN_FLIGHT_PER_WORKER = 4
 # Telegram media types that promise a picture or a video: a post that promises one (by this
 # or by its file name) but holds bytes no decoder recognises is reported, not filed as "other".
 MEDIA_TYPES = {"photo", "thumbnail", "video_file", "animation", "video_message", "round_video_message"}
+# Scan options that change what an item matches: a re-scan reuses items only of scans alike in these.
+MATCHING_OPTIONS = ("banks", "only_case", "analyse")
 
 
 @dataclass
@@ -216,12 +218,16 @@ def _collect(ws: Workspace, scan_id: int, entries: Iterator[SourceEntry], option
 
 def _case_items(session: Session, scan: Scan) -> dict[str, int]:
     """The files the case's earlier scans found (SHA-256 -> item), once each: posted again,
-    a file is the same item with one more locator, so a decision on it stands."""
+    a file is the same item with one more locator, so a decision on it stands. Only scans that
+    matched the same way count (the same banks, the same subjects): another scope, other matches."""
     if scan.case_id is None:
         return {}
+    scope = {key: scan.options.get(key) for key in MATCHING_OPTIONS}
+    alike = [s.id for s in session.scalars(select(Scan).where(Scan.case_id == scan.case_id, Scan.id != scan.id))
+             if {key: s.options.get(key) for key in MATCHING_OPTIONS} == scope]
     earlier = session.execute(
-        select(Item.sha256, func.min(Item.id)).join(Scan, Scan.id == Item.scan_id)
-        .where(Scan.case_id == scan.case_id, Scan.id != scan.id, Item.sha256.is_not(None), Item.done.is_(True))
+        select(Item.sha256, func.min(Item.id))
+        .where(Item.scan_id.in_(alike), Item.sha256.is_not(None), Item.done.is_(True))
         .group_by(Item.sha256))
     return dict(earlier.all())
 

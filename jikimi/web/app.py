@@ -156,7 +156,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 def _problem(request: Request, status: int, reason: str, message: dict | None = None) -> Response:
     """The reason in English for scripts (with its code, when it has one); in the reader's language on pages."""
     if is_api(request) or not hasattr(request.state, "caller"):
-        return JSONResponse({"detail": reason, **({"message": message} if message else {})}, status)
+        said = {"message": message, "text": messages.render_message(message, language(request))} if message else {}
+        return JSONResponse({"detail": reason, **said}, status)
     if message:
         reason = messages.render_message(message, language(request))
     return page(request, "error.html", status, code=status, reason=reason)
