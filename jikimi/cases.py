@@ -14,6 +14,7 @@ them (`reenrol_subject`), otherwise from new photos.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -247,7 +248,8 @@ def load_templates(ws: Workspace, session: Session, case_id: int | None = None,
 
 def _shown_name(photo: Path) -> str:
     """The name the person gave the photo (the web saves uploads as photoNNN-<name>)."""
-    return photo.name.split("-", 1)[1] if photo.name.startswith("photo") and "-" in photo.name else photo.name
+    found = re.fullmatch(r"photo\d{3}-(.+)", photo.name)
+    return found[1] if found else photo.name
 
 
 def decrypted_reference_crop(ws: Workspace, template: SubjectTemplate) -> bytes:

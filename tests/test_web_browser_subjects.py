@@ -87,6 +87,7 @@ def test_enrol_from_a_group_photo_then_remove_her(ws, browser, device):
         page.click("button:has-text('얼굴 데이터')")
         page.wait_for_url(re.compile(r"/subjects/\d+\?removed=1$"))
         assert "얼굴 데이터가 지워졌습니다" in page.locator("p.success").inner_text()
+        assert "참조 얼굴은 얼굴 데이터와 함께 삭제되었습니다" in page.inner_text("main")
         assert page.locator("input[name=confirm]").count() == 0
         page.screenshot(path=str(ARTIFACTS / f"subject-removed-ko-{device}.png"), full_page=True)
         page.goto(case_url)
