@@ -53,12 +53,14 @@ def match_json(match: Match, hidden: bool = False) -> dict:
             "distance": match.distance, "other_case": False, **match.detail}
 
 
-def item_json(item: Item, content: Content | None, hidden: Callable[[int], bool] = lambda case_id: False) -> dict:
+def item_json(item: Item, content: Content | None, hidden: Callable[[int], bool] = lambda case_id: False,
+              scan_id: int | None = None) -> dict:
     """One unique file of a scan: where it was posted, its signals, what it matched.
-    `hidden(case_id)`: whether the reader may not see that case's subjects named."""
+    `hidden(case_id)`: whether the reader may not see that case's subjects named. `scan_id`:
+    only the posts that scan found (an item found again by a later scan has those posts too)."""
     return {
         "id": item.id,
-        "locators": [locator.fields for locator in item.locators],
+        "locators": [locator.fields for locator in item.locators if scan_id is None or locator.scan_id == scan_id],
         "sha256": item.sha256,
         "md5": content.md5 if content else None,
         "size": content.size if content else None,

@@ -6,8 +6,11 @@ The real app over HTTP, the demo Telegram export uploaded twice as a ZIP, real f
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from jikimi.core import Actor, Jikimi
 from jikimi.demo.sample_export import build_sample_export
 from test_web_flow import api, portrait_jpeg, wait_for_scan, zip_folder
 from test_web_support import ROLE_USERS, add_role_users, login, serve
@@ -48,7 +51,7 @@ def rescanned(tmp_path_factory):
             decided[item["id"]] = verdict
         before = cora.get(f"/api/review?case={case['id']}").json()["waiting"]
         second = scan()
-        yield {"cora": cora, "case": case, "first": first, "second": second, "decided": decided,
+        yield {"ws": ws, "cora": cora, "case": case, "first": first, "second": second, "decided": decided,
                "waiting_first": queue["waiting"], "waiting_before": before}
         cora.close()
 
@@ -87,3 +90,6 @@ def test_counts_agree(rescanned):
     assert dashboard["awaiting_review"] == cora.get(f"/api/review?case={case['id']}").json()["waiting"]
     scans = {s["id"]: s for s in cora.get("/api/scans").json()["scans"]}
     assert scans[rescanned["second"]["scan"]["id"]]["counts"] == second
+    report = json.loads(Jikimi(rescanned["ws"]).scans.report(Actor.cli(), rescanned["second"]["scan"]["id"], "json"))
+    assert len(report["items"]) == second["items"]
+    assert sum(len(i["locators"]) for i in report["items"]) == second["locators"]  # its own posts only

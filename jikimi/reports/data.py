@@ -72,7 +72,7 @@ def scan_report(session: Session, scan_id: int, hidden: Callable[[int], bool] = 
     }
     notices = _earlier_notices(session, items)
     return {"scan": scan_summary(session, scan),
-            "items": [{**item_json(i, contents.get(i.sha256), hidden), "reupload_of": notices.get(i.id, [])} for i in items]}
+            "items": [{**item_json(i, contents.get(i.sha256), hidden, scan_id), "reupload_of": notices.get(i.id, [])} for i in items]}
 
 
 def _earlier_notices(session: Session, items: list[Item]) -> dict[int, list[dict]]:
