@@ -14,6 +14,7 @@ them (`reenrol_subject`), otherwise from new photos.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,12 +23,12 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jikimi import banks, keys
+from jikimi import banks, keys, messages
 from jikimi.audit import AuditLog
 from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.limits import Limits
 from jikimi.media.images import open_image
-from jikimi.signals.faces import FaceAnalyzer, FaceSignal
+from jikimi.signals.faces import MIN_REFERENCE_FACE_PX, FaceAnalyzer, FaceSignal
 from jikimi.store.models import Case, Subject, SubjectTemplate, utcnow
 from jikimi.workspace import Workspace
 
@@ -103,29 +104,34 @@ def list_cases(session: Session) -> list[Case]:
 def enrol_subject(ws: Workspace, session: Session, case: Case, name: str, consent: Consent, photos: list[Path],
                   face: int | None = None, keep_photos: bool = False, known: list[Path] = (),
                   analyzer: FaceAnalyzer | None = None, limits: Limits = Limits(),
-                  keep_reference_crops: bool = False) -> Subject:
+                  keep_reference_crops: bool = False, faces: list[int | None] | None = None) -> Subject:
     """Enrol a subject; every photo must give one usable face, or nothing is stored.
+
+    `face` picks the face (numbered from 1, left to right) in every photo; `faces` one per photo.
 
     `keep_reference_crops` (only with her consent) keeps a small encrypted crop of each face,
     so her templates can be recomputed for a new model without asking her for photos again.
     """
     if not photos:
-        raise JikimiError("give at least one reference photo")
+        raise JikimiError.coded("enrol.no_photo")
     analyzer = analyzer or FaceAnalyzer()
-    faces = []
-    for photo in photos:
+    chosen = faces or [face] * len(photos)
+    found = []
+    for photo, number in zip(photos, chosen):
         try:
             image = open_image(photo, limits)
-            faces.append((photo, image, analyzer.reference_face(np.asarray(image), face)))
+            found.append((photo, image, analyzer.reference_face(np.asarray(image), number)))
         except JikimiError as e:
-            raise JikimiError(f"{photo.name}: {e}; {REFUSED_PHOTO_GUIDANCE}") from None
+            problem = e.message or str(e)  # a coded problem is said in the reader's language
+            raise JikimiError(f"{photo.name}: {e}; {REFUSED_PHOTO_GUIDANCE}", message=messages.message(
+                "enrol.photo_problem", file=_shown_name(photo), problem=problem)) from None
         except OSError as e:
-            raise JikimiError(f"{photo.name}: cannot read ({e.strerror or e})") from None
+            raise JikimiError.coded("enrol.photo_unreadable", file=photo.name, why=e.strerror or str(e)) from None
     key = keys.workspace_key(ws.home)
     subject = Subject(case=case, name=name, consent=asdict(consent))
     session.add(subject)
     session.flush()
-    for photo, image, reference in faces:
+    for photo, image, reference in found:
         template = SubjectTemplate(subject_id=subject.id, embedding=b"", photo_name=photo.name,
                                    model=reference.model_id)
         session.add(template)
@@ -143,18 +149,35 @@ def enrol_subject(ws: Workspace, session: Session, case: Case, name: str, consen
     AuditLog(session, ws.home).append(
         "subject_add", f"subject:{subject.id}",
         {"name": name, "consent": asdict(consent), "photos": len(photos), "photos_kept": keep_photos,
-         "reference_crops_kept": keep_reference_crops, "model": faces[0][2].model_id,
+         "reference_crops_kept": keep_reference_crops, "model": found[0][2].model_id,
          "known_files_hashed": len(banks.files_under(known)) if known else 0},
         case_id=case.id, actor=consent.recorded_by,
     )
     return subject
 
 
+def reference_faces(photo: Path, analyzer: FaceAnalyzer, limits: Limits = Limits()) -> dict:
+    """The faces of an enrolment photo a person can choose from (numbered from 1, left to right),
+    in pixels of the photo as shown (EXIF orientation applied)."""
+    try:
+        image = open_image(photo, limits)
+    except JikimiError as e:
+        problem = e.message or str(e)
+        raise JikimiError(f"{photo.name}: {e}", message=messages.message(
+            "enrol.photo_problem", file=_shown_name(photo), problem=problem)) from None
+    except OSError as e:
+        raise JikimiError.coded("enrol.photo_unreadable", file=_shown_name(photo), why=e.strerror or str(e)) from None
+    boxes = analyzer.reference_boxes(np.asarray(image))
+    return {"width": image.width, "height": image.height,
+            "faces": [{"number": n, "box": [b.left, b.top, b.right, b.bottom], "size": b.size,
+                       "usable": b.size >= MIN_REFERENCE_FACE_PX} for n, b in enumerate(boxes, 1)]}
+
+
 def remove_subject(ws: Workspace, session: Session, subject_id: int, actor: str) -> Subject:
     """Delete a subject's templates and photos; keep the consent record and a log entry."""
     subject = session.get(Subject, subject_id)
     if subject is None or subject.removed_at is not None:
-        raise WorkspaceError(f"no enrolled subject with id {subject_id}")
+        raise WorkspaceError.coded("subject.not_enrolled", id=subject_id)
     removed = len(subject.templates)
     subject.templates.clear()
     subject.removed_at = utcnow()
@@ -250,6 +273,18 @@ def load_templates(ws: Workspace, session: Session, case_id: int | None = None,
                                dtype=np.float32), t.model)
         for t, subject in rows
     ]
+
+
+def _shown_name(photo: Path) -> str:
+    """The name the person gave the photo (the web saves uploads as photoNNN-<name>)."""
+    found = re.fullmatch(r"photo\d{3}-(.+)", photo.name)
+    return found[1] if found else photo.name
+
+
+def decrypted_reference_crop(ws: Workspace, template: SubjectTemplate) -> bytes:
+    """The JPEG of a kept reference face crop (only kept with her consent)."""
+    key = keys.workspace_key(ws.home)
+    return keys.decrypt(key, template.reference_crop, _associated("crop", template.id), what="reference crops")
 
 
 def _associated(kind: str, template_id: int) -> bytes:

@@ -4,9 +4,26 @@ Every error raised on untrusted input is one of these, so the scan can record th
 message on the item and go on.
 """
 
+from __future__ import annotations
+
+from jikimi import messages
+
 
 class JikimiError(Exception):
-    """Base class: the message is shown to the user as is."""
+    """Base class: the message is shown to the user as is.
+
+    Raised with `coded(code, **params)`, it also carries the message as a code and parameters
+    (`jikimi.messages`), so the web can say it in the reader's language.
+    """
+
+    def __init__(self, *args, message: dict | None = None):
+        super().__init__(*args)
+        self.message = message
+
+    @classmethod
+    def coded(cls, code: str, **params) -> JikimiError:
+        stored = messages.message(code, **params)
+        return cls(messages.english(code, params), message=stored)
 
 
 class UnsupportedMedia(JikimiError):

@@ -32,7 +32,7 @@ from jikimi.audit import AuditLog
 from jikimi.cases import get_case, load_templates
 from jikimi.keys import encrypt, workspace_key
 from jikimi.match import Found, Matcher, SubjectMatcher, face_associated_data
-from jikimi.serialize import OTHER_CASE_NAME
+from jikimi import messages
 from jikimi.triage import FaceMatch, triage
 from jikimi.signals.content import MEDIA_SUFFIXES, ContentSignals, compute_signals
 from jikimi.signals.crypto import file_digests
@@ -50,6 +50,8 @@ IN_FLIGHT_PER_WORKER = 4
 # Telegram media types that promise a picture or a video: a post that promises one (by this
 # or by its file name) but holds bytes no decoder recognises is reported, not filed as "other".
 MEDIA_TYPES = {"photo", "thumbnail", "video_file", "animation", "video_message", "round_video_message"}
+# Scan options that change what an item matches: a re-scan reuses items only of scans alike in these.
+MATCHING_OPTIONS = ("banks", "only_case", "analyse")
 
 
 @dataclass
@@ -201,6 +203,7 @@ def _collect(ws: Workspace, scan_id: int, entries: Iterator[SourceEntry], option
         done_upto = session.scalar(select(func.max(ItemLocator.ordinal)).where(ItemLocator.scan_id == scan_id))
         items = dict(session.execute(select(Item.sha256, Item.id).where(Item.scan_id == scan_id,
                                                                          Item.sha256.is_not(None))).all())
+        items.update(_case_items(session, scan))  # and those this scan already met again
     done_upto = -1 if done_upto is None else done_upto
     progress.phase("Collecting", None)
     with _BatchedSession(ws) as session:
@@ -214,11 +217,28 @@ def _collect(ws: Workspace, scan_id: int, entries: Iterator[SourceEntry], option
         session.get(Scan, scan_id).enumerated = True
 
 
+def _case_items(session: Session, scan: Scan) -> dict[str, int]:
+    """The files the case's earlier scans found (SHA-256 -> item), once each: posted again,
+    a file is the same item with one more locator, so a decision on it stands. Only scans that
+    matched the same way count (the same banks, the same subjects): another scope, other matches."""
+    if scan.case_id is None:
+        return {}
+    scope = {key: scan.options.get(key) for key in MATCHING_OPTIONS}
+    alike = [s.id for s in session.scalars(select(Scan).where(Scan.case_id == scan.case_id, Scan.id != scan.id))
+             if {key: s.options.get(key) for key in MATCHING_OPTIONS} == scope]
+    earlier = session.execute(
+        select(Item.sha256, func.min(Item.id))
+        .where(Item.scan_id.in_(alike), Item.sha256.is_not(None), Item.done.is_(True))
+        .group_by(Item.sha256))
+    return dict(earlier.all())
+
+
 def _store_entry(ws: Workspace, session: Session, scan_id: int, entry: SourceEntry,
                  items: dict[str, int], options: ScanOptions, log: AuditLog) -> None:
     """Store one posted file in the vault and record where it was posted.
 
-    Each new file's ingest goes into the custody log in the same transaction as its item.
+    Each new file's ingest goes into the custody log in the same transaction as its item. A
+    file an earlier scan of the case found gets this post as one more locator of its item.
     """
     error, sha256 = entry.error, None
     if entry.open is not None:  # also entries kept but not analysed (an archive nested too deep)
@@ -256,7 +276,8 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
         templates = load_templates(ws, session, options.case_id, options.only_case)
         subjects = SubjectMatcher(templates, workspace_key(ws.home) if templates else b"")
         # A reason is read by every case the item reaches: it names only the scanning case's subjects.
-        names = {t.subject_id: t.subject_name if t.case_id == options.case_id else OTHER_CASE_NAME for t in templates}
+        other = messages.message("subject.other_case")
+        names = {t.subject_id: t.subject_name if t.case_id == options.case_id else other for t in templates}
         own = {t.subject_id for t in templates if t.case_id == options.case_id}
         rows = session.execute(  # "known": hashed already, by an earlier scan
             select(Item.id, Item.sha256, Content.sha256.is_not(None))
@@ -305,7 +326,7 @@ class _BatchedSession(Session):
 class _ResultWriter:
     """Stores each content's signals and the item's matches in the same transaction."""
 
-    def __init__(self, session: Session, matcher: Matcher, subjects: SubjectMatcher, names: dict[int, str],
+    def __init__(self, session: Session, matcher: Matcher, subjects: SubjectMatcher, names: dict[int, str | dict],
                  own: set[int], ws: Workspace, progress: Progress):
         self.session, self.matcher, self.subjects, self.ws, self.progress = session, matcher, subjects, ws, progress
         self.names, self.own = names, own
@@ -338,7 +359,7 @@ class _ResultWriter:
             [(banks[f.bank_id].name, f.kind, f.distance) for f in found if f.kind != "face"],
             (content.nudity or {}).get("max_exposed", 0.0),
         )
-        item.priority, item.reason = result.priority, result.reason
+        item.priority, item.reason, item.reason_message = result.priority, result.reason, result.message
         item.done = True
         self.progress.advance()
         session.maybe_commit()

@@ -53,12 +53,14 @@ def match_json(match: Match, hidden: bool = False) -> dict:
             "distance": match.distance, "other_case": False, **match.detail}
 
 
-def item_json(item: Item, content: Content | None, hidden: Callable[[int], bool] = lambda case_id: False) -> dict:
+def item_json(item: Item, content: Content | None, hidden: Callable[[int], bool] = lambda case_id: False,
+              scan_id: int | None = None) -> dict:
     """One unique file of a scan: where it was posted, its signals, what it matched.
-    `hidden(case_id)`: whether the reader may not see that case's subjects named."""
+    `hidden(case_id)`: whether the reader may not see that case's subjects named. `scan_id`:
+    only the posts that scan found (an item found again by a later scan has those posts too)."""
     return {
         "id": item.id,
-        "locators": [locator.fields for locator in item.locators],
+        "locators": [locator.fields for locator in item.locators if scan_id is None or locator.scan_id == scan_id],
         "sha256": item.sha256,
         "md5": content.md5 if content else None,
         "size": content.size if content else None,
@@ -73,6 +75,7 @@ def item_json(item: Item, content: Content | None, hidden: Callable[[int], bool]
         "allowed_by": item.allowed_by,
         "priority": item.priority,
         "reason": reason_json(item, hidden),
+        "reason_message": reason_message_json(item, hidden),
         "faces": [_face(f) for f in content.faces] if content else [],
         "nudity": _nudity(content.nudity) if content and content.nudity else None,
         "provenance": content.provenance if content else None,
@@ -89,6 +92,19 @@ def reason_json(item: Item, hidden: Callable[[int], bool]) -> str | None:
         if reason and match.kind == "face" and match.subject and hidden(match.subject.case_id):
             reason = reason.replace(f"'{match.subject.name}'", f"'{OTHER_CASE_NAME}'")
     return reason
+
+
+def reason_message_json(item: Item, hidden: Callable[[int], bool]) -> dict | None:
+    """The reason as a code and parameters (jikimi.messages), hiding names as `reason_json` does."""
+    stored = item.reason_message
+    if not stored:
+        return None
+    names = {match.subject.name for match in item.matches
+             if match.kind == "face" and match.subject and hidden(match.subject.case_id)}
+    params = dict(stored.get("params") or {})
+    if isinstance(params.get("subject"), str) and params["subject"] in names:
+        params["subject"] = {"code": "subject.other_case", "params": {}}
+    return {"code": stored["code"], "params": params}
 
 
 def _face(face: ContentFace) -> dict:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jikimi import messages
+
 SEXUAL_SCORE = 0.5
 SUBJECT_AND_SEXUAL, SUBJECT, HASH, SEXUAL, NOTHING = 4, 3, 2, 1, 0
 TIER_SPAN = 1000  # priority = tier * TIER_SPAN + a 0-999 score within the tier
@@ -21,12 +23,17 @@ TIER_SPAN = 1000  # priority = tier * TIER_SPAN + a 0-999 score within the tier
 @dataclass(frozen=True)
 class Triage:
     priority: int
-    reason: str | None
+    message: dict | None  # the reason as a code and parameters (jikimi.messages)
+
+    @property
+    def reason(self) -> str | None:
+        """The reason in English, as reports and the CLI show it."""
+        return messages.render_message(self.message, "en") if self.message else None
 
 
 @dataclass(frozen=True)
 class FaceMatch:
-    subject: str
+    subject: str | dict  # her name, or a message (jikimi.messages) for another case's subject
     distance: float
     threshold: float  # the model's match threshold: distances of different models differ in scale
     level: str  # "possible" | "confident"
@@ -36,23 +43,23 @@ def triage(face_matches: list[FaceMatch], hash_matches: list[tuple[str, str, flo
            max_exposed: float) -> Triage:
     """`hash_matches`: (bank, kind, distance). Confident face matches rank above possible ones."""
     sexual = max_exposed >= SEXUAL_SCORE
-    nudity = f"exposed nudity ({max_exposed:.2f})"
     if face_matches:
         match = max(face_matches, key=lambda m: (m.level == "confident", -m.distance / m.threshold))
         closeness = max(0.0, 1 - match.distance / match.threshold) / 2 + (0.5 if match.level == "confident" else 0.0)
-        reason = f"face matches subject '{match.subject}' ({match.level} match, distance {match.distance:.2f})"
+        face = {"subject": match.subject, "distance": round(match.distance, 4)}
         if sexual:
-            return Triage(_priority(SUBJECT_AND_SEXUAL, (closeness + max_exposed) / 2), f"{reason} and {nudity}")
-        return Triage(_priority(SUBJECT, closeness), reason)
+            return Triage(_priority(SUBJECT_AND_SEXUAL, (closeness + max_exposed) / 2),
+                          messages.message(f"reason.face.{match.level}.nudity", **face, exposed=round(max_exposed, 4)))
+        return Triage(_priority(SUBJECT, closeness), messages.message(f"reason.face.{match.level}", **face))
     if hash_matches:
         bank, kind, distance = min(hash_matches, key=lambda m: m[2] or 0)
         closeness = 1.0 if distance is None else max(0.0, 1 - distance / 64)
-        detail = f"{kind}, distance {distance:g}" if distance else kind
-        return Triage(_priority(HASH, closeness), f"matches bank '{bank}' ({detail})")
+        found = (messages.message("reason.bank.distance", bank=bank, kind=kind, distance=distance) if distance
+                 else messages.message("reason.bank", bank=bank, kind=kind))
+        return Triage(_priority(HASH, closeness), found)
     if sexual:
-        return Triage(_priority(SEXUAL, max_exposed), f"{nudity}, no known subject")
+        return Triage(_priority(SEXUAL, max_exposed), messages.message("reason.nudity", exposed=round(max_exposed, 4)))
     return Triage(NOTHING, None)
-
 
 def _priority(tier: int, score: float) -> int:
     return tier * TIER_SPAN + min(TIER_SPAN - 1, int(score * TIER_SPAN))

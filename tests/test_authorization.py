@@ -92,6 +92,11 @@ def populate(ws) -> None:
                          Match(item_id=item.id, kind="pdq", bank_id=bank.id, bank_content_id=known.id, distance=4,
                                detail={})])
         session.add(AllowedPath(path=str(ws.home.parent), added_by="setup"))
+        reference = SubjectTemplate(subject_id=subject.id, embedding=b"-", photo_name="ref.jpg")  # a kept face
+        session.add(reference)
+        session.flush()
+        reference.reference_crop = keys.encrypt(keys.workspace_key(ws.home), jpeg_bytes(picture("astronaut")),
+                                                f"subject_crop:{reference.id}".encode())
         session.flush()
         add_notice(session, first.id, item)
         accounts.create_token(session, users["admin"], "matrix")
@@ -243,6 +248,9 @@ def test_the_core_refuses_a_non_member_from_the_cli(world, tmp_path):
         "cases.remove_member": lambda: jk.cases.remove_member(nora, 1, "member-viewer"),
         "subjects.enrol": lambda: jk.subjects.enrol(nora, 1, "x", [tmp_path / "x.jpg"], scope="face_matching"),
         "subjects.remove": lambda: jk.subjects.remove(nora, 1),
+        "subjects.get": lambda: jk.subjects.get(nora, 1),
+        "subjects.faces_in": lambda: jk.subjects.faces_in(nora, 1, tmp_path / "x.jpg"),
+        "subjects.reference_crop": lambda: jk.subjects.reference_crop(nora, 1),
         "scans.get": lambda: jk.scans.get(nora, 1),
         "scans.report": lambda: jk.scans.report(nora, 1, "json"),
         "scans.resume": lambda: jk.scans.resume(nora, 1),

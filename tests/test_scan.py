@@ -54,7 +54,8 @@ def test_folder_scan_finds_copies_dedupes_and_explains_errors(ws, tmp_path):
     report = scan_folder(ws, tmp_path)
     items = by_path(report)
     assert report["scan"]["status"] == "complete"
-    assert report["scan"]["counts"] == {"items": 8, "locators": 9, "matched": 3, "errors": 3, "allowed": 0, "pending": 0}
+    assert report["scan"]["counts"] == {"items": 8, "seen_before": 0, "locators": 9, "matched": 3, "errors": 3,
+                                        "allowed": 0, "pending": 0}
     same = items["a/same.jpg"]
     assert same is items["b/same.jpg"]
     assert [loc["path"] for loc in same["locators"]] == ["a/same.jpg", "b/same.jpg"]

@@ -71,8 +71,9 @@ def test_case_worker_flow_in_korean(ws, tmp_path, browser):
         page.fill("input[name=consented_by]", "보호 대상자 A 본인")
         page.check("input[name=scope_known_image_hashes]")
         page.click("button:has-text('등록')")
-        page.wait_for_url(case_url)
+        page.wait_for_url(re.compile(r"/subjects/\d+\?enrolled=1$"))  # her page, with the enrolment confirmed
         assert page.locator("text=보호 대상자 A 본인").count() == 1
+        page.goto(case_url)
 
         for archive in (export_zip, posted_zip):
             page.click("text=검사 시작")  # the case page's link, with the case chosen

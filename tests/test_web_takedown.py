@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 from sqlalchemy import select
 
-from jikimi import zone
+from jikimi import clock
 from jikimi.core import Actor, Jikimi
 from jikimi.store.audit_models import AuditEntry
 from jikimi.store.takedown_models import Notice
@@ -56,7 +56,7 @@ def world(ws, tmp_path, monkeypatch):
     """A case with three confirmed items; cora is its caseworker, rhee its reviewer, vic its viewer."""
     for key in ("HOST", "PORT", "SECURITY", "USERNAME", "PASSWORD", "SENDER"):
         monkeypatch.delenv(f"JIKIMI_SMTP_{key}", raising=False)
-    monkeypatch.delenv("JIKIMI_TIME_ZONE", raising=False)
+    monkeypatch.delenv("JIKIMI_TIMEZONE", raising=False)
     add_role_users(ws)
     case_id, item_ids = reviewed_case(ws, tmp_path)
     jk = Jikimi(ws)
@@ -254,12 +254,12 @@ def test_due_today_and_statistics_from_recorded_history(world):
 
 
 def test_workspace_time_zone_names_the_zone_and_ends_today_at_local_midnight(monkeypatch):
-    monkeypatch.delenv("JIKIMI_TIME_ZONE", raising=False)
-    assert zone.shown("2026-03-02T00:30:00+00:00") == "2026-03-02 09:30 KST"
-    assert zone.end_of_today(T0) == datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
-    monkeypatch.setenv("JIKIMI_TIME_ZONE", "Europe/Berlin")
-    assert zone.shown(T0) == "2026-03-02 01:30 CET"
-    assert zone.end_of_today(T0) == datetime(2026, 3, 2, 23, 0, tzinfo=timezone.utc)
-    monkeypatch.setenv("JIKIMI_TIME_ZONE", "Mars/Olympus")
+    monkeypatch.delenv("JIKIMI_TIMEZONE", raising=False)
+    assert clock.local("2026-03-02T00:30:00+00:00") == "2026-03-02 09:30 KST"
+    assert clock.end_of_today(T0) == datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
+    monkeypatch.setenv("JIKIMI_TIMEZONE", "Europe/Berlin")
+    assert clock.local(T0) == "2026-03-02 01:30 CET"
+    assert clock.end_of_today(T0) == datetime(2026, 3, 2, 23, 0, tzinfo=timezone.utc)
+    monkeypatch.setenv("JIKIMI_TIMEZONE", "Mars/Olympus")
     with pytest.raises(Exception, match="not a time zone"):
-        zone.workspace_zone()
+        clock.workspace_zone()

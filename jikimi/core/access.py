@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jikimi import messages
 from jikimi.audit import AuditLog
 from jikimi.core.actor import Actor
 from jikimi.errors import JikimiError, WorkspaceError
@@ -99,19 +100,19 @@ class Access:
             return
         if self.actor.scopes is not None and (self.actor.is_admin or self.actor.role in PERMISSIONS[permission]):
             raise NotAllowed(f"this API token's scope does not allow {permission}")
-        raise NotAllowed(f"the {self.actor.role} role may not do this")
+        raise NotAllowed.coded("refusal.role", role=messages.message(f"role.{self.actor.role}"))
 
     def require_admin(self, what: str) -> None:
         if allows(self.actor, "admin"):
             return
         if self.actor.is_admin:
             raise NotAllowed(f"this API token's scope does not allow admin work: {what}")
-        raise NotAllowed(f"only an admin may {what}")
+        raise NotAllowed(f"only an admin may {what}", message=messages.message("refusal.admin_only"))
 
     def case(self, case_id: int, permission: str = "read") -> Case:
         case = self.session.get(Case, case_id)
         if case is None or not self.sees(case_id):
-            raise NotFound(f"no case with id {case_id}")
+            raise NotFound.coded("notfound.case", id=case_id)
         self._check(permission, case_id)
         if permission == "read":
             self.log_admin_read(case_id)
@@ -120,7 +121,7 @@ class Access:
     def scan(self, scan_id: int, permission: str = "read") -> Scan:
         scan = self.session.get(Scan, scan_id)
         if scan is None or not self.sees(scan.case_id):
-            raise NotFound(f"no scan with id {scan_id}")
+            raise NotFound.coded("notfound.scan", id=scan_id)
         self._check(permission, scan.case_id)
         if permission == "read" and scan.case_id is not None:
             self.log_admin_read(scan.case_id)
@@ -129,7 +130,7 @@ class Access:
     def subject(self, subject_id: int, permission: str = "read") -> Subject:
         subject = self.session.get(Subject, subject_id)
         if subject is None or not self.sees(subject.case_id):
-            raise NotFound(f"no subject with id {subject_id}")
+            raise NotFound.coded("notfound.subject", id=subject_id)
         self._check(permission, subject.case_id)
         return subject
 
@@ -140,7 +141,7 @@ class Access:
         cases = item_cases(self.session, item) if item else []
         visible = [c for c in cases if self.sees(c)]
         if item is None or not visible:
-            raise NotFound(f"no item with id {item_id}")
+            raise NotFound.coded("notfound.item", id=item_id)
         if case_id is not None:
             if case_id not in visible:  # bringing an item into another case of theirs (e.g. a repost)
                 self.case(case_id, permission)
@@ -148,7 +149,8 @@ class Access:
         allowed = [c for c in visible
                    if self.can(permission, c) or (c is None and self.actor.is_admin and allows(self.actor, permission))]
         if not allowed:
-            raise NotAllowed(f"your role in this case may not {permission} items")
+            raise NotAllowed(f"your role in this case may not {permission} items",
+                             message=messages.message("refusal.case_role"))
         return item, allowed[0]
 
     def hides_subject_of(self, case_id: int | None) -> bool:
@@ -168,7 +170,8 @@ class Access:
                 raise NotAllowed("this API token's scope does not allow reading cases")
             return
         if not self.can(permission, case_id):
-            raise NotAllowed(f"your role in this case may not {permission} it")
+            raise NotAllowed(f"your role in this case may not {permission} it",
+                             message=messages.message("refusal.case_role"))
 
 
 def item_cases(session: Session, item: Item) -> list[int | None]:

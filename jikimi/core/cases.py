@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from jikimi import cases as case_store
-from jikimi.core.access import NotFound
+from jikimi.core.access import NotAllowed, NotFound
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
 from jikimi.core.listing import Page, csv_text, read_page
@@ -16,7 +16,9 @@ from jikimi.errors import JikimiError
 from jikimi.reports.data import scan_summary
 from jikimi.serialize import audit_json, case_json, decision_json, iso, subject_json
 from jikimi.store.audit_models import AuditEntry
-from jikimi.store.models import Case, Decision, Scan, Subject
+from jikimi.signals.faces import FaceAnalyzer
+from jikimi.store.models import Case, Decision, Item, Match, Scan, Subject
+from jikimi.store.takedown_models import Notice, NoticeItem
 from jikimi.store.web_models import CASE_ROLES, CaseMember, WebUser
 
 CASE_ROWS = 50  # latest decisions and custody entries shown with a case
@@ -135,7 +137,7 @@ class Subjects(Part):
     def enrol(self, actor: Actor, case_id: int, name: str, photos: list[Path], *, scope: str,
               consented_by: str | None = None, consented_at: str | None = None, cross_case: bool = True,
               face: int | None = None, keep_photos: bool = False, keep_reference_crops: bool = False,
-              known: list[Path] = ()) -> dict:
+              known: list[Path] = (), faces: list[int | None] | None = None) -> dict:
         """Enrol a person to protect. `cross_case` False keeps her out of other cases' scans:
         her choice, stored with her consent. `keep_reference_crops`, also with her consent, lets
         a new face model re-enrol her without new photos."""
@@ -147,8 +149,44 @@ class Subjects(Part):
             case = access.case(case_id, "manage")
             subject = case_store.enrol_subject(self.ws, session, case, name, consent, photos, face=face,
                                                keep_photos=keep_photos, keep_reference_crops=keep_reference_crops,
-                                               known=known)
+                                               known=known, analyzer=self._analyzer(), faces=faces)
             return subject_json(subject)
+
+    def faces_in(self, actor: Actor, case_id: int, photo: Path) -> dict:
+        """The faces of a photo someone is about to enrol from, to choose one (nothing is stored)."""
+        with self._open(actor) as (session, access):
+            access.case(case_id, "manage")
+        return case_store.reference_faces(photo, self._analyzer())
+
+    def get(self, actor: Actor, subject_id: int) -> dict:
+        """A subject's page: consent, kept reference faces, her matches over time and the
+        takedown status of each item confirmed in her case."""
+        with self._open(actor) as (session, access):
+            subject = access.subject(subject_id)
+            access.log_admin_read(subject.case_id)
+            return {**subject_profile(session, access, subject),
+                    "can_manage": access.can("manage", subject.case_id),
+                    "can_review": access.can("review", subject.case_id)}
+
+    def reference_crop(self, actor: Actor, subject_id: int) -> bytes:
+        """Her first kept reference face, to reviewers of her case; each look is in the custody log."""
+        with self._open(actor) as (session, access):
+            subject = access.subject(subject_id)
+            if not access.can("review", subject.case_id):
+                raise NotAllowed.coded("refusal.faces")
+            template = next((t for t in sorted(subject.templates, key=lambda t: t.id) if t.reference_crop), None)
+            if template is None:
+                raise NotFound(f"subject {subject_id} has no kept reference face")
+            self._log(session, actor, "view", f"subject:{subject.id}", {"what": "reference face", "template": template.id},
+                      subject.case_id)
+            return case_store.decrypted_reference_crop(self.ws, template)
+
+    def _analyzer(self):
+        """One face analyzer per process: its models load once."""
+        global _ANALYZER
+        if _ANALYZER is None:
+            _ANALYZER = FaceAnalyzer()
+        return _ANALYZER
 
     def reenrol(self, actor: Actor, subject_id: int) -> dict:
         """Recompute her templates with the current face model from her kept crops or photos."""
@@ -162,11 +200,48 @@ class Subjects(Part):
             return [subject_json(s) for s in case_store.subjects_needing_reenrolment(session, model_id)
                     if access.sees(s.case_id)]
 
-    def remove(self, actor: Actor, subject_id: int) -> dict:
+    def remove(self, actor: Actor, subject_id: int, confirm: str | None = None) -> dict:
+        """Delete her face data; `confirm`, when given, must be her name (the page asks for it typed)."""
         with self._open(actor) as (session, access):
             subject = access.subject(subject_id, "manage")
+            if confirm is not None and confirm.strip() != subject.name:
+                raise JikimiError.coded("subject.confirm_label")
             subject = case_store.remove_subject(self.ws, session, subject.id, actor.log_name)
             return subject_json(subject)
+
+
+_ANALYZER: FaceAnalyzer | None = None
+
+
+def subject_profile(session, access, subject: Subject) -> dict:
+    """What her page shows; items found by scans of cases the actor does not see keep their scan unnamed."""
+    crops = [{"template_id": t.id, "photo_name": t.photo_name, "created_at": iso(t.created_at)}
+             for t in subject.templates if t.reference_crop is not None]
+    per_scan = session.execute(
+        select(Scan.id, Scan.case_id, Scan.started_at, func.count(func.distinct(Match.item_id)))
+        .join(Item, Item.scan_id == Scan.id).join(Match, Match.item_id == Item.id)
+        .where(Match.subject_id == subject.id, Match.kind == "face")
+        .group_by(Scan.id).order_by(Scan.started_at)).all()
+    timeline = [{"scan_id": scan_id if access.sees(case_id) else None, "started_at": iso(started), "found": n}
+                for scan_id, case_id, started, n in per_scan]
+    confirmed_ids = list(session.scalars(
+        select(Decision.item_id).join(Match, Match.item_id == Decision.item_id)
+        .where(Match.subject_id == subject.id, Match.kind == "face", Decision.case_id == subject.case_id,
+               Decision.verdict == "confirm").distinct().order_by(Decision.item_id)))
+    notices = session.execute(
+        select(NoticeItem.item_id, Notice).join(Notice, Notice.id == NoticeItem.notice_id)
+        .where(NoticeItem.item_id.in_(confirmed_ids), Notice.case_id == subject.case_id)
+        .order_by(Notice.id)).all()
+    takedown: dict[int, list[dict]] = {}
+    for item_id, notice in notices:
+        takedown.setdefault(item_id, []).append(
+            {"reference": notice.reference, "host": notice.host.name, "status": notice.status,
+             "sent_at": iso(notice.sent_at), "removed_at": iso(notice.removed_at)})
+    kept = {"templates": len(subject.templates), "reference_crops": len(crops),
+            "photos": sum(t.photo is not None for t in subject.templates)}
+    return {"subject": subject_json(subject), "case": case_json(subject.case), "reference_crops": crops, "kept": kept,
+            "timeline": timeline, "matched_items": sum(row["found"] for row in timeline),
+            "confirmed": [{"item_id": i, "notices": takedown.get(i, [])} for i in confirmed_ids]}
 
 
 def _members(session, case_id: int) -> list[dict]:

@@ -8,7 +8,7 @@ from pathlib import PurePath
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jikimi import keys
+from jikimi import clock, keys
 from jikimi.audit import AuditLog, VerifyResult
 from jikimi.audit_heads import HeadReceipt, sign_head, witness_problem
 from jikimi.core.actor import Actor
@@ -126,13 +126,13 @@ def target_names(session: Session, targets: list[str]) -> dict[str, str]:
 
 
 def _day(text: str, next_day: bool = False) -> str:
-    """The start of a YYYY-MM-DD day in the server's time zone (as pages show times), as the
+    """The start of a YYYY-MM-DD day in the workspace's time zone (as pages show times), as the
     log's UTC time text, to compare with `AuditEntry.time`."""
     try:
         day = date.fromisoformat(text)
     except ValueError:
         raise JikimiError(f"{text!r} is not a date: write it as YYYY-MM-DD") from None
-    start = datetime.combine(day + timedelta(days=1) if next_day else day, time.min).astimezone()
+    start = datetime.combine(day + timedelta(days=1) if next_day else day, time.min, tzinfo=clock.workspace_zone())
     return start.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 

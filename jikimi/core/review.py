@@ -22,8 +22,9 @@ from jikimi.core.base import Part
 from jikimi.core.listing import COUNT_CAP, Page, csv_text, read_page, timed_count
 from jikimi.errors import JikimiError
 from jikimi.reports.crops import face_crop_jpeg
+from jikimi.reports.data import posted_in
 from jikimi.review import VERDICTS, record_decision, withdraw_decision
-from jikimi.serialize import decision_json, item_json, reason_json
+from jikimi.serialize import decision_json, item_json, reason_json, reason_message_json
 from jikimi.signals.face_embedding import EMBEDDERS
 from jikimi.store.audit_models import AuditEntry
 from jikimi.store.models import Content, Decision, Item, ItemLocator, Match, Scan, Subject, SubjectTemplate, utcnow
@@ -85,7 +86,7 @@ def _waiting_select(visible: set[int] | None, case_id: int | None = None, scan_i
                     exists().where(Match.item_id == Item.id) | (Item.priority > 0),
                     own | routed.exists()))
     if scan_id is not None:
-        query = query.where(Item.scan_id == scan_id)
+        query = query.where(Item.id.in_(posted_in(scan_id)))
     return query
 
 
@@ -211,6 +212,7 @@ class Review(Part):
                 "current": current,
                 "upcoming": [{"id": i, "priority": loaded[i].priority,
                               "reason": reason_json(loaded[i], access.hides_subject_of),
+                              "reason_message": reason_message_json(loaded[i], access.hides_subject_of),
                               "thumbnail": f"/media/thumbs/{i}"} for i in upcoming if i != current_id][:UPCOMING],
                 "verdicts": VERDICTS,
                 "can_review": reviewer,
@@ -386,9 +388,9 @@ class Review(Part):
                                         .where(Match.face_id == face_id)))
             visible = [c for c in cases if access.sees(c)]
             if not visible:
-                raise NotFound(f"no matched face with id {face_id}")
+                raise NotFound.coded("notfound.face", id=face_id)
             if not any(access.can("review", c) for c in visible):
-                raise NotAllowed("your role in this case may not see faces")
+                raise NotAllowed.coded("refusal.faces")
             try:
                 return face_crop_jpeg(self.ws, session, face_id)
             except JikimiError as e:

@@ -14,10 +14,10 @@ from jikimi.audit_heads import sign_head
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
 from jikimi.reports import render
-from jikimi.reports.data import scan_report, scan_summary
+from jikimi.reports.data import posted_in, scan_report, scan_summary
 from jikimi.scan import Progress, ScanOptions
-from jikimi.serialize import reason_json
-from jikimi.store.models import Content, Item, Match, Scan
+from jikimi.serialize import decision_json, reason_json, reason_message_json
+from jikimi.store.models import Content, Decision, Item, Match, Scan
 
 RESULT_ROWS = 200
 
@@ -57,17 +57,20 @@ class Scans(Part):
             matched = session.execute(
                 select(Item, func.count(Match.id), Content.kind)
                 .join(Match, Match.item_id == Item.id).outerjoin(Content, Content.sha256 == Item.sha256)
-                .where(Item.scan_id == scan_id).group_by(Item.id)
+                .where(Item.id.in_(posted_in(scan_id))).group_by(Item.id)
                 .options(selectinload(Item.matches).selectinload(Match.subject))
                 .order_by(Item.priority.desc(), Item.id).limit(RESULT_ROWS)).all()
             errors = session.execute(
                 select(Item.id, func.coalesce(Item.error, Content.error))
                 .outerjoin(Content, Content.sha256 == Item.sha256)
-                .where(Item.scan_id == scan_id, (Item.error.is_not(None)) | (Content.error.is_not(None)))
+                .where(Item.id.in_(posted_in(scan_id)), (Item.error.is_not(None)) | (Content.error.is_not(None)))
                 .order_by(Item.first_ordinal).limit(RESULT_ROWS)).all()
+            decided = _decisions(session, access, [i.id for i, _, _ in matched])
             return {"scan": scan_summary(session, scan),
                     "matched": [{"item_id": i.id, "priority": i.priority,
-                                 "reason": reason_json(i, access.hides_subject_of), "matches": n, "kind": k}
+                                 "reason": reason_json(i, access.hides_subject_of),
+                                 "reason_message": reason_message_json(i, access.hides_subject_of), "matches": n, "kind": k,
+                                 "seen_before": i.scan_id != scan_id, "decisions": decided.get(i.id, [])}
                                 for i, n, k in matched],
                     "errors": [{"item_id": i, "error": e} for i, e in errors]}
 
@@ -80,6 +83,15 @@ class Scans(Part):
             if fmt != "csv":  # a CSV row has no place for it
                 data["custody_head"] = sign_head(session, self.ws.home).to_json()
         return render.render(data, fmt, media)
+
+
+def _decisions(session, access: Access, item_ids: list[int]) -> dict[int, list[dict]]:
+    """Decisions already taken on these items, in the cases the actor sees: an item is decided once."""
+    found: dict[int, list[dict]] = {}
+    for decision in session.scalars(select(Decision).where(Decision.item_id.in_(item_ids)).order_by(Decision.id)):
+        if access.sees(decision.case_id):
+            found.setdefault(decision.item_id, []).append(decision_json(decision))
+    return found
 
 
 def _authorize(access: Access, case_id: int | None) -> None:

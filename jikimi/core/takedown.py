@@ -25,7 +25,7 @@ from jikimi.takedown import hosts as host_store
 from jikimi.takedown import notices as notice_store
 from jikimi.takedown import send as sender
 from jikimi.takedown import tracking
-from jikimi.zone import end_of_today
+from jikimi.clock import end_of_today
 
 
 class Takedown(Part):

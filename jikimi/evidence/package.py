@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import jikimi
-from jikimi import keys
+from jikimi import clock, keys
 from jikimi.audit import AuditLog, operator_name
 from jikimi.audit_heads import sign_head
 from jikimi.errors import JikimiError
@@ -229,7 +229,8 @@ def _unix_iso(unixtime: int | None) -> str | None:
 
 
 def _readable(iso: str | None) -> str:
-    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC") if iso else "—"
+    """The workspace's local time, named, with UTC next to it (jikimi.clock)."""
+    return clock.local_and_utc(iso) if iso else "—"
 
 
 def _file_sha256(path: Path) -> str:
@@ -259,7 +260,7 @@ REPORT_TEXT = {
         ],
         "fingerprint": "Public key fingerprint (SHA-256)", "item": "Item", "file": "File in package",
         "size": "Size", "bytes": "bytes", "type": "Media type", "provenance": "Where it was found",
-        "source": "Source", "chat": "Chat", "message": "Message id", "sender": "Sender", "time": "Message time (UTC)",
+        "source": "Source", "chat": "Chat", "message": "Message id", "sender": "Sender", "time": "Message time", "when": "Time",
         "link": "Link", "path": "Path in source", "collected": "Collected", "operator": "Operator",
         "decisions": "Review decisions", "no_preview": "no preview", "custody": "Custody log",
         "custody_intro": "Every action on this evidence is logged; each entry carries the hash of the previous "
@@ -291,7 +292,7 @@ REPORT_TEXT = {
         ],
         "fingerprint": "공개키 지문 (SHA-256)", "item": "증거물", "file": "패키지 내 파일",
         "size": "크기", "bytes": "바이트", "type": "미디어 유형", "provenance": "발견 위치",
-        "source": "수집원", "chat": "대화방", "message": "메시지 번호", "sender": "게시자", "time": "게시 시각 (UTC)",
+        "source": "수집원", "chat": "대화방", "message": "메시지 번호", "sender": "게시자", "time": "게시 시각", "when": "일시",
         "link": "링크", "path": "수집원 내 경로", "collected": "수집 일시", "operator": "수집자",
         "decisions": "검토 결과", "no_preview": "미리보기 없음", "custody": "관리 연속성(Chain of Custody) 기록",
         "custody_intro": "이 증거에 대한 모든 조치가 기록되며, 각 항목은 직전 항목의 해시값과 "

@@ -18,19 +18,27 @@ from jikimi.takedown.tracking import reupload_notices
 QUERY_CHUNK = 500
 
 
+def posted_in(scan_id: int):
+    """The items a scan met: its own, and those of earlier scans of its case posted again."""
+    return select(ItemLocator.item_id).where(ItemLocator.scan_id == scan_id).distinct()
+
+
 def scan_summary(session: Session, scan: Scan) -> dict:
-    """The scan's identity, status and counts, as `jikimi scans` and every report show it."""
-    items = session.scalar(select(func.count()).where(Item.scan_id == scan.id))
+    """The scan's identity, status and counts, as `jikimi scans` and every report show it.
+    Counts cover every item the scan met; `seen_before` of them an earlier scan of the case found."""
+    met = Item.id.in_(posted_in(scan.id))
+    items = session.scalar(select(func.count()).where(met))
+    seen_before = session.scalar(select(func.count()).where(met, Item.scan_id != scan.id))
     locators = session.scalar(select(func.count()).where(ItemLocator.scan_id == scan.id))
     matched = session.scalar(
-        select(func.count(func.distinct(Match.item_id))).join(Item).where(Item.scan_id == scan.id)
+        select(func.count(func.distinct(Match.item_id))).join(Item).where(met)
     )
     errors = session.scalar(
         select(func.count()).select_from(Item).outerjoin(Content, Content.sha256 == Item.sha256)
-        .where(Item.scan_id == scan.id, (Item.error.is_not(None)) | (Content.error.is_not(None)))
+        .where(met, (Item.error.is_not(None)) | (Content.error.is_not(None)))
     )
-    allowed = session.scalar(select(func.count()).where(Item.scan_id == scan.id, Item.allowed_by.is_not(None)))
-    pending = session.scalar(select(func.count()).where(Item.scan_id == scan.id, Item.done.is_(False)))
+    allowed = session.scalar(select(func.count()).where(met, Item.allowed_by.is_not(None)))
+    pending = session.scalar(select(func.count()).where(met, Item.done.is_(False)))
     return {
         "id": scan.id,
         "source": scan.source,
@@ -41,7 +49,7 @@ def scan_summary(session: Session, scan: Scan) -> dict:
         "finished_at": _iso(scan.finished_at),
         "banks": scan.options.get("banks"),
         "case_id": scan.case_id,
-        "counts": {"items": items, "locators": locators, "matched": matched, "errors": errors,
+        "counts": {"items": items, "seen_before": seen_before, "locators": locators, "matched": matched, "errors": errors,
                    "allowed": allowed, "pending": pending},
     }
 
@@ -52,7 +60,7 @@ def scan_report(session: Session, scan_id: int, hidden: Callable[[int], bool] = 
     if scan is None:
         raise WorkspaceError(f"no scan with id {scan_id}: see `jikimi scans`")
     items = session.scalars(
-        select(Item).where(Item.scan_id == scan_id).order_by(Item.priority.desc(), Item.first_ordinal)
+        select(Item).where(Item.id.in_(posted_in(scan_id))).order_by(Item.priority.desc(), Item.first_ordinal)
         .options(selectinload(Item.locators), selectinload(Item.matches).selectinload(Match.bank_content),
                  selectinload(Item.matches).selectinload(Match.bank),
                  selectinload(Item.matches).selectinload(Match.subject))
@@ -60,11 +68,11 @@ def scan_report(session: Session, scan_id: int, hidden: Callable[[int], bool] = 
     contents = {
         c.sha256: c
         for c in session.scalars(select(Content).join(Item, Item.sha256 == Content.sha256)
-                                 .where(Item.scan_id == scan_id).options(selectinload(Content.faces)))
+                                 .where(Item.id.in_(posted_in(scan_id))).options(selectinload(Content.faces)))
     }
     notices = _earlier_notices(session, items)
     return {"scan": scan_summary(session, scan),
-            "items": [{**item_json(i, contents.get(i.sha256), hidden), "reupload_of": notices.get(i.id, [])} for i in items]}
+            "items": [{**item_json(i, contents.get(i.sha256), hidden, scan_id), "reupload_of": notices.get(i.id, [])} for i in items]}
 
 
 def _earlier_notices(session: Session, items: list[Item]) -> dict[int, list[dict]]:

@@ -14,10 +14,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jikimi import clock
 from jikimi.audit import AuditLog
 from jikimi.errors import ExportFormatError, JikimiError
 from jikimi.private_output import write_private
 from jikimi.reports.crops import face_crop_jpeg
+from jikimi.reports.data import posted_in
 from jikimi.store.models import Content, Item, Match
 from jikimi.workspace import Workspace
 
@@ -43,7 +45,7 @@ def report_media(ws: Workspace, session: Session, report: dict, actor: str) -> R
     thumbnails = {sha: ws.vault.open_thumbnail(sha, stored) for sha, stored in session.execute(
         select(Content.sha256, Content.thumbnail).distinct()
         .join(Item, Item.sha256 == Content.sha256).join(Match, Match.item_id == Item.id)
-        .where(Item.scan_id == report["scan"]["id"], Content.thumbnail.is_not(None)))}
+        .where(Item.id.in_(posted_in(report["scan"]["id"])), Content.thumbnail.is_not(None)))}
     face_ids = sorted({m["face_id"] for item in matched for m in item["matches"]
                        if m["kind"] == "face" and m["face_id"] is not None})
     crops = {}
@@ -105,7 +107,13 @@ def utc_time(unixtime: int | None) -> str:
 
 
 def readable_time(iso: str | None) -> str:
-    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC") if iso else ""
+    """The workspace's local time, named, with UTC next to it."""
+    return clock.local_and_utc(iso) if iso else ""
+
+
+def local_time(unixtime: int | None) -> str:
+    """A post's time as `readable_time` gives it, or "" when no calendar date holds it."""
+    return readable_time(datetime.fromtimestamp(unixtime, timezone.utc).isoformat()) if utc_time(unixtime) else ""
 
 
 def duration(scan: dict) -> str:
@@ -140,7 +148,7 @@ def csv_cell(value: object) -> object:
 
 def _html(report: dict, media: ReportMedia) -> str:
     env = Environment(loader=PackageLoader("jikimi.reports"), autoescape=select_autoescape())
-    env.filters.update(describe_match=describe_match, utc_time=utc_time, readable_time=readable_time)
+    env.filters.update(describe_match=describe_match, local_time=local_time, readable_time=readable_time)
     items = report["items"]
     images = {sha: _data_uri(data) for sha, data in media.thumbnails.items()}
     return env.get_template("report.html").render(
@@ -152,5 +160,5 @@ def _html(report: dict, media: ReportMedia) -> str:
         allowed=[i for i in items if i["allowed_by"]],
         thumbnails=images,
         crops={face_id: _data_uri(data) for face_id, data in media.face_crops.items()},
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=readable_time(datetime.now(timezone.utc).isoformat()),
     )

@@ -104,28 +104,30 @@ class FaceAnalyzer:
         """
         check_rgb(rgb)
         rgb = np.ascontiguousarray(rgb)
-        boxes = self._hog(rgb, REFERENCE_HOG_SIDE, 1)
+        boxes = self.reference_boxes(rgb)
+        if not boxes:
+            raise UnusableReferenceFace.coded("enrol.no_face")
+        if face_index is None and len(boxes) > 1:
+            raise UnusableReferenceFace.coded("enrol.several_faces", count=len(boxes))
+        if face_index is not None and not 1 <= face_index <= len(boxes):
+            raise UnusableReferenceFace.coded("enrol.no_such_face", index=face_index, count=len(boxes))
+        box = boxes[(face_index or 1) - 1]
+        if box.size < MIN_REFERENCE_FACE_PX:
+            raise UnusableReferenceFace.coded("enrol.face_too_small", size=box.size, need=MIN_REFERENCE_FACE_PX)
+        face = self._describe(rgb, [(box, "hog")], REFERENCE_JITTERS)[0]
+        if face.sharpness < MIN_REFERENCE_SHARPNESS:
+            raise UnusableReferenceFace.coded("enrol.face_blurred", sharpness=round(face.sharpness, 2),
+                                              need=MIN_REFERENCE_SHARPNESS)
+        return face
+
+    def reference_boxes(self, rgb: np.ndarray) -> list[FaceBox]:
+        """The faces of an enrolment photo a person could choose from, left to right (numbered from 1)."""
+        check_rgb(rgb)
+        boxes = self._hog(np.ascontiguousarray(rgb), REFERENCE_HOG_SIDE, 1)
         # Faces less than half the size of the largest are background (or HOG mistaking a
         # badge for a face): a portrait with a passer-by behind is still one person's photo.
         largest = max((b.size for b in boxes), default=0)
-        boxes = sorted((b for b in boxes if b.size >= largest / 2), key=lambda b: b.left)
-        if not boxes:
-            raise UnusableReferenceFace("no face found")
-        if face_index is None and len(boxes) > 1:
-            raise UnusableReferenceFace(
-                f"{len(boxes)} faces found: choose one with --face N (1 to {len(boxes)}, left to right)"
-            )
-        if face_index is not None and not 1 <= face_index <= len(boxes):
-            raise UnusableReferenceFace(f"no face number {face_index}: {len(boxes)} found (1 to {len(boxes)}, left to right)")
-        box = boxes[(face_index or 1) - 1]
-        if box.size < MIN_REFERENCE_FACE_PX:
-            raise UnusableReferenceFace(f"face too small ({box.size} px, need {MIN_REFERENCE_FACE_PX})")
-        face = self._describe(rgb, [(box, "hog")], REFERENCE_JITTERS)[0]
-        if face.sharpness < MIN_REFERENCE_SHARPNESS:
-            raise UnusableReferenceFace(
-                f"face too blurred (sharpness {face.sharpness:.1f}, need {MIN_REFERENCE_SHARPNESS:.1f})"
-            )
-        return face
+        return sorted((b for b in boxes if b.size >= largest / 2), key=lambda b: b.left)
 
     def _hog(self, rgb: np.ndarray, side: int, upsample: int) -> list[FaceBox]:
         detector, _ = self._load()

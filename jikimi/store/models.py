@@ -203,7 +203,8 @@ class Item(Base):
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     allowed_by: Mapped[str | None] = mapped_column(String(200))
     priority: Mapped[int] = mapped_column(Integer, default=0)  # higher is more urgent
-    reason: Mapped[str | None] = mapped_column(Text)  # one line: why this priority
+    reason: Mapped[str | None] = mapped_column(Text)  # one line: why this priority, in English
+    reason_message: Mapped[dict | None] = mapped_column(JSON)  # the same as a code and parameters (jikimi.messages)
     scan: Mapped[Scan] = relationship(back_populates="items")
     locators: Mapped[list[ItemLocator]] = relationship(order_by="ItemLocator.ordinal")
     matches: Mapped[list[Match]] = relationship(order_by="Match.id")

@@ -32,7 +32,7 @@ from jikimi.store.models import Content, Item, utcnow
 from jikimi.store.takedown_models import Host, Notice, NoticeItem
 from jikimi.takedown.hosts import LANGUAGES, get_host
 from jikimi.workspace import Workspace
-from jikimi.zone import local
+from jikimi.clock import local_date
 
 # Abuse desks act on short lists and set long ones aside; bigger cases become several notices.
 MAX_ITEMS_PER_NOTICE = 50
@@ -77,7 +77,7 @@ def draft_notices(ws: Workspace, session: Session, case_id: int, host_name: str,
         reference = next_reference(session, now)
         listed = [_listed(item, contents[item.sha256]) for item in batch]
         subject, body = render_notice(
-            lang, reference=reference, host=host.name, date=local(now).strftime("%Y-%m-%d"), items=listed,
+            lang, reference=reference, host=host.name, date=local_date(now), items=listed,
             legal_basis=legal_basis or DEFAULT_LEGAL_BASIS[lang], victim=victim, signature=signature or "")
         message = build_message(reference, sender or DEFAULT_SENDER, host.email, subject, body, now)
         path = out_dir / f"{reference}.eml"

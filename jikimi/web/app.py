@@ -17,12 +17,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jikimi.core import Jikimi, NotAllowed
 from jikimi.errors import JikimiError, WorkspaceError
-from jikimi import accounts
+from jikimi import accounts, messages
 from jikimi.web import auth
 from jikimi.web.auth import Caller, Forbidden, MustChangePassword, NotAuthenticated
 from jikimi.web.body_limits import BodyLimit
 from jikimi.web.forms import body as _body, flag as _flag, safe_next as _safe_next
-from jikimi.web.render import done, is_api, page, respond
+from jikimi.web.render import done, is_api, language, page, respond
 from jikimi.web.password_checks import Busy, PasswordChecks
 from jikimi.web.security import SecurityHeaders
 from jikimi.web.scanning import ScanRunner
@@ -174,26 +174,30 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Forbidden)
     def forbidden(request: Request, exc: Forbidden) -> Response:
-        return _problem(request, 403, exc.reason)
+        return _problem(request, 403, exc.reason, exc.message)
 
     @app.exception_handler(NotAllowed)
     def not_allowed(request: Request, exc: NotAllowed) -> Response:
-        return _problem(request, 403, str(exc))
+        return _problem(request, 403, str(exc), exc.message)
 
     @app.exception_handler(WorkspaceError)
     def not_found(request: Request, exc: WorkspaceError) -> Response:
-        return _problem(request, 404, str(exc))
+        return _problem(request, 404, str(exc), exc.message)
 
     @app.exception_handler(JikimiError)
     def refused(request: Request, exc: JikimiError) -> Response:
-        return _problem(request, 400, str(exc))
+        return _problem(request, 400, str(exc), exc.message)
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return _problem(request, exc.status_code, str(exc.detail))
 
 
-def _problem(request: Request, status: int, reason: str) -> Response:
+def _problem(request: Request, status: int, reason: str, message: dict | None = None) -> Response:
+    """The reason in English for scripts (with its code, when it has one); in the reader's language on pages."""
     if is_api(request) or not hasattr(request.state, "caller"):
-        return JSONResponse({"detail": reason}, status)
+        said = {"message": message, "text": messages.render_message(message, language(request))} if message else {}
+        return JSONResponse({"detail": reason, **said}, status)
+    if message:
+        reason = messages.render_message(message, language(request))
     return page(request, "error.html", status, code=status, reason=reason)

@@ -16,7 +16,7 @@ from fastapi import Request
 from jikimi.core import PERMISSIONS, Actor
 from jikimi.core.access import allows
 from jikimi.store.web_models import WebUser
-from jikimi import accounts
+from jikimi import accounts, messages
 
 SESSION_COOKIE = "jikimi_session"
 LOGIN_COOKIE = "jikimi_login"  # the login form's CSRF secret, before there is a session
@@ -39,8 +39,12 @@ class MustChangePassword(Exception):
 class Forbidden(Exception):
     """Authenticated, but the role lacks the permission, or the CSRF token is wrong."""
 
-    def __init__(self, reason: str):
-        self.reason = reason
+    def __init__(self, reason: str, message: dict | None = None):
+        self.reason, self.message = reason, message  # message: the reason as a code (jikimi.messages)
+
+    @classmethod
+    def coded(cls, code: str, **params) -> Forbidden:
+        return cls(messages.english(code, params), messages.message(code, **params))
 
 
 @dataclass
@@ -78,7 +82,7 @@ class Need:
         if caller.user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
             raise MustChangePassword()
         if not caller.can(self.permission):
-            raise Forbidden(f"the {caller.user.role} role may not do this")
+            raise Forbidden.coded("refusal.role", role=messages.message(f"role.{caller.user.role}"))
         if request.method in UNSAFE and caller.csrf is not None:
             await check_csrf(request, caller.csrf)
         return caller
@@ -117,7 +121,7 @@ async def check_csrf(request: Request, expected: str) -> None:
         form = await request.form(**FORM_LIMITS)
         sent = form.get(CSRF_FIELD)
     if not isinstance(sent, str) or not accounts.same(sent, expected):
-        raise Forbidden("the form has expired or did not come from this site: reload the page and try again")
+        raise Forbidden.coded("refusal.csrf")
 
 
 def login_secret(request: Request) -> str:

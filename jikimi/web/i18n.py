@@ -6,24 +6,20 @@ browser's Accept-Language; English when none of them names a language we have.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
-from babel.dates import format_datetime
-from babel.support import NullTranslations, Translations
+from babel.support import NullTranslations
+
+from jikimi import clock, messages
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("ko", "en")
 DEFAULT_LANGUAGE = "en"
 LANG_COOKIE = "jikimi_lang"
 
-_catalogs: dict[str, NullTranslations] = {
-    lang: Translations.load(str(LOCALE_DIR), [lang], domain="messages") for lang in LANGUAGES
-}
-
-
 def catalog(lang: str) -> NullTranslations:
-    return _catalogs.get(lang) or _catalogs[DEFAULT_LANGUAGE]
+    return messages.catalog(lang)  # one set of catalogs for pages and stored messages
 
 
 def from_accept_language(header: str | None) -> str | None:
@@ -52,13 +48,5 @@ def choose(query_lang: str | None, cookie_lang: str | None, accept_language: str
 
 
 def when(moment: datetime | str | int | float | None, lang: str) -> str:
-    """A stored UTC time (ISO 8601 as the core gives it, or Unix time) in the server's local time zone."""
-    if moment is None or moment == "":
-        return ""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    if isinstance(moment, (int, float)):
-        moment = datetime.fromtimestamp(moment, timezone.utc)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return format_datetime(moment.astimezone(), "yyyy-MM-dd HH:mm", locale=lang)
+    """A stored UTC time in the workspace's time zone, with the zone named (jikimi.clock)."""
+    return clock.local(moment)

@@ -8,13 +8,36 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader
+from jinja2 import Environment, FileSystemLoader, pass_context
 
+from jikimi import messages
 from jikimi.web import i18n
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
                    trim_blocks=True, lstrip_blocks=True)
+
+
+@pass_context
+def _reason(context, item: dict) -> str:
+    """`{{ item|reason }}`: an item's triage reason in the page's language."""
+    stored = item.get("reason_message")
+    return messages.render_message(stored, context["lang"]) if stored else item.get("reason") or ""
+
+
+@pass_context
+def _read_error(context, error: str | None) -> str:
+    """`{{ item.error|read_error }}`: a read error in the page's language."""
+    return messages.read_error(error, context["lang"])
+
+
+@pass_context
+def _message(context, stored: dict | None) -> str:
+    """`{{ stored|message }}`: any message kept as a code and parameters."""
+    return messages.render_message(stored, context["lang"])
+
+
+_env.filters.update(reason=_reason, read_error=_read_error, message=_message)
 
 
 def is_api(request: Request) -> bool:

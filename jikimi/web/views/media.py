@@ -44,7 +44,7 @@ async def reference(request: Request, subject_id: int, caller: Caller = Depends(
 def original(request: Request, item_id: int, grant: str = "", caller: Caller = Depends(auth.review)):
     chunks, mime = request.app.state.core.review.original(caller.actor, item_id)
     if not request.app.state.reveals.allows(grant, caller.user.id, item_id):
-        raise Forbidden("reveal this item first: every look at an original is logged")
+        raise Forbidden.coded("refusal.reveal_first")
     mime = mime if mime in INLINE_TYPES else "application/octet-stream"
     disposition = "inline" if mime != "application/octet-stream" else "attachment"
     return StreamingResponse(iterate_in_threadpool(chunks), media_type=mime, headers={

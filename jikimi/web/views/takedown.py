@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from jikimi import zone
+from jikimi import clock
 from jikimi.core import NotAllowed
 from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.takedown.hosts import LANGUAGES
@@ -25,7 +25,7 @@ def _answer(request: Request, template: str, data: dict, status: int = 200) -> R
     """JSON under /api/; pages get times in the workspace's zone, named (`at`)."""
     if is_api(request):
         return respond(request, template, data, status)
-    return page(request, template, status, at=zone.shown, notice_languages=LANGUAGES, **data)
+    return page(request, template, status, at=clock.local, notice_languages=LANGUAGES, **data)
 
 
 async def _fields(request: Request) -> tuple[dict, Callable[[str], list]]:
