@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from sqlalchemy import exists, func, literal_column, select
 from sqlalchemy.orm import Session, selectinload
 
+from jikimi import clock
 from jikimi.cases import kept_reference_crop
 from jikimi.core.access import Access, NotAllowed, NotFound, allows
 from jikimi.core.actor import Actor
@@ -321,8 +322,8 @@ class Review(Part):
                          for d in rows])
 
     def revealed_today(self, actor: Actor) -> int:
-        """How many originals the actor revealed since midnight (server time): shown to them."""
-        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        """How many originals the actor revealed since midnight (the workspace's time zone): shown to them."""
+        midnight = datetime.now(clock.workspace_zone()).replace(hour=0, minute=0, second=0, microsecond=0)
         since = midnight.astimezone(timezone.utc).isoformat(timespec="microseconds")
         with self._open(actor) as (session, _):
             return session.scalar(select(func.count()).select_from(AuditEntry).where(
