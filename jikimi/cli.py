@@ -25,6 +25,7 @@ from rich.text import Text
 from jikimi import cli_web
 from jikimi.cli_actions import audit_app, evidence_app, host_app, review, takedown_app, warn_if_exposed
 from jikimi.cli_core import actor_option, core
+from jikimi.cli_webhooks import webhook_app
 from jikimi.errors import JikimiError
 from jikimi.limits import Limits
 from jikimi.private_output import write_private
@@ -412,6 +413,7 @@ app.add_typer(host_app, name="host")
 app.command()(cli_web.serve)
 app.add_typer(cli_web.user_app, name="user")
 app.add_typer(cli_web.token_app, name="token")
+app.add_typer(webhook_app, name="webhook")
 app.callback()(actor_option)
 
 

@@ -14,6 +14,7 @@ from jikimi import banks
 from jikimi.audit import AuditLog
 from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.store.models import Case, Content, Decision, Item
+from jikimi.webhooks import outbox
 
 VERDICTS = ("confirm", "not_subject", "not_abusive", "unsure")
 
@@ -31,6 +32,7 @@ def record_decision(session: Session, home: Path, item_id: int, verdict: str, ac
     decision = Decision(item_id=item_id, case_id=case_id, verdict=verdict, note=note, actor=actor)
     session.add(decision)
     session.flush()
+    outbox.decision_made(session, decision)
     AuditLog(session, home).append(
         "decision", f"item:{item_id}",
         {"verdict": verdict, "note": note, "sha256": item.sha256, "decision_id": decision.id},

@@ -19,6 +19,7 @@ from jikimi.core.custody import Custody
 from jikimi.core.evidence import Evidence, Takedown
 from jikimi.core.review import Review
 from jikimi.core.scans import Scans
+from jikimi.core.webhooks import Webhooks
 from jikimi.workspace import Workspace
 
 
@@ -37,6 +38,7 @@ class Jikimi:
         self.takedown = Takedown(ws)
         self.custody = Custody(ws)
         self.accounts = Accounts(ws)
+        self.webhooks = Webhooks(ws)
 
 
 __all__ = ["Actor", "Jikimi", "NotAllowed", "NotFound", "PERMISSIONS"]
