@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -16,13 +17,13 @@ from sqlalchemy.orm import Session
 
 from jikimi import hashlists
 from jikimi.errors import JikimiError, WorkspaceError
-from jikimi.hashlists import FrameSignal, ListedSignal
+from jikimi.errors import ExportFormatError
+from jikimi.exchange.records import FrameSignal, ListedContent, Origin
 from jikimi.limits import Limits
 from jikimi.signals.content import compute_signals
 from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
+from jikimi.store.exchange_models import ExchangeRecord
 from jikimi.store.models import Bank, BankContent, BankFeatures, BankSignal, Content
-
-VIDEO_NAMES = {"md5": "video_md5", "sha256": "video_sha256"}
 
 
 @dataclass
@@ -108,43 +109,73 @@ def add_files(
     return result
 
 
-def import_list(session: Session, bank: Bank, text: str, fmt: str) -> int:
-    """Import a tx or CSV hash list; nothing is imported if any line is malformed."""
-    listed = hashlists.parse(text, fmt)
-    for signal in listed:
-        kind = "video" if signal.signal_type in ("vpdq", "video_md5", "video_sha256") else "image"
-        if signal.signal_type in ("md5", "sha256"):
-            kind = "other"
-        label = signal.note or f"imported {signal.signal_type}"
-        content = BankContent(bank=bank, kind=kind, label=label)
-        if signal.frames:
-            rows = [("vpdq", f.pdq, f.quality, f.timestamp) for f in signal.frames]
-        else:
-            stored_type = signal.signal_type.removeprefix("video_")
-            rows = [(stored_type, signal.value, None, None)]
+@dataclass
+class ImportResult:
+    imported: int  # new bank contents
+    updated: int  # records seen before (same id at the same source): status and case numbers refreshed
+    skipped: list[str]  # "record 4: ..." for records that cannot be used (deleted, no usable hash)
+
+
+def import_list(session: Session, bank: Bank, text: str, fmt: str) -> ImportResult:
+    """Import a hash list in any format (hashlists.FORMATS); nothing is imported if any line
+    or record is malformed. A record imported before is updated, never duplicated."""
+    parsed = hashlists.parse_contents(text, fmt)
+    known = _exchange_records(session, bank, fmt)
+    result = ImportResult(0, 0, parsed.skipped)
+    for listed in parsed.contents:
+        origin = listed.origin
+        if origin and origin.external_id in known:
+            record = known[origin.external_id]
+            record.status, record.case_numbers, record.extra = origin.status, origin.case_numbers, origin.extra
+            result.updated += 1
+            continue
+        content = BankContent(bank=bank, kind=listed.kind, label=listed.label)
+        rows = [(t, v, None, None) for t, v in listed.signals]
+        rows += [("vpdq", f.pdq, f.quality, f.timestamp) for f in listed.frames]
         _add_signals(session, bank, content, rows)
-    return len(listed)
+        if origin:
+            record = ExchangeRecord(content_id=content.id, source_format=origin.source_format,
+                                    external_id=origin.external_id, case_numbers=origin.case_numbers,
+                                    status=origin.status, extra=origin.extra)
+            session.add(record)
+            if origin.external_id is not None:
+                known[origin.external_id] = record
+        result.imported += 1
+    session.flush()
+    return result
+
+
+def _exchange_records(session: Session, bank: Bank, fmt: str) -> dict[str, ExchangeRecord]:
+    rows = session.scalars(select(ExchangeRecord).join(BankContent, BankContent.id == ExchangeRecord.content_id)
+                           .where(BankContent.bank_id == bank.id, ExchangeRecord.source_format == fmt,
+                                  ExchangeRecord.external_id.is_not(None)))
+    return {r.external_id: r for r in rows}
 
 
 def export_list(session: Session, bank: Bank, fmt: str) -> str:
+    """The bank in any format, with where imported records came from and our feedback on them."""
+    if fmt not in hashlists.FORMATS:
+        raise ExportFormatError(f"unknown hash-list format {fmt!r}: use {', '.join(hashlists.FORMATS)}")
     contents = session.scalars(
         select(BankContent).where(BankContent.bank_id == bank.id).order_by(BankContent.id)
-    )
-    listed: list[ListedSignal] = []
+    ).all()
+    records = {r.content_id: r for r in session.scalars(
+        select(ExchangeRecord).where(ExchangeRecord.content_id.in_([c.id for c in contents])))}
+    listed = []
     for content in contents:
-        frames = [
-            FrameSignal(s.value, s.quality or 0, s.timestamp or 0.0)
-            for s in content.signals
-            if s.signal_type == "vpdq"
-        ]
-        for s in content.signals:
-            if s.signal_type == "vpdq":
-                continue
-            name = VIDEO_NAMES.get(s.signal_type, s.signal_type) if content.kind == "video" else s.signal_type
-            listed.append(ListedSignal(name, s.value, content.label))
-        if frames:
-            listed.append(ListedSignal("vpdq", "", content.label, frames))
-    return hashlists.format_list(listed, fmt)
+        signals = sorted(content.signals, key=lambda s: s.id)
+        frames = [FrameSignal(s.value, s.quality or 0, s.timestamp or 0.0) for s in signals if s.signal_type == "vpdq"]
+        record = records.get(content.id)
+        origin = Origin(record.source_format, record.external_id, record.case_numbers, record.status, record.extra,
+                        record.feedback) if record else None
+        listed.append(ListedContent(content.kind, content.label,
+                                    [(s.signal_type, s.value) for s in signals if s.signal_type != "vpdq"],
+                                    frames, origin, int(_aware(content.created_at).timestamp()), content.id))
+    return hashlists.format_contents(listed, fmt, bank.name)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def case_bank(session: Session, case_id: int) -> Bank:

@@ -128,19 +128,37 @@ def bank_add(
 def bank_import(
     name: str,
     file: Path,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="tx or csv (default: from the file name).")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="tx, csv, stopncii, ncmec or hma "
+                                               "(default: csv for .csv, ncmec for .xml, else tx).")] = None,
 ) -> None:
-    """Import a hash list: `<signal_type> <hash>` lines (threatexchange) or CSV signal_type,signal,note."""
-    fmt = fmt or ("csv" if file.suffix.lower() == ".csv" else "tx")
+    """Import a hash list: threatexchange lines, CSV, StopNCII records, NCMEC XML or an HMA bank dump.
+
+    Nothing is imported if any line or record is malformed (docs/exchange.md)."""
+    fmt = fmt or {".csv": "csv", ".xml": "ncmec"}.get(file.suffix.lower(), "tx")
     jk, actor = core()
     result = jk.banks.import_list(actor, name, _read_text(file), fmt)
-    out.print(f"Imported {result['imported']} signal(s) into bank {name!r}")
+    for note in result["skipped"]:
+        err.print(f"[yellow]skipped:[/] {escape(note)}")
+    out.print(f"Imported {result['imported']} record(s) into bank {name!r}"
+              + (f", updated {result['updated']} seen before" if result["updated"] else ""))
+
+
+@bank_app.command("feedback")
+def bank_feedback(
+    name: str,
+    ref: Annotated[str, typer.Argument(help="The record's id at its source (NCMEC entry, HMA id) or one of its hashes.")],
+    state: Annotated[str, typer.Argument(help="confirmed or not_matching.")],
+) -> None:
+    """Record our feedback on an imported hash, exported back with `bank export --format stopncii|ncmec|hma`."""
+    jk, actor = core()
+    result = jk.banks.feedback(actor, name, ref, state)
+    out.print(f"Feedback {state} on {result['records']} record(s) of bank {name!r}")
 
 
 @bank_app.command("export")
 def bank_export(
     name: str,
-    fmt: Annotated[str, typer.Option("--format", help="tx (threatexchange lines) or csv.")] = "tx",
+    fmt: Annotated[str, typer.Option("--format", help="tx (threatexchange lines), csv, stopncii, ncmec or hma.")] = "tx",
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="File to write (default: print).")] = None,
 ) -> None:
     """Export a bank's hashes to share with platforms (no media leaves the machine). Logged."""

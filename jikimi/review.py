@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from jikimi import banks
 from jikimi.audit import AuditLog
 from jikimi.errors import JikimiError, WorkspaceError
+from jikimi.exchange import feedback
 from jikimi.store.models import Case, Content, Decision, Item
 from jikimi.webhooks import outbox
 
@@ -33,9 +34,11 @@ def record_decision(session: Session, home: Path, item_id: int, verdict: str, ac
     session.add(decision)
     session.flush()
     outbox.decision_made(session, decision)
+    fed_back = feedback.from_decision(session, item_id, verdict, actor)
     AuditLog(session, home).append(
         "decision", f"item:{item_id}",
-        {"verdict": verdict, "note": note, "sha256": item.sha256, "decision_id": decision.id},
+        {"verdict": verdict, "note": note, "sha256": item.sha256, "decision_id": decision.id,
+         **({"exchange_feedback": fed_back} if fed_back else {})},
         case_id=case_id, actor=actor,
     )
     if verdict == "confirm" and case_id is not None and item.sha256:
