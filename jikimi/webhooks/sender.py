@@ -26,7 +26,7 @@ from jikimi.webhooks import signing
 from jikimi.webhooks.destinations import DestinationRefused, checked_address, parse_url
 from jikimi.workspace import Workspace
 
-MAX_ATTEMPTS = 8  # about 2 hours of tries with the delays below, then the dead-letter list
+MAX_ATTEMPTS = 12  # with the delays below, tries spread over 7 to 15 hours (a receiver down overnight), then dead
 BASE_DELAY_SECONDS = 30.0
 MAX_DELAY_SECONDS = 6 * 3600.0
 LEASE_SECONDS = 120  # longer than one post can take (TIMEOUT_SECONDS), so a claim is not stolen
