@@ -118,6 +118,29 @@ def test_retries_after_500s_with_backoff_then_delivers(jk, ws, receiver):
     assert len(ids) == 1  # the same event each time: the receiver can deduplicate
 
 
+def test_two_senders_at_once_post_each_delivery_once(jk, ws, receiver):
+    hook(jk, receiver)
+    with ws.session() as session:
+        for n in range(20):
+            outbox.enqueue(session, "match.created", {"item_id": n})
+    results, errors = [], []
+
+    def send():
+        try:
+            results.append(sender.send_due(ws))
+        except Exception as e:  # noqa: BLE001  (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(r.delivered for r in results) == 20
+    assert sorted(json.loads(r["body"])["data"]["item_id"] for r in receiver.requests) == list(range(20))
+
+
 def test_backoff_doubles_with_jitter_and_is_capped():
     import random
     rng = random.Random(7)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from jikimi import keys
 from jikimi.audit import AuditLog
@@ -110,21 +110,26 @@ def run(ws: Workspace, poll_seconds: float = 5.0, stop=lambda: False) -> None:
 
 
 def _claim(ws: Workspace, now: datetime) -> list[int]:
+    """One UPDATE ... RETURNING: it takes the write lock before reading on SQLite (two senders
+    never both upgrade a read), and on PostgreSQL a row another sender claimed meanwhile no
+    longer passes the re-checked `next_attempt_at <= now`."""
+    due = (WebhookDelivery.status == "pending") & (WebhookDelivery.next_attempt_at <= now)
+    batch = (select(WebhookDelivery.id).where(due).order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+             .limit(BATCH).with_for_update(skip_locked=True))
     with ws.session() as session:
-        rows = session.scalars(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(BATCH)
-            .with_for_update(skip_locked=True)).all()
-        for row in rows:
-            row.next_attempt_at = now + timedelta(seconds=LEASE_SECONDS)
-        return [row.id for row in rows]
+        claimed = session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.id.in_(batch), due)
+            .values(next_attempt_at=now + timedelta(seconds=LEASE_SECONDS))
+            .returning(WebhookDelivery.id).execution_options(synchronize_session=False))
+        return sorted(claimed.scalars())
 
 
 def _send_one(ws: Workspace, delivery_id: int, now: datetime, max_attempts: int, rng: random.Random,
               result: SendResult) -> None:
     with ws.session() as session:
         delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery.status != "pending":  # its target was removed after the claim
+            return
         target = session.get(WebhookTarget, delivery.target_id)
         host = session.scalar(select(WebhookHost).where(WebhookHost.host == parse_url(target.url).host))
         secret = keys.decrypt(keys.workspace_key(ws.home), target.secret, secret_associated(target.id),
