@@ -16,8 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jikimi import hashlists
-from jikimi.errors import JikimiError, WorkspaceError
-from jikimi.errors import ExportFormatError
+from jikimi.errors import ExportFormatError, JikimiError, WorkspaceError
 from jikimi.exchange.records import FrameSignal, ListedContent, Origin
 from jikimi.limits import Limits
 from jikimi.signals.content import compute_signals
@@ -160,7 +159,8 @@ def export_list(session: Session, bank: Bank, fmt: str) -> str:
         select(BankContent).where(BankContent.bank_id == bank.id).order_by(BankContent.id)
     ).all()
     records = {r.content_id: r for r in session.scalars(
-        select(ExchangeRecord).where(ExchangeRecord.content_id.in_([c.id for c in contents])))}
+        select(ExchangeRecord).join(BankContent, BankContent.id == ExchangeRecord.content_id)
+        .where(BankContent.bank_id == bank.id))}
     listed = []
     for content in contents:
         signals = sorted(content.signals, key=lambda s: s.id)

@@ -135,6 +135,8 @@ def test_hma_bank_dump_round_trip_with_vpdq_and_feedback_in_metadata(jk):
     jk.banks.import_list(ADMIN, "copy", "\n".join(json.dumps(c) for c in exported), "hma")  # as JSON lines
     again = json.loads(jk.banks.export_list(ADMIN, "copy", "hma")[1])
     assert [c["signals"] for c in again] == [c["signals"] for c in exported]
+    jk.banks.delete(ADMIN, "copy")  # with where its records came from
+    assert "copy" not in {b["name"] for b in jk.banks.list(ADMIN)}
 
 
 BAD_LISTS = [
