@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from jikimi import hashlists
@@ -22,7 +22,7 @@ from jikimi.limits import Limits
 from jikimi.signals.content import compute_signals
 from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
 from jikimi.store.exchange_models import ExchangeRecord
-from jikimi.store.models import Bank, BankContent, BankFeatures, BankSignal, Content
+from jikimi.store.models import Bank, BankContent, BankFeatures, BankSignal, Content, utcnow
 
 
 @dataclass
@@ -121,27 +121,46 @@ def import_list(session: Session, bank: Bank, text: str, fmt: str) -> ImportResu
     parsed = hashlists.parse_contents(text, fmt)
     known = _exchange_records(session, bank, fmt)
     result = ImportResult(0, 0, parsed.skipped)
+    new: list[ListedContent] = []
+    listed_ids: set[str] = set()
     for listed in parsed.contents:
         origin = listed.origin
-        if origin and origin.external_id in known:
-            record = known[origin.external_id]
+        external_id = origin.external_id if origin else None
+        if external_id in known:
+            record = known[external_id]
             record.status, record.case_numbers, record.extra = origin.status, origin.case_numbers, origin.extra
             result.updated += 1
-            continue
-        content = BankContent(bank=bank, kind=listed.kind, label=listed.label)
-        rows = [(t, v, None, None) for t, v in listed.signals]
-        rows += [("vpdq", f.pdq, f.quality, f.timestamp) for f in listed.frames]
-        _add_signals(session, bank, content, rows)
-        if origin:
-            record = ExchangeRecord(content_id=content.id, source_format=origin.source_format,
-                                    external_id=origin.external_id, case_numbers=origin.case_numbers,
-                                    status=origin.status, extra=origin.extra)
-            session.add(record)
-            if origin.external_id is not None:
-                known[origin.external_id] = record
-        result.imported += 1
-    session.flush()
+        elif external_id in listed_ids:
+            result.updated += 1  # listed twice: the first is kept
+        else:
+            new.append(listed)
+            if external_id is not None:
+                listed_ids.add(external_id)
+    for start in range(0, len(new), IMPORT_BATCH):
+        _insert_batch(session, bank, new[start:start + IMPORT_BATCH])
+    result.imported = len(new)
     return result
+
+
+IMPORT_BATCH = 5000  # contents per round of bulk INSERTs (executemany), not one statement per row
+
+
+def _insert_batch(session: Session, bank: Bank, batch: list[ListedContent]) -> None:
+    now = utcnow()
+    ids = session.scalars(
+        insert(BankContent).returning(BankContent.id, sort_by_parameter_order=True),
+        [{"bank_id": bank.id, "kind": c.kind, "label": c.label, "created_at": now} for c in batch]).all()
+    signals = [{"bank_id": bank.id, "content_id": content_id, "signal_type": t, "value": v, "quality": None,
+                "timestamp": None} for content_id, c in zip(ids, batch) for t, v in c.signals]
+    signals += [{"bank_id": bank.id, "content_id": content_id, "signal_type": "vpdq", "value": f.pdq,
+                 "quality": f.quality, "timestamp": f.timestamp} for content_id, c in zip(ids, batch) for f in c.frames]
+    records = [{"content_id": content_id, "source_format": c.origin.source_format, "external_id": c.origin.external_id,
+                "case_numbers": c.origin.case_numbers, "status": c.origin.status, "extra": c.origin.extra,
+                "created_at": now} for content_id, c in zip(ids, batch) if c.origin]
+    if signals:
+        session.execute(insert(BankSignal), signals)
+    if records:
+        session.execute(insert(ExchangeRecord), records)
 
 
 def _exchange_records(session: Session, bank: Bank, fmt: str) -> dict[str, ExchangeRecord]:
@@ -161,9 +180,12 @@ def export_list(session: Session, bank: Bank, fmt: str) -> str:
     records = {r.content_id: r for r in session.scalars(
         select(ExchangeRecord).join(BankContent, BankContent.id == ExchangeRecord.content_id)
         .where(BankContent.bank_id == bank.id))}
+    by_content: dict[int, list[BankSignal]] = {}
+    for signal in session.scalars(select(BankSignal).where(BankSignal.bank_id == bank.id).order_by(BankSignal.id)):
+        by_content.setdefault(signal.content_id, []).append(signal)
     listed = []
     for content in contents:
-        signals = sorted(content.signals, key=lambda s: s.id)
+        signals = by_content.get(content.id, [])
         frames = [FrameSignal(s.value, s.quality or 0, s.timestamp or 0.0) for s in signals if s.signal_type == "vpdq"]
         record = records.get(content.id)
         origin = Origin(record.source_format, record.external_id, record.case_numbers, record.status, record.extra,
