@@ -9,20 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from jikimi import hashlists
-from jikimi.errors import JikimiError, WorkspaceError
-from jikimi.hashlists import FrameSignal, ListedSignal
+from jikimi.errors import ExportFormatError, JikimiError, WorkspaceError
+from jikimi.exchange.records import FrameSignal, ListedContent, Origin
 from jikimi.limits import Limits
 from jikimi.signals.content import compute_signals
 from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
-from jikimi.store.models import Bank, BankContent, BankFeatures, BankSignal, Content
-
-VIDEO_NAMES = {"md5": "video_md5", "sha256": "video_sha256"}
+from jikimi.store.exchange_models import ExchangeRecord
+from jikimi.store.models import Bank, BankContent, BankFeatures, BankSignal, Content, utcnow
 
 
 @dataclass
@@ -108,43 +108,96 @@ def add_files(
     return result
 
 
-def import_list(session: Session, bank: Bank, text: str, fmt: str) -> int:
-    """Import a tx or CSV hash list; nothing is imported if any line is malformed."""
-    listed = hashlists.parse(text, fmt)
-    for signal in listed:
-        kind = "video" if signal.signal_type in ("vpdq", "video_md5", "video_sha256") else "image"
-        if signal.signal_type in ("md5", "sha256"):
-            kind = "other"
-        label = signal.note or f"imported {signal.signal_type}"
-        content = BankContent(bank=bank, kind=kind, label=label)
-        if signal.frames:
-            rows = [("vpdq", f.pdq, f.quality, f.timestamp) for f in signal.frames]
+@dataclass
+class ImportResult:
+    imported: int  # new bank contents
+    updated: int  # records seen before (same id at the same source): status and case numbers refreshed
+    skipped: list[str]  # "record 4: ..." for records that cannot be used (deleted, no usable hash)
+
+
+def import_list(session: Session, bank: Bank, text: str, fmt: str) -> ImportResult:
+    """Import a hash list in any format (hashlists.FORMATS); nothing is imported if any line
+    or record is malformed. A record imported before is updated, never duplicated."""
+    parsed = hashlists.parse_contents(text, fmt)
+    known = _exchange_records(session, bank, fmt)
+    result = ImportResult(0, 0, parsed.skipped)
+    new: list[ListedContent] = []
+    listed_ids: set[str] = set()
+    for listed in parsed.contents:
+        origin = listed.origin
+        external_id = origin.external_id if origin else None
+        if external_id in known:
+            record = known[external_id]
+            record.status, record.case_numbers, record.extra = origin.status, origin.case_numbers, origin.extra
+            result.updated += 1
+        elif external_id in listed_ids:
+            result.updated += 1  # listed twice: the first is kept
         else:
-            stored_type = signal.signal_type.removeprefix("video_")
-            rows = [(stored_type, signal.value, None, None)]
-        _add_signals(session, bank, content, rows)
-    return len(listed)
+            new.append(listed)
+            if external_id is not None:
+                listed_ids.add(external_id)
+    for start in range(0, len(new), IMPORT_BATCH):
+        _insert_batch(session, bank, new[start:start + IMPORT_BATCH])
+    result.imported = len(new)
+    return result
+
+
+IMPORT_BATCH = 5000  # contents per round of bulk INSERTs (executemany), not one statement per row
+
+
+def _insert_batch(session: Session, bank: Bank, batch: list[ListedContent]) -> None:
+    now = utcnow()
+    ids = session.scalars(
+        insert(BankContent).returning(BankContent.id, sort_by_parameter_order=True),
+        [{"bank_id": bank.id, "kind": c.kind, "label": c.label, "created_at": now} for c in batch]).all()
+    signals = [{"bank_id": bank.id, "content_id": content_id, "signal_type": t, "value": v, "quality": None,
+                "timestamp": None} for content_id, c in zip(ids, batch) for t, v in c.signals]
+    signals += [{"bank_id": bank.id, "content_id": content_id, "signal_type": "vpdq", "value": f.pdq,
+                 "quality": f.quality, "timestamp": f.timestamp} for content_id, c in zip(ids, batch) for f in c.frames]
+    records = [{"content_id": content_id, "source_format": c.origin.source_format, "external_id": c.origin.external_id,
+                "case_numbers": c.origin.case_numbers, "status": c.origin.status, "extra": c.origin.extra,
+                "created_at": now} for content_id, c in zip(ids, batch) if c.origin]
+    if signals:
+        session.execute(insert(BankSignal), signals)
+    if records:
+        session.execute(insert(ExchangeRecord), records)
+
+
+def _exchange_records(session: Session, bank: Bank, fmt: str) -> dict[str, ExchangeRecord]:
+    rows = session.scalars(select(ExchangeRecord).join(BankContent, BankContent.id == ExchangeRecord.content_id)
+                           .where(BankContent.bank_id == bank.id, ExchangeRecord.source_format == fmt,
+                                  ExchangeRecord.external_id.is_not(None)))
+    return {r.external_id: r for r in rows}
 
 
 def export_list(session: Session, bank: Bank, fmt: str) -> str:
+    """The bank in any format, with where imported records came from and our feedback on them."""
+    if fmt not in hashlists.FORMATS:
+        raise ExportFormatError(f"unknown hash-list format {fmt!r}: use {', '.join(hashlists.FORMATS)}")
     contents = session.scalars(
         select(BankContent).where(BankContent.bank_id == bank.id).order_by(BankContent.id)
-    )
-    listed: list[ListedSignal] = []
+    ).all()
+    records = {r.content_id: r for r in session.scalars(
+        select(ExchangeRecord).join(BankContent, BankContent.id == ExchangeRecord.content_id)
+        .where(BankContent.bank_id == bank.id))}
+    by_content: dict[int, list[BankSignal]] = {}
+    for signal in session.scalars(select(BankSignal).where(BankSignal.bank_id == bank.id).order_by(BankSignal.id)):
+        by_content.setdefault(signal.content_id, []).append(signal)
+    listed = []
     for content in contents:
-        frames = [
-            FrameSignal(s.value, s.quality or 0, s.timestamp or 0.0)
-            for s in content.signals
-            if s.signal_type == "vpdq"
-        ]
-        for s in content.signals:
-            if s.signal_type == "vpdq":
-                continue
-            name = VIDEO_NAMES.get(s.signal_type, s.signal_type) if content.kind == "video" else s.signal_type
-            listed.append(ListedSignal(name, s.value, content.label))
-        if frames:
-            listed.append(ListedSignal("vpdq", "", content.label, frames))
-    return hashlists.format_list(listed, fmt)
+        signals = by_content.get(content.id, [])
+        frames = [FrameSignal(s.value, s.quality or 0, s.timestamp or 0.0) for s in signals if s.signal_type == "vpdq"]
+        record = records.get(content.id)
+        origin = Origin(record.source_format, record.external_id, record.case_numbers, record.status, record.extra,
+                        record.feedback) if record else None
+        listed.append(ListedContent(content.kind, content.label,
+                                    [(s.signal_type, s.value) for s in signals if s.signal_type != "vpdq"],
+                                    frames, origin, int(_aware(content.created_at).timestamp()), content.id))
+    return hashlists.format_contents(listed, fmt, bank.name)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def case_bank(session: Session, case_id: int) -> Bank:

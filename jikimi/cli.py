@@ -25,6 +25,7 @@ from jikimi.cli_actions import audit_app, evidence_app, host_app, review, takedo
 from jikimi.cli_console import err, labelled, out
 from jikimi.cli_core import actor_option, core
 from jikimi.cases import ENROLMENT_GUIDANCE, enrolment_advice
+from jikimi.cli_webhooks import webhook_app
 from jikimi.errors import JikimiError
 from jikimi.limits import Limits
 from jikimi.private_output import write_private
@@ -130,19 +131,37 @@ def bank_add(
 def bank_import(
     name: str,
     file: Path,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="tx or csv (default: from the file name).")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="tx, csv, stopncii, ncmec or hma "
+                                               "(default: csv for .csv, ncmec for .xml, else tx).")] = None,
 ) -> None:
-    """Import a hash list: `<signal_type> <hash>` lines (threatexchange) or CSV signal_type,signal,note."""
-    fmt = fmt or ("csv" if file.suffix.lower() == ".csv" else "tx")
+    """Import a hash list: threatexchange lines, CSV, StopNCII records, NCMEC XML or an HMA bank dump.
+
+    Nothing is imported if any line or record is malformed (docs/exchange.md)."""
+    fmt = fmt or {".csv": "csv", ".xml": "ncmec"}.get(file.suffix.lower(), "tx")
     jk, actor = core()
     result = jk.banks.import_list(actor, name, _read_text(file), fmt)
-    out.print(f"Imported {result['imported']} signal(s) into bank {name!r}")
+    for note in result["skipped"]:
+        err.print(labelled("skipped:", "yellow", note))
+    out.print(f"Imported {result['imported']} record(s) into bank {name!r}"
+              + (f", updated {result['updated']} seen before" if result["updated"] else ""))
+
+
+@bank_app.command("feedback")
+def bank_feedback(
+    name: str,
+    ref: Annotated[str, typer.Argument(help="The record's id at its source (NCMEC entry, HMA id) or one of its hashes.")],
+    state: Annotated[str, typer.Argument(help="confirmed or not_matching.")],
+) -> None:
+    """Record our feedback on an imported hash, exported back with `bank export --format stopncii|ncmec|hma`."""
+    jk, actor = core()
+    result = jk.banks.feedback(actor, name, ref, state)
+    out.print(f"Feedback {state} on {result['records']} record(s) of bank {name!r}")
 
 
 @bank_app.command("export")
 def bank_export(
     name: str,
-    fmt: Annotated[str, typer.Option("--format", help="tx (threatexchange lines) or csv.")] = "tx",
+    fmt: Annotated[str, typer.Option("--format", help="tx (threatexchange lines), csv, stopncii, ncmec or hma.")] = "tx",
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="File to write (default: print).")] = None,
 ) -> None:
     """Export a bank's hashes to share with platforms (no media leaves the machine). Logged."""
@@ -421,6 +440,7 @@ app.add_typer(host_app, name="host")
 app.command()(cli_web.serve)
 app.add_typer(cli_web.user_app, name="user")
 app.add_typer(cli_web.token_app, name="token")
+app.add_typer(webhook_app, name="webhook")
 app.callback()(actor_option)
 
 

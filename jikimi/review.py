@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 from jikimi import banks
 from jikimi.audit import AuditLog
 from jikimi.errors import JikimiError, WorkspaceError
+from jikimi.exchange import feedback
 from jikimi.store.models import (Bank, BankContent, BankFeatures, BankSignal, Case, Content, Decision, Item,
                                  Match)
+from jikimi.webhooks import outbox
 
 VERDICTS = ("confirm", "not_subject", "not_abusive", "unsure")
 
@@ -33,9 +35,12 @@ def record_decision(session: Session, home: Path, item_id: int, verdict: str, ac
     decision = Decision(item_id=item_id, case_id=case_id, verdict=verdict, note=note, actor=actor)
     session.add(decision)
     session.flush()
+    outbox.decision_made(session, decision)
+    fed_back = feedback.from_decision(session, item_id, verdict, actor)
     AuditLog(session, home).append(
         "decision", f"item:{item_id}",
-        {"verdict": verdict, "note": note, "sha256": item.sha256, "decision_id": decision.id},
+        {"verdict": verdict, "note": note, "sha256": item.sha256, "decision_id": decision.id,
+         **({"exchange_feedback": fed_back} if fed_back else {})},
         case_id=case_id, actor=actor,
     )
     if verdict == "confirm" and case_id is not None and item.sha256:

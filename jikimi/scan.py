@@ -42,6 +42,7 @@ from jikimi.store.audit_models import AuditEntry
 from jikimi.text import one_line
 from jikimi.store.models import Content, ContentFace, ContentFrame, Item, ItemLocator, Match, Scan, utcnow
 from jikimi.store.vault import Vault
+from jikimi.webhooks import outbox
 from jikimi.workspace import Workspace, database_problem
 from jikimi.banks import get_bank
 
@@ -352,7 +353,10 @@ class _ResultWriter:
             # a stranger's picture in front of another victim's case workers (docs/faces.md).
             found += [f for f in self.subjects.match(content)
                       if f.subject_id in self.own or f.detail["level"] == "confident"]
-        session.add_all(_match_row(item_id, f) for f in found)
+        rows = [_match_row(item_id, f) for f in found]
+        session.add_all(rows)
+        if rows:  # the webhook event is committed with the matches, or not at all
+            outbox.match_created(session, item.scan_id, item.scan.case_id, item_id, rows)
         result = triage(
             [FaceMatch(self.names[f.subject_id], f.distance, f.detail["threshold"], f.detail["level"])
              for f in found if f.kind == "face"],

@@ -266,6 +266,7 @@ def test_the_core_refuses_a_non_member_from_the_cli(world, tmp_path):
         "banks.add_files": lambda: jk.banks.add_files(nora, "case-1", [tmp_path / "x.jpg"]),
         "banks.import_list": lambda: jk.banks.import_list(nora, "case-1", "", "tx"),
         "banks.export_list": lambda: jk.banks.export_list(nora, "case-1", "tx"),
+        "banks.feedback": lambda: jk.banks.feedback(nora, "case-1", "x", "confirmed"),
         "banks.delete": lambda: jk.banks.delete(nora, "case-1"),
         "custody.entries": lambda: jk.custody.entries(nora, 1),
         "evidence.export": lambda: jk.evidence.export(nora, 1, None, tmp_path / "x.zip"),

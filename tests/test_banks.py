@@ -52,7 +52,7 @@ def test_export_import_round_trip_between_workspaces(ws, tmp_path):
         banks.add_files(s, bank, banks.files_under([tmp_path / "k"]))
         csv_text = banks.export_list(s, bank, "csv")
         bank2 = banks.create_bank(s, "copy")
-        assert banks.import_list(s, bank2, csv_text, "csv") == 3
+        assert banks.import_list(s, bank2, csv_text, "csv").imported == 3
         assert banks.export_list(s, bank2, "csv") == csv_text
 
 
@@ -64,7 +64,8 @@ def test_a_hash_added_matches_in_the_very_next_lookup(ws):
     matcher = Matcher()
     with ws.session() as s:
         bank = banks.create_bank(s, "live")
-        banks.import_list(s, bank, "pdq " + "0" * 64 + "\n", "tx")
+        opposite = format(int(query.hex, 16) ^ (2**256 - 1), "064x")  # 256 bits away
+        banks.import_list(s, bank, f"pdq {opposite}\n", "tx")
         assert matcher.match(s, content) == []
         index_before = matcher.index
         flipped = format(int(query.hex, 16) ^ 0b111, "064x")  # 3 bits away

@@ -4,6 +4,8 @@ from alembic.migration import MigrationContext
 import jikimi.store.audit_models  # noqa: F401  (each module registers its tables)
 import jikimi.store.takedown_models  # noqa: F401
 import jikimi.store.web_models  # noqa: F401
+import jikimi.store.webhook_models  # noqa: F401
+import jikimi.store.exchange_models  # noqa: F401
 from jikimi.store.models import Base
 
 

@@ -21,6 +21,7 @@ from jikimi.core.review import Review
 from jikimi.core.scans import Scans
 from jikimi.core.takedown import Takedown
 from jikimi.core.settings import Settings
+from jikimi.core.webhooks import Webhooks
 from jikimi.workspace import Workspace
 
 
@@ -40,6 +41,7 @@ class Jikimi:
         self.custody = Custody(ws)
         self.accounts = Accounts(ws)
         self.settings = Settings(ws)
+        self.webhooks = Webhooks(ws)
 
 
 __all__ = ["Actor", "Jikimi", "NotAllowed", "NotFound", "PERMISSIONS"]

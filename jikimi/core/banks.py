@@ -16,6 +16,8 @@ from jikimi.core.base import Part
 from jikimi.errors import JikimiError
 from jikimi.serialize import bank_json
 from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
+from jikimi.exchange.feedback import set_feedback
+from jikimi.store.exchange_models import ExchangeRecord
 from jikimi.store.models import Bank, BankContent, BankSignal, Match
 
 
@@ -55,10 +57,31 @@ class Banks(Part):
     def import_list(self, actor: Actor, bank: int | str, text: str, fmt: str) -> dict:
         with self._open(actor) as (session, access):
             row = self._bank(access, bank, change=True)
-            count = bank_store.import_list(session, row, text, fmt)
+            result = bank_store.import_list(session, row, text, fmt)
             self._log(session, actor, "bank_import", f"bank:{row.id}",
-                      {"name": row.name, "format": fmt, "signals": count}, row.case_id)
-            return {"bank": row.name, "imported": count}
+                      {"name": row.name, "format": fmt, "signals": result.imported, "updated": result.updated,
+                       "skipped": len(result.skipped)}, row.case_id)
+            return {"bank": row.name, "imported": result.imported, "updated": result.updated,
+                    "skipped": result.skipped}
+
+    def feedback(self, actor: Actor, bank: int | str, ref: str, state: str) -> dict:
+        """Our feedback on an imported record, found by its id at the source or one of its hashes."""
+        with self._open(actor) as (session, access):
+            row = self._bank(access, bank, change=True)
+            ref = ref.strip()
+            by_hash = select(BankSignal.content_id).where(BankSignal.bank_id == row.id, BankSignal.value == ref.lower())
+            records = session.scalars(
+                select(ExchangeRecord).join(BankContent, BankContent.id == ExchangeRecord.content_id)
+                .where(BankContent.bank_id == row.id,
+                       (ExchangeRecord.external_id == ref) | ExchangeRecord.content_id.in_(by_hash))).all()
+            if not records:
+                raise NotFound(f"no imported record {ref!r} in bank {row.name!r}")
+            for record in records:
+                set_feedback(record, state, actor.log_name)
+            self._log(session, actor, "exchange_feedback", f"bank:{row.id}",
+                      {"name": row.name, "ref": ref, "feedback": state,
+                       "contents": [r.content_id for r in records]}, row.case_id)
+            return {"bank": row.name, "ref": ref, "feedback": state, "records": len(records)}
 
     def export_list(self, actor: Actor, bank: int | str, fmt: str) -> tuple[str, str]:
         """The bank's name and its hash list; exporting is logged, since hashes leave the machine."""
@@ -80,6 +103,8 @@ class Banks(Part):
             if session.scalar(select(func.count()).where(Match.bank_id == row.id)):
                 raise JikimiError(f"bank {row.name!r} has matches in scans: they would lose what they matched")
             contents = session.scalar(select(func.count()).where(BankContent.bank_id == row.id))
+            session.execute(delete(ExchangeRecord).where(
+                ExchangeRecord.content_id.in_(select(BankContent.id).where(BankContent.bank_id == row.id))))
             session.execute(delete(BankSignal).where(BankSignal.bank_id == row.id))
             session.execute(delete(BankContent).where(BankContent.bank_id == row.id))
             self._log(session, actor, "bank_delete", f"bank:{row.id}", {"name": row.name, "contents": contents},

@@ -5,6 +5,8 @@ from alembic import context
 import jikimi.store.audit_models  # noqa: F401  (registers the audit_log table)
 import jikimi.store.takedown_models  # noqa: F401  (registers the takedown tables)
 import jikimi.store.web_models  # noqa: F401  (registers the web accounts tables)
+import jikimi.store.webhook_models  # noqa: F401  (registers the webhook tables)
+import jikimi.store.exchange_models  # noqa: F401  (registers where imported hashes came from)
 from jikimi.store.models import Base
 
 connection = context.config.attributes["connection"]
