@@ -30,6 +30,7 @@ SHORTLIST = 5
 # copy's keypoints land within a pixel or two after resizing and JPEG; 4 px let two photos
 # taken from slightly different places (a stereo pair) fit 90 pairs instead of 66.
 RANSAC_TOLERANCE = 2.0
+RANSAC_SEED = 12  # OpenCV's RANSAC draws from a per-thread generator: seeded per call, see _verify
 # Measured by benchmarks/derived_eval.py (docs/scanning.md): the hardest unrelated pictures
 # (two photos of one smiling face aligned alike, a stereo pair of one street) fit 30-71 pairs
 # in 10,000 unrelated posts; crops, turns and edited copies mostly 100-450.
@@ -96,6 +97,9 @@ class LocalFeatureIndex:
                 min_inliers: int) -> PartialMatch | None:
         banked = self._features[picture]
         source, target = query.points[query_rows], banked.points[banked_rows]
+        # The same query must get the same answer whatever was matched before it: a scan resumed
+        # after a kill matches in another order, and must report what an uninterrupted one did.
+        cv2.setRNGSeed(RANSAC_SEED)
         transform, mask = cv2.findHomography(source, target, cv2.RANSAC, RANSAC_TOLERANCE)
         if transform is None:
             return None
