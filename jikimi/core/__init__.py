@@ -17,6 +17,7 @@ from jikimi.core.banks import Banks
 from jikimi.core.cases import Cases, Subjects
 from jikimi.core.custody import Custody
 from jikimi.core.evidence import Evidence, Takedown
+from jikimi.core.platform import Platform
 from jikimi.core.review import Review
 from jikimi.core.scans import Scans
 from jikimi.workspace import Workspace
@@ -37,6 +38,7 @@ class Jikimi:
         self.takedown = Takedown(ws)
         self.custody = Custody(ws)
         self.accounts = Accounts(ws)
+        self.platform = Platform(ws)
 
 
 __all__ = ["Actor", "Jikimi", "NotAllowed", "NotFound", "PERMISSIONS"]

@@ -26,6 +26,8 @@ PERMISSIONS = {
     "review": ("admin", "caseworker", "reviewer"),  # face crops, reveal, decide
     "manage": ("admin", "caseworker"),  # cases, subjects, scans, case banks, members
     "admin": ("admin",),  # users, workspace and allow banks, server paths allowed for scanning
+    "lookup": ("admin", "caseworker"),  # the platform API's hashing and matching (HMA's /h and /m)
+    "curate": ("admin",),  # the platform API's bank curation (HMA's /c)
 }
 
 

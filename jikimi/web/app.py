@@ -23,7 +23,7 @@ from jikimi.web.forms import body as _body, flag as _flag, safe_next as _safe_ne
 from jikimi.web.render import done, is_api, page, respond
 from jikimi.web.security import SecurityHeaders
 from jikimi.web.scanning import ScanRunner
-from jikimi.web.views import admin, banks, cases, media, review, scans
+from jikimi.web.views import admin, banks, cases, hma, media, review, scans
 from jikimi.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
@@ -44,7 +44,7 @@ def create_app(ws: Workspace, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastA
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_error_handlers(app)
     _add_core_routes(app)
-    for module in (cases, scans, banks, review, media, admin):
+    for module in (cases, scans, banks, review, media, admin, hma):
         app.include_router(module.router)
     return app
 

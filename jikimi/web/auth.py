@@ -75,6 +75,7 @@ class Need:
 
 
 read, review, manage, admin = (Need(p) for p in ("read", "review", "manage", "admin"))
+lookup, curate = Need("lookup"), Need("curate")  # the platform API (web/views/hma.py)
 
 
 def authenticate(request: Request) -> Caller | None:

@@ -17,8 +17,11 @@ _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
                    trim_blocks=True, lstrip_blocks=True)
 
 
+API_PREFIXES = ("/api/", "/h/", "/m/", "/c/")  # our JSON API and the HMA-compatible one
+
+
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith(API_PREFIXES)
 
 
 def language(request: Request) -> str:
