@@ -16,7 +16,7 @@ from jikimi.core.base import Part
 from jikimi.errors import JikimiError
 from jikimi.serialize import bank_json
 from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
-from jikimi.store.models import Bank, BankContent, BankSignal, Match
+from jikimi.store.models import Bank, BankContent, BankFeatures, BankSignal, Match
 
 
 class Banks(Part):
@@ -81,6 +81,7 @@ class Banks(Part):
                 raise JikimiError(f"bank {row.name!r} has matches in scans: they would lose what they matched")
             contents = session.scalar(select(func.count()).where(BankContent.bank_id == row.id))
             session.execute(delete(BankSignal).where(BankSignal.bank_id == row.id))
+            session.execute(delete(BankFeatures).where(BankFeatures.bank_id == row.id))
             session.execute(delete(BankContent).where(BankContent.bank_id == row.id))
             self._log(session, actor, "bank_delete", f"bank:{row.id}", {"name": row.name, "contents": contents},
                       row.case_id)

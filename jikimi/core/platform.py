@@ -239,9 +239,12 @@ class Platform(Part):
             return bank
 
     def delete_bank(self, actor: Actor, name: str) -> None:
+        """As in HMA, deleting a bank that does not exist succeeds."""
         with self._open(actor) as (session, access):
             access.require("curate")
-            bank_id = _bank(session, name).id
+            bank_id = session.scalar(select(Bank.id).where(Bank.name == name))
+        if bank_id is None:
+            return
         from jikimi.core.banks import Banks  # one way to delete a bank: the core's, with its refusals
 
         Banks(self.ws).delete(actor, bank_id)
@@ -257,7 +260,8 @@ class Platform(Part):
             content.label = _note(note) or content.label
             self._log(session, actor, "bank_add", f"bank:{bank.id}",
                       {"name": bank.name, "content": content.id, "via": "api"}, bank.case_id)
-            return {"id": content.id, "signals": hashes}
+        self.index.refreshed_at = 0.0  # matchable by this process's next lookup
+        return {"id": content.id, "signals": hashes}
 
     def add_signals(self, actor: Actor, name: str, signals: dict, note: str | None) -> dict:
         if not signals:
@@ -272,7 +276,8 @@ class Platform(Part):
             self._log(session, actor, "bank_add", f"bank:{bank.id}",
                       {"name": bank.name, "content": content.id, "via": "api", "signals": sorted(checked)},
                       bank.case_id)
-            return {"id": content.id, "signals": checked}
+        self.index.refreshed_at = 0.0  # matchable by this process's next lookup
+        return {"id": content.id, "signals": checked}
 
     def content(self, actor: Actor, name: str, content_id: int) -> tuple[BankContent, Bank, dict[str, str]]:
         with self._open(actor) as (session, access):

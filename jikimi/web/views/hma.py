@@ -227,9 +227,9 @@ def index_status(request: Request, signal_type: str | None = None, caller: Calle
 
 
 def bank_config(bank: Bank) -> dict:
-    """HMA's BankConfig, plus Jikimi's `pdq_threshold` and `is_allow`."""
-    return {"name": bank.name, "matching_enabled_ratio": bank.matching_enabled_ratio,
-            "pdq_threshold": bank.pdq_threshold, "is_allow": bank.is_allow}
+    """HMA's BankConfig exactly (its clients load it into a dataclass, where an unknown key
+    fails); a bank's threshold and allow flag are set here and shown by /api/banks."""
+    return {"name": bank.name, "matching_enabled_ratio": bank.matching_enabled_ratio}
 
 
 def content_json(content: BankContent, bank: Bank, signals: dict[str, str] | None) -> dict:
@@ -279,7 +279,7 @@ def bank_delete(request: Request, bank_name: str, caller: Caller = Depends(auth.
     return {"message": "Done"}
 
 
-@router.post("/c/bank/{bank_name}/content", tags=["hma"], status_code=201,
+@router.post("/c/bank/{bank_name}/content", tags=["hma"],
              summary="HMA: hash an uploaded file into a bank (the file is not kept)")
 async def bank_add_content(request: Request, bank_name: str, caller: Caller = Depends(auth.curate)):
     if request.query_params.get("url"):
@@ -318,7 +318,7 @@ def bank_delete_content(request: Request, bank_name: str, content_id: int, calle
     return {"deleted": request.app.state.core.platform.delete_content(caller.actor, bank_name, content_id)}
 
 
-@router.post("/c/bank/{bank_name}/signal", tags=["hma"], status_code=201,
+@router.post("/c/bank/{bank_name}/signal", tags=["hma"],
              summary="HMA: add a content to a bank by its hashes ({signal_type: hash})")
 async def bank_add_signals(request: Request, bank_name: str, caller: Caller = Depends(auth.curate)):
     data = await _json_object(request)
