@@ -26,6 +26,8 @@ MIN_PASSWORD = 10
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 TOKEN_PREFIX = "jk_"
+# A token's last use is written at most this often: a platform API lookup stays a read, not a write.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 _hasher = PasswordHasher()
 # Verified against when the name is unknown, so a login takes as long either way.
@@ -126,7 +128,10 @@ def find_token(session: Session, token: str) -> WebUser | None:
         WebUser.disabled_at.is_(None))).first()
     if row is None:
         return None
-    row[0].last_used_at = utcnow()
+    now = utcnow()
+    last = row[0].last_used_at
+    if last is None or now - (last if last.tzinfo else last.replace(tzinfo=timezone.utc)) > TOKEN_USE_RESOLUTION:
+        row[0].last_used_at = now
     return row[1]
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from jikimi import banks as bank_store
-from jikimi.core.access import Access, NotFound
+from jikimi.core.access import NotFound
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
 from jikimi.errors import JikimiError
@@ -90,12 +90,25 @@ class LookupIndex:
         self.lock = threading.Lock()
         self.refreshed_at = 0.0  # time.time() of the last refresh, HMA's `built_to`
 
+    def mark_stale(self) -> None:
+        """After a change through this process: its next lookup sees it (others within a second)."""
+        self.refreshed_at = 0.0
+
+    def banks(self, session: Session) -> dict[int, Bank]:
+        """Every bank by id, as of the last refresh (detached rows: read, never written)."""
+        with self.lock:
+            self._refresh(session)
+            return self.matcher.banks
+
+    def _refresh(self, session: Session) -> None:
+        if time.time() - self.refreshed_at >= INDEX_REFRESH_SECONDS:
+            self.matcher.refresh(session)
+            self.refreshed_at = time.time()
+
     def search(self, session: Session, pdqs: list[str]) -> list[list[Hit]]:
         """Per hash, every banked PDQ within its own bank's threshold."""
         with self.lock:
-            if time.time() - self.refreshed_at >= INDEX_REFRESH_SECONDS:
-                self.matcher.refresh(session)
-                self.refreshed_at = time.time()
+            self._refresh(session)
             banks, indexed = self.matcher.banks, self.matcher.indexed
             if not banks or not pdqs:
                 return [[] for _ in pdqs]
@@ -150,7 +163,7 @@ class Platform(Part):
                     checked.append(error)
             good = [v for v in checked if isinstance(v, str)]
             hits = iter(self._hits(session, signal_type, good))
-            visible = _visible_banks(session, access)
+            visible = {i: b for i, b in self.index.banks(session).items() if b.case_id is None or access.sees(b.case_id)}
             flip = random.Random(seed).random() if not bypass_coinflip else 0.0
             out = []
             for value in checked:
@@ -213,7 +226,8 @@ class Platform(Part):
             bank.matching_enabled_ratio = _ratio(enabled_ratio)
             self._log(session, actor, "bank_create", f"bank:{bank.id}",
                       {"name": bank.name, "allow": bank.is_allow, "pdq_threshold": bank.pdq_threshold})
-            return bank
+        self.index.mark_stale()
+        return bank
 
     def update_bank(self, actor: Actor, name: str, changes: dict) -> Bank:
         """HMA's fields (`name`, `enabled`, `enabled_ratio`) and ours (`pdq_threshold`)."""
@@ -236,7 +250,8 @@ class Platform(Part):
             self._log(session, actor, "bank_update", f"bank:{bank.id}",
                       {"name": bank.name, "matching_enabled_ratio": bank.matching_enabled_ratio,
                        "pdq_threshold": bank.pdq_threshold}, bank.case_id)
-            return bank
+        self.index.mark_stale()
+        return bank
 
     def delete_bank(self, actor: Actor, name: str) -> None:
         """As in HMA, deleting a bank that does not exist succeeds."""
@@ -248,6 +263,7 @@ class Platform(Part):
         from jikimi.core.banks import Banks  # one way to delete a bank: the core's, with its refusals
 
         Banks(self.ws).delete(actor, bank_id)
+        self.index.mark_stale()
 
     def add_file(self, actor: Actor, name: str, path: Path, content_type: str, note: str | None) -> dict:
         """Hash a file into the bank and forget the file (only hashes are kept)."""
@@ -260,7 +276,7 @@ class Platform(Part):
             content.label = _note(note) or content.label
             self._log(session, actor, "bank_add", f"bank:{bank.id}",
                       {"name": bank.name, "content": content.id, "via": "api"}, bank.case_id)
-        self.index.refreshed_at = 0.0  # matchable by this process's next lookup
+        self.index.mark_stale()
         return {"id": content.id, "signals": hashes}
 
     def add_signals(self, actor: Actor, name: str, signals: dict, note: str | None) -> dict:
@@ -276,7 +292,7 @@ class Platform(Part):
             self._log(session, actor, "bank_add", f"bank:{bank.id}",
                       {"name": bank.name, "content": content.id, "via": "api", "signals": sorted(checked)},
                       bank.case_id)
-        self.index.refreshed_at = 0.0  # matchable by this process's next lookup
+        self.index.mark_stale()
         return {"id": content.id, "signals": checked}
 
     def content(self, actor: Actor, name: str, content_id: int) -> tuple[BankContent, Bank, dict[str, str]]:
@@ -338,11 +354,6 @@ def _hashes(path: Path, content_type: str) -> dict[str, str]:
     if not signals.pdq:
         raise JikimiError(f"the picture could not be hashed ({signals.error or 'no PDQ hash'})")
     return {"pdq": signals.pdq}
-
-
-def _visible_banks(session: Session, access: Access) -> dict[int, Bank]:
-    """Workspace banks and the banks of the actor's cases (a case's bank stays its own)."""
-    return {b.id: b for b in session.scalars(select(Bank)) if b.case_id is None or access.sees(b.case_id)}
 
 
 def _enabled(session: Session, hits: list[Hit]) -> list[Hit]:
