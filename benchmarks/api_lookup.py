@@ -40,7 +40,7 @@ from pathlib import Path
 from jikimi.web import create_app
 from jikimi.workspace import Workspace
 uvicorn.run(create_app(Workspace(Path(sys.argv[1]))), host="127.0.0.1", port=int(sys.argv[2]),
-            log_level="warning", access_log=False)
+            log_level="warning", access_log=False, timeout_keep_alive=120)
 """
 BASELINE = """
 import json, sys, time, resource
@@ -132,13 +132,19 @@ async def single_lookups(base: str, token: str, queries: list[str], seconds: flo
             i = k
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                answer = await client.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": queries[i % len(queries)]})
-                latencies.append(time.perf_counter() - started)
+                try:
+                    answer = await client.get("/m/raw_lookup",
+                                              params={"signal_type": "pdq", "signal": queries[i % len(queries)]})
+                except httpx.TransportError:
+                    errors += 1
+                    continue
+                finally:
+                    latencies.append(time.perf_counter() - started)
+                    i += CLIENTS
                 if answer.status_code != 200:
                     errors += 1
                 else:
                     matched += bool(answer.json()["matches"])
-                i += CLIENTS
 
         started = time.perf_counter()
         await asyncio.gather(*(one_client(k) for k in range(CLIENTS)))

@@ -20,11 +20,13 @@ import psycopg
 SUPERUSER = "jikimi"
 TEMPLATE = "jikimi_template"  # migrated once; every test database is a copy of it
 SERVER_OPTIONS = "-c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=300"
-POSTGRES_BINARIES = (Path("/usr/local/bin"), Path("/usr/lib/postgresql/15/bin"))
+# Debian's packages put the server binaries outside PATH, one folder per major version.
+POSTGRES_BINARIES = "/usr/lib/postgresql/*/bin"
 
 
 def _binary(name: str) -> str:
-    found = shutil.which(name) or next((str(d / name) for d in POSTGRES_BINARIES if (d / name).exists()), None)
+    found = shutil.which(name) or next((str(p) for p in sorted(Path("/").glob(POSTGRES_BINARIES.lstrip("/") + "/" + name),
+                                                                reverse=True)), None)
     if found is None:
         raise RuntimeError(f"{name} not found: install PostgreSQL (apt-get install postgresql)")
     return found
