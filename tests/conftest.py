@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -31,6 +32,10 @@ def postgres_cluster():
         return
     from postgres_cluster import PostgresCluster
 
+    def interrupted(*_):  # a CI timeout's SIGTERM: finish as after Ctrl-C, so the server is stopped
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
     cluster = PostgresCluster()
     cluster.start()
     try:
