@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from jikimi import banks as bank_store
 from jikimi.core.access import NotFound
 from jikimi.core.actor import Actor
+from jikimi.core.banks import Banks
 from jikimi.core.base import Part
 from jikimi.errors import JikimiError
 from jikimi.index.pdq import pdq_hex_to_bytes
@@ -260,9 +261,7 @@ class Platform(Part):
             bank_id = session.scalar(select(Bank.id).where(Bank.name == name))
         if bank_id is None:
             return
-        from jikimi.core.banks import Banks  # one way to delete a bank: the core's, with its refusals
-
-        Banks(self.ws).delete(actor, bank_id)
+        Banks(self.ws).delete(actor, bank_id)  # one way to delete a bank: the core's, with its refusals
         self.index.mark_stale()
 
     def add_file(self, actor: Actor, name: str, path: Path, content_type: str, note: str | None) -> dict:
