@@ -27,6 +27,8 @@ TOKEN_PREFIX = "jk_"
 TOKEN_SCOPES = ("read", "review", "lookup", "curate", "admin")
 TOKEN_DAYS = 90  # a script's token is renewed each quarter unless chosen otherwise
 MAX_TOKEN_DAYS = 366
+# A token's last use is written at most this often: a platform API lookup stays a read, not a write.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
 class AccountError(JikimiError):
@@ -147,7 +149,10 @@ def find_token(session: Session, token: str) -> tuple[WebUser, frozenset[str]] |
         WebUser.disabled_at.is_(None))).first()
     if row is None or as_utc(row[0].expires_at) < utcnow():
         return None
-    row[0].last_used_at = utcnow()
+    now = utcnow()
+    last = row[0].last_used_at
+    if last is None or now - (last if last.tzinfo else last.replace(tzinfo=timezone.utc)) > TOKEN_USE_RESOLUTION:
+        row[0].last_used_at = now
     return row[1], frozenset(row[0].scopes.split())
 
 

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from sqlalchemy import Text, false, select, type_coerce, update
+from sqlalchemy import Text, false, func, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,8 @@ from jikimi.store.audit_models import CANONICAL_JSON, AuditEntry
 from jikimi.store.models import utcnow
 
 GENESIS_HASH = "0" * 64
+# PostgreSQL advisory lock id of the custody log head (any fixed 64-bit number; "JIKIMI-A" in ASCII).
+AUDIT_LOCK_KEY = 0x4A494B494D492D41
 # A signature is checked every CHECKPOINT_EVERY entries and on the last one. Any one valid
 # signature authenticates the whole chain before it; the checkpoints only bound how many
 # entries must be kept in memory to name the first forged one (see `verify`).
@@ -170,12 +172,7 @@ class AuditLog:
             details = json.loads(CANONICAL_JSON.encode(details))  # what is stored is what is hashed
         except (TypeError, ValueError) as e:
             raise AuditError(f"audit details for {action!r} are not plain JSON: {e}") from None
-        # On SQLite this takes the write lock before the head is read, so no other writer can
-        # append in between; on PostgreSQL it is a no-op and the primary key arbitrates.
-        self.session.execute(
-            update(AuditEntry).where(false()).values(seq=AuditEntry.seq),
-            execution_options={"synchronize_session": False},
-        )
+        self._lock_head()
         for _ in range(APPEND_ATTEMPTS):
             try:
                 with self.session.begin_nested():
@@ -201,6 +198,22 @@ class AuditLog:
         raise AuditError(
             f"could not append to the custody log: {APPEND_ATTEMPTS} concurrent writers came first"
         )
+
+    def _lock_head(self) -> None:
+        """Take the log's write lock before the head is read, held until the transaction ends,
+        so writers in other processes or machines queue instead of racing for the same seq.
+
+        SQLite: an empty UPDATE takes the database write lock. PostgreSQL: a transaction-level
+        advisory lock (READ COMMITTED would otherwise let every writer read the same head and
+        all but one retry, many times under load).
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(select(func.pg_advisory_xact_lock(AUDIT_LOCK_KEY)))
+        else:
+            self.session.execute(
+                update(AuditEntry).where(false()).values(seq=AuditEntry.seq),
+                execution_options={"synchronize_session": False},
+            )
 
     def entries(
         self, case_id: int | None = None, subject: str | None = None

@@ -8,7 +8,7 @@ deserve different trade-offs; an allow bank lists content that must never be rep
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -36,6 +36,7 @@ class BankSummary:
 class AddResult:
     added: int
     warnings: list[str]  # "path: reason" for files added by exact hash only or skipped
+    content_ids: list[int] = field(default_factory=list)  # of the files added, in order
 
 
 def create_bank(
@@ -105,6 +106,7 @@ def add_files(
         if signals.error:
             result.warnings.append(f"{path}: added by exact hash only ({signals.error})")
         result.added += 1
+        result.content_ids.append(content.id)
     return result
 
 
@@ -224,6 +226,13 @@ def add_content(session: Session, bank: Bank, content: Content, label: str) -> B
     banked = BankContent(bank=bank, kind=content.kind, label=label)
     _add_signals(session, bank, banked, rows)
     return banked
+
+
+def add_signal_rows(session: Session, bank: Bank, kind: str, label: str, rows: list[tuple]) -> BankContent:
+    """A new bank content from hashes alone: rows of (signal_type, value, quality, timestamp)."""
+    content = BankContent(bank=bank, kind=kind, label=label)
+    _add_signals(session, bank, content, rows)
+    return content
 
 
 def _add_signals(session: Session, bank: Bank, content: BankContent, rows: list[tuple]) -> None:

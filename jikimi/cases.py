@@ -229,8 +229,9 @@ def reenrol_subject(ws: Workspace, session: Session, subject_id: int, actor: str
 
 def subjects_needing_reenrolment(session: Session, model_id: str) -> list[Subject]:
     """Enrolled subjects with a template of another model: scans with `model_id` cannot find them."""
-    query = (select(Subject).join(SubjectTemplate).where(Subject.removed_at.is_(None), SubjectTemplate.model != model_id)
-             .distinct().order_by(Subject.id))
+    other_model = select(SubjectTemplate.subject_id).where(SubjectTemplate.model != model_id)
+    # IN, not DISTINCT: PostgreSQL cannot compare the JSON consent column for DISTINCT.
+    query = select(Subject).where(Subject.removed_at.is_(None), Subject.id.in_(other_model)).order_by(Subject.id)
     return list(session.scalars(query))
 
 

@@ -93,15 +93,17 @@ class Matcher:
             return
         self.index.ensure_radius(max(b.pdq_threshold for b in self.banks.values()))
         self._refresh_features(session)
+        # The id range alone, types checked here: with `signal_type IN` SQLite picks the
+        # (signal_type, value) index and sorts every PDQ row, 2 s per refresh at 1M hashes.
         rows = session.execute(
             select(BankSignal.id, BankSignal.bank_id, BankSignal.content_id, BankSignal.signal_type,
                    BankSignal.value, BankSignal.quality, BankSignal.timestamp)
             .where(BankSignal.id > self.last_signal_id)
             .where(BankSignal.bank_id.in_(self.banks))
-            .where(BankSignal.signal_type.in_(("pdq", "vpdq")))
             .order_by(BankSignal.id)
         ).all()
-        usable = [r for r in rows if r.quality is None or r.quality >= PDQ_QUALITY_THRESHOLD]
+        usable = [r for r in rows if r.signal_type in ("pdq", "vpdq")
+                  and (r.quality is None or r.quality >= PDQ_QUALITY_THRESHOLD)]
         if rows:
             self.last_signal_id = rows[-1].id
         if not usable:

@@ -99,6 +99,7 @@ class Workspace:
         self.vault = Vault(self.home / "vault", self.home)
         self.reports = self.home / "reports"
         self._engine: Engine | None = None
+        self._sessions: sessionmaker | None = None
 
     def init(self) -> None:
         """Create folders and bring the database schema up to date. Safe to repeat."""
@@ -154,7 +155,10 @@ class Workspace:
 
     def new_session(self) -> Session:
         """A plain session, for long loops that commit in batches themselves."""
-        return sessionmaker(self.engine, expire_on_commit=False)()
+        if self._sessions is None or self._sessions.kw["bind"] is not self.engine:
+            # one factory per engine: building one costs ~1 ms (a new Session class), a lookup's budget
+            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        return self._sessions()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -1,8 +1,16 @@
-"""Shared fixtures: a fresh workspace per test and harmless public-domain pictures."""
+"""Shared fixtures: a fresh workspace per test and harmless public-domain pictures.
+
+`JIKIMI_TEST_DB=postgres` runs every test against a real PostgreSQL server that the suite
+starts itself (tests/postgres_cluster.py): each module and each test gets its own database,
+handed to the code under test through `JIKIMI_DATABASE_URL`, as a server deployment would.
+"""
 
 from __future__ import annotations
 
 import io
+import os
+import signal
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +19,59 @@ from PIL import Image
 from skimage import data
 
 from jikimi.workspace import Workspace
+
+
+ON_POSTGRES = os.environ.get("JIKIMI_TEST_DB", "sqlite") == "postgres"
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="checks the SQLite workspace file itself")
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    if not ON_POSTGRES:
+        yield None
+        return
+    from postgres_cluster import PostgresCluster
+
+    def interrupted(*_):  # a CI timeout's SIGTERM: finish as after Ctrl-C, so the server is stopped
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    cluster = PostgresCluster()
+    cluster.start()
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            cluster.make_template(lambda url: Workspace(Path(home), url).init())
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _own_database(cluster):
+    """A fresh database for the scope, named in JIKIMI_DATABASE_URL while it lasts."""
+    if cluster is None:
+        yield None
+        return
+    name = cluster.new_database()
+    before = os.environ.get("JIKIMI_DATABASE_URL")
+    os.environ["JIKIMI_DATABASE_URL"] = cluster.url(name)
+    try:
+        yield cluster.url(name)
+    finally:
+        if before is None:
+            os.environ.pop("JIKIMI_DATABASE_URL", None)
+        else:
+            os.environ["JIKIMI_DATABASE_URL"] = before
+        cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_database(postgres_cluster):
+    yield from _own_database(postgres_cluster)
+
+
+@pytest.fixture(autouse=True)
+def test_database(postgres_cluster, module_database):
+    yield from _own_database(postgres_cluster)
 
 
 @pytest.fixture

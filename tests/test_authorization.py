@@ -157,6 +157,7 @@ def outcome(path: str, answer) -> str:
 
 
 def url(path: str) -> str:
+    path = path.replace("{bank_name}", "case-1")  # the platform API names banks (HMA's curation routes)
     return re.sub(r"\{[^}]+\}", "1", path)
 
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conftest import sqlite_only
 from jikimi.demo.sample_export import build_sample_export
 
 JIKIMI = [sys.executable, "-m", "jikimi"]
@@ -252,6 +253,7 @@ def test_a_read_only_workspace_can_still_be_read(read_only_home):
                    "the workspace is read-only: only commands that read it (scans, report) work")
 
 
+@sqlite_only
 def test_a_damaged_or_emptied_database_gets_one_sentence_and_no_new_workspace(tmp_path):
     home = tmp_path / "home"
     small_scan(tmp_path, home)

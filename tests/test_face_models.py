@@ -1,6 +1,5 @@
 """Templates know their model: never compared across models, re-enrolment from consented crops."""
 
-import sqlite3
 
 import numpy as np
 import pytest
@@ -84,7 +83,7 @@ def test_a_subject_of_an_old_model_is_reenrolled_from_her_kept_crops(ws, tmp_pat
 
 
 def test_reference_crops_are_small_and_encrypted(ws, enrolled_with_old_model):
-    raw = sqlite3.connect(ws.home / "jikimi.db").execute("select reference_crop from subject_templates").fetchone()[0]
+    raw = ws.engine.connect().exec_driver_sql("select reference_crop from subject_templates").scalar()  # as stored
     assert raw and not raw.startswith(b"\xff\xd8")  # not a readable JPEG
     with ws.session() as s:
         template = s.query(SubjectTemplate).one()

@@ -1,6 +1,5 @@
 """Enrolment with consent and finding the subject in scans, on public-domain portraits only."""
 
-import sqlite3
 
 import matplotlib.cbook
 import pytest
@@ -44,7 +43,7 @@ def test_templates_are_encrypted_and_need_the_key(ws, enrolled, monkeypatch):
         stored = s.query(SubjectTemplate).one().embedding
     assert [t.subject_name for t in templates] == ["Eileen"] and templates[0].embedding.shape == (128,)
     assert templates[0].embedding.tobytes() not in stored
-    raw = sqlite3.connect(ws.home / "jikimi.db").execute("select embedding from subject_templates").fetchone()[0]
+    raw = ws.engine.connect().exec_driver_sql("select embedding from subject_templates").scalar()  # as stored
     assert templates[0].embedding.tobytes()[:16] not in raw
     monkeypatch.setenv("JIKIMI_KEY", "00" * 32)  # a copy of the database with another key
     with ws.session() as s, pytest.raises(keys.WorkspaceKeyError, match="wrong workspace key"):

@@ -47,7 +47,7 @@ def test_oversized_stream_is_refused_and_leaves_nothing(ws):
 def test_init_is_idempotent(ws):
     ws.init()
     ws.init()
-    assert (ws.home / "jikimi.db").exists()
+    assert ws.engine.dialect.name != "sqlite" or (ws.home / "jikimi.db").exists()
 
 
 def test_large_files_round_trip_through_several_segments(ws):

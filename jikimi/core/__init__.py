@@ -17,6 +17,7 @@ from jikimi.core.banks import Banks
 from jikimi.core.cases import Cases, Subjects
 from jikimi.core.custody import Custody
 from jikimi.core.evidence import Evidence
+from jikimi.core.platform import Platform
 from jikimi.core.review import Review
 from jikimi.core.scans import Scans
 from jikimi.core.takedown import Takedown
@@ -42,6 +43,7 @@ class Jikimi:
         self.accounts = Accounts(ws)
         self.settings = Settings(ws)
         self.webhooks = Webhooks(ws)
+        self.platform = Platform(ws)
 
 
 __all__ = ["Actor", "Jikimi", "NotAllowed", "NotFound", "PERMISSIONS"]

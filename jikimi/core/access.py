@@ -27,8 +27,8 @@ PERMISSIONS = {
     "review": ("admin", "caseworker", "reviewer"),  # face crops, reveal, decide
     "manage": ("admin", "caseworker"),  # cases, subjects, scans, case banks, members
     "admin": ("admin",),  # users, workspace and allow banks, server paths allowed for scanning
-    "lookup": ("admin", "caseworker"),  # platform hash matching against the banks
-    "curate": ("admin",),  # bank curation through the platform API
+    "lookup": ("admin", "caseworker"),  # the platform API's hashing and matching (HMA's /h and /m)
+    "curate": ("admin",),  # the platform API's bank curation (HMA's /c)
 }
 # What an API token's scope lets it do; its rights are its owner's role cut down to these.
 # `review` is the scope of case work (read, review, manage), `admin` leaves the role whole.

@@ -18,7 +18,7 @@ from jikimi.serialize import bank_json
 from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
 from jikimi.exchange.feedback import set_feedback
 from jikimi.store.exchange_models import ExchangeRecord
-from jikimi.store.models import Bank, BankContent, BankSignal, Match
+from jikimi.store.models import Bank, BankContent, BankFeatures, BankSignal, Match
 
 
 class Banks(Part):
@@ -106,6 +106,7 @@ class Banks(Part):
             session.execute(delete(ExchangeRecord).where(
                 ExchangeRecord.content_id.in_(select(BankContent.id).where(BankContent.bank_id == row.id))))
             session.execute(delete(BankSignal).where(BankSignal.bank_id == row.id))
+            session.execute(delete(BankFeatures).where(BankFeatures.bank_id == row.id))
             session.execute(delete(BankContent).where(BankContent.bank_id == row.id))
             self._log(session, actor, "bank_delete", f"bank:{row.id}", {"name": row.name, "contents": contents},
                       row.case_id)

@@ -57,7 +57,7 @@ class Scans(Part):
             matched = session.execute(
                 select(Item, func.count(Match.id), Content.kind)
                 .join(Match, Match.item_id == Item.id).outerjoin(Content, Content.sha256 == Item.sha256)
-                .where(Item.id.in_(posted_in(scan_id))).group_by(Item.id)
+                .where(Item.id.in_(posted_in(scan_id))).group_by(Item.id, Content.kind)
                 .options(selectinload(Item.matches).selectinload(Match.subject))
                 .order_by(Item.priority.desc(), Item.id).limit(RESULT_ROWS)).all()
             errors = session.execute(

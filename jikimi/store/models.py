@@ -47,6 +47,8 @@ class Bank(Base):
     is_allow: Mapped[bool] = mapped_column(Boolean, default=False)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))  # a victim's own known files
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # HMA's switch: the share of lookups (by a seeded coin flip) that this bank answers; 0 turns it off.
+    matching_enabled_ratio: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
     contents: Mapped[list[BankContent]] = relationship(back_populates="bank")
 
 
@@ -59,6 +61,8 @@ class BankContent(Base):
     kind: Mapped[str] = mapped_column(String(10))  # image | video | other
     label: Mapped[str] = mapped_column(Text)  # file name or import note
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # HMA's values: 1 enabled, 0 disabled, otherwise disabled until that Unix time.
+    disable_until_ts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     bank: Mapped[Bank] = relationship(back_populates="contents")
     signals: Mapped[list[BankSignal]] = relationship(back_populates="content")
 

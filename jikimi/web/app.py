@@ -26,7 +26,7 @@ from jikimi.web.render import done, is_api, language, page, respond
 from jikimi.web.password_checks import Busy, PasswordChecks
 from jikimi.web.security import SecurityHeaders
 from jikimi.web.scanning import ScanRunner
-from jikimi.web.views import admin, audit, banks, cases, media, review, scans, takedown, webhooks
+from jikimi.web.views import admin, audit, banks, cases, hma, media, review, scans, takedown, webhooks
 from jikimi.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
@@ -49,7 +49,7 @@ def create_app(ws: Workspace, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastA
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_error_handlers(app)
     _add_core_routes(app)
-    for module in (cases, scans, banks, review, media, admin, audit, takedown, webhooks):
+    for module in (cases, scans, banks, review, media, admin, audit, takedown, webhooks, hma):
         app.include_router(module.router)
     return app
 

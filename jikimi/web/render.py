@@ -38,10 +38,11 @@ def _message(context, stored: dict | None) -> str:
 
 
 _env.filters.update(reason=_reason, read_error=_read_error, message=_message)
+API_PREFIXES = ("/api/", "/h/", "/m/", "/c/")  # our JSON API and the HMA-compatible one
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith(API_PREFIXES)
 
 
 def language(request: Request) -> str:
