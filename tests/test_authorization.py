@@ -25,6 +25,7 @@ from jikimi.core.access import PERMISSIONS
 from jikimi.media.thumbnails import blurred_thumbnail
 from jikimi.scan import ScanOptions
 from jikimi.store.audit_models import AuditEntry
+from jikimi.store.job_models import Job
 from jikimi.store.models import (Bank, BankContent, Case, Content, ContentFace, Item, ItemLocator, Match, Scan,
                                  Subject)
 from jikimi.store.web_models import AllowedPath, ApiToken, CaseMember
@@ -42,7 +43,7 @@ PERSONAS = {
     "caseworker-as-viewer": ("caseworker", "viewer"),  # a caseworker elsewhere, only a viewer here
     "non-member": ("caseworker", None),
 }
-CASE_OBJECTS = ("{case_id}", "{item_id}", "{scan_id}", "{subject_id}", "{face_id}", "{bank_id}")
+CASE_OBJECTS = ("{case_id}", "{item_id}", "{scan_id}", "{subject_id}", "{face_id}", "{bank_id}", "{job_id}")
 BODY_WITH_CASE = {("POST", "/api/scans"), ("POST", "/scans"), ("POST", "/api/banks"), ("POST", "/banks")}
 
 
@@ -82,6 +83,9 @@ def populate(ws) -> None:
                                detail={}),
                          Match(item_id=item.id, kind="pdq", bank_id=bank.id, bank_content_id=known.id, distance=4,
                                detail={})])
+        session.add(Job(kind="evidence", status="complete", args={"items": [item.id], "lang": "ko"},
+                        result={"file": "missing.zip", "items": 1}, user_id=users["admin"].id, channel="web",
+                        case_id=first.id, done=1, cancel_requested=False))  # job 1, of case 1
         session.add(AllowedPath(path=str(ws.home.parent), added_by="setup"))
         session.flush()
         accounts.create_token(session, users["admin"], "matrix")

@@ -17,6 +17,7 @@ from jikimi.core.banks import Banks
 from jikimi.core.cases import Cases, Subjects
 from jikimi.core.custody import Custody
 from jikimi.core.evidence import Evidence, Takedown
+from jikimi.core.jobs import Jobs
 from jikimi.core.review import Review
 from jikimi.core.scans import Scans
 from jikimi.workspace import Workspace
@@ -24,7 +25,7 @@ from jikimi.workspace import Workspace
 
 class Jikimi:
     """One workspace, every operation: `jk.cases`, `jk.subjects`, `jk.scans`, `jk.review`,
-    `jk.banks`, `jk.evidence`, `jk.takedown`, `jk.custody`, `jk.accounts`."""
+    `jk.banks`, `jk.evidence`, `jk.takedown`, `jk.custody`, `jk.accounts`, `jk.jobs`."""
 
     def __init__(self, ws: Workspace):
         self.ws = ws
@@ -37,6 +38,7 @@ class Jikimi:
         self.takedown = Takedown(ws)
         self.custody = Custody(ws)
         self.accounts = Accounts(ws)
+        self.jobs = Jobs(ws)
 
 
 __all__ = ["Actor", "Jikimi", "NotAllowed", "NotFound", "PERMISSIONS"]
