@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from jikimi.errors import JikimiError
 from jikimi.web import auth, forms, uploads
 from jikimi.web.auth import Caller
-from jikimi.web.render import done, respond
+from jikimi.web.render import done, is_api, respond
 
 router = APIRouter()
 MAX_PACKAGE_BYTES = 4 * 1024**3  # a package holds the originals: videos make it large
@@ -44,6 +44,8 @@ def packages(request: Request, case_id: int, caller: Caller = Depends(auth.read)
 @router.get("/api/jobs/{job_id}", tags=["evidence"], summary="A background job: status, phase, done/total, ETA")
 def show_job(request: Request, job_id: int, caller: Caller = Depends(auth.read)):
     job = request.app.state.core.jobs.get(caller.actor, job_id)
+    if is_api(request):
+        return JSONResponse(job)  # the job itself: what the pages poll every second
     return respond(request, "job.html", {"job": job, "running": job["status"] in ("queued", "running")})
 
 
