@@ -303,7 +303,7 @@ def test_evidence_package_built_downloaded_read_and_verified(world, tmp_path):
         at = original.header_offset + 30 + len(original.filename) + len(original.extra) + original.file_size // 2
         tampered[at] ^= 0xFF
         broken = rhee.post("/api/evidence/verify", headers=api(rhee),
-                           files={"file": ("package.zip", bytes(tampered), "application/zip")}).json()
+                           files={"file": ("package.zip", bytes(tampered), "application/zip")}).json()["result"]
         assert broken["ok"] is False and broken["status"] == "not_intact" and broken["problems"]
         page = rhee.post("/evidence/verify?lang=ko", data={"csrf_token": csrf},
                          files={"file": ("package.zip", bytes(tampered), "application/zip")}).text

@@ -16,6 +16,7 @@ import threading
 import time
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from jikimi.core import Jikimi
 from jikimi.core.actor import Actor
@@ -66,7 +67,10 @@ class JobProgress(Progress):
 
     def _write_loop(self) -> None:
         while not self._stop.wait(PROGRESS_WRITE_SECONDS):
-            self._write()
+            try:
+                self._write()
+            except OperationalError:  # a busy database: the next second's write says the same
+                pass
 
     def _write(self) -> None:
         with self.core.ws.session() as session:
