@@ -37,6 +37,8 @@ from jikimi.store.web_models import AllowedPath
 RESUMABLE = ("interrupted", "cancelled")  # a scan in one of these goes on with `resume`
 UNFINISHED = ("queued", "running")
 PDF_NAME = "report.pdf"
+# The first files of a phase also pay for loading the models: no estimate from fewer than this.
+ETA_MIN_DONE = 3
 
 
 class Jobs(Part):
@@ -219,7 +221,7 @@ def job_json(job: Job, now: datetime | None = None) -> dict:
 
 def eta_seconds(job: Job, now: datetime) -> int | None:
     """Time left in the current phase at the rate it has gone so far (None until it can tell)."""
-    if not job.total or not job.done or job.phase_started_at is None:
+    if not job.total or job.done < ETA_MIN_DONE or job.phase_started_at is None:
         return None
     elapsed = (now.replace(tzinfo=None) - job.phase_started_at.replace(tzinfo=None)).total_seconds()
     return max(0, round(elapsed / job.done * (job.total - job.done)))
