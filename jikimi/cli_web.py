@@ -6,7 +6,10 @@ Registered by jikimi.cli (`app.add_typer(...)`); kept apart so the web stack loa
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -23,6 +26,8 @@ token_app = typer.Typer(help="API tokens for scripts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 
+WORKER_STOP_SECONDS = 60  # a scan stops at its next file; a long video may take a while
+
 
 
 @app.command()
@@ -33,6 +38,8 @@ def serve(
     forwarded_allow_ips: Annotated[str, typer.Option(
         help="Comma-separated addresses of the reverse proxies whose X-Forwarded-For/-Proto to trust. "
         "Default: none, so no client can choose the address its failed logins count against.")] = "",
+    worker: Annotated[bool, typer.Option(help="Also start one `jikimi worker` process for the scans and "
+                                              "evidence packages asked for on the web.")] = True,
 ) -> None:
     """Serve the web app on this workspace: cases, scans, banks, the review queue."""
     import uvicorn
@@ -41,7 +48,14 @@ def serve(
 
     ws = open_workspace()
     typer.echo(f"Jikimi on http://{host}:{port}/ (workspace {ws.home}); stop with Ctrl-C", err=True)
-    uvicorn.Server(server_config(create_app(ws), host, port, forwarded_allow_ips)).run()
+    # The worker is a process of its own: a server restart neither stops nor loses its scan.
+    process = subprocess.Popen([sys.executable, "-m", "jikimi", "worker"]) if worker else None
+    try:
+        uvicorn.Server(server_config(create_app(ws), host, port, forwarded_allow_ips)).run()
+    finally:
+        if process is not None:
+            process.terminate()  # the running scan is recorded as interrupted; the next worker resumes it
+            process.wait(WORKER_STOP_SECONDS)
 
 
 def server_config(app, host: str, port: int, forwarded_allow_ips: str = ""):
@@ -54,6 +68,27 @@ def server_config(app, host: str, port: int, forwarded_allow_ips: str = ""):
     trusted = [ip.strip() for ip in forwarded_allow_ips.split(",") if ip.strip()]
     return uvicorn.Config(app, host=host, port=port, proxy_headers=bool(trusted),
                           forwarded_allow_ips=trusted or "", server_header=False, log_level="warning")
+
+
+@app.command("worker")
+def worker_command(
+    once: Annotated[bool, typer.Option("--once", help="Run the queued jobs, then exit.")] = False,
+) -> None:
+    """Run the scans and evidence packages asked for on the web, one at a time, as the user who asked.
+
+    Start as many as the machine can take (each scan also uses a process per core). On start
+    it resumes the jobs a stopped worker left behind.
+    """
+    from jikimi.core.worker import Worker, stop_on_signals
+
+    jk, _ = core()
+    stop = threading.Event()
+    stop_on_signals(stop)
+    typer.echo(f"Jikimi worker {os.getpid()} on {jk.ws.home}; stop with Ctrl-C", err=True)
+    try:
+        Worker(jk).run(once=once, stop=stop)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
 
 
 @user_app.command("add")

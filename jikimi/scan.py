@@ -90,13 +90,41 @@ class Progress:
 
 def effective_status(scan: Scan) -> str:
     """A scan whose process died (SIGKILL, power loss) still says running: call it interrupted."""
-    if scan.status == "running" and scan.host == socket.gethostname() and not _alive(scan.pid):
+    if scan.status == "running" and scan.host == socket.gethostname() and not process_alive(scan.pid):
         return "interrupted"
     return scan.status
 
 
 def start_scan(ws: Workspace, source: Path, options: ScanOptions, progress: Progress = Progress(),
                on_start: Callable[[int], None] = lambda _: None) -> int:
+    scan_id, bank_ids = _create(ws, source, options, "running")
+    on_start(scan_id)
+    _run(ws, scan_id, source.resolve(), options, bank_ids, progress)
+    return scan_id
+
+
+def queue_scan(ws: Workspace, source: Path, options: ScanOptions) -> int:
+    """Record a scan for a worker to run (`run_queued_scan`): the web answers at once with its id."""
+    return _create(ws, source, options, "queued")[0]
+
+
+def run_queued_scan(ws: Workspace, scan_id: int, progress: Progress = Progress()) -> int:
+    """Run a queued scan in this process; of two workers only one gets it."""
+    with ws.session() as session:
+        scan = session.get(Scan, scan_id)
+        if scan is None:
+            raise WorkspaceError(f"no scan with id {scan_id}: see `jikimi scans`")
+        options = ScanOptions.from_json(scan.options)
+        bank_ids = _bank_ids(session, options.banks)
+        claimed = session.execute(update(Scan).where(Scan.id == scan_id, Scan.status == "queued").values(
+            status="running", pid=os.getpid(), host=socket.gethostname(), started_at=utcnow())).rowcount
+        if not claimed:
+            raise JikimiError(f"scan {scan_id} was started by another process")
+    _run(ws, scan_id, Path(scan.source), options, bank_ids, progress)
+    return scan_id
+
+
+def _create(ws: Workspace, source: Path, options: ScanOptions, status: str) -> tuple[int, set[int] | None]:
     source = source.resolve()
     ws.refuse_as_source(source)
     source_kind = open_source(source, options.limits).kind  # a source that cannot open makes no scan
@@ -104,16 +132,15 @@ def start_scan(ws: Workspace, source: Path, options: ScanOptions, progress: Prog
         bank_ids = _bank_ids(session, options.banks)
         if options.case_id is not None:
             get_case(session, options.case_id)
-        scan = Scan(source=str(source), source_kind=source_kind, status="running", options=options.to_json(),
-                    pid=os.getpid(), host=socket.gethostname(), case_id=options.case_id)
+        running = status == "running"
+        scan = Scan(source=str(source), source_kind=source_kind, status=status, options=options.to_json(),
+                    pid=os.getpid() if running else None, host=socket.gethostname() if running else None,
+                    case_id=options.case_id)
         session.add(scan)
         session.flush()
-        scan_id = scan.id
-        AuditLog(session, ws.home).append("scan", f"scan:{scan_id}", {"source": str(source), "kind": source_kind},
+        AuditLog(session, ws.home).append("scan", f"scan:{scan.id}", {"source": str(source), "kind": source_kind},
                                           case_id=options.case_id, actor=options.started_by)
-    on_start(scan_id)
-    _run(ws, scan_id, source, options, bank_ids, progress)
-    return scan_id
+        return scan.id, bank_ids
 
 
 def resume_scan(ws: Workspace, scan_id: int, progress: Progress = Progress(), jobs: int | None = None,
@@ -494,7 +521,7 @@ def _bank_ids(session: Session, names: list[str] | None) -> set[int] | None:
     return None if names is None else {get_bank(session, name).id for name in names}
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:

@@ -26,6 +26,7 @@ from jikimi.core.access import PERMISSIONS
 from jikimi.media.thumbnails import blurred_thumbnail
 from jikimi.scan import ScanOptions
 from jikimi.store.audit_models import AuditEntry
+from jikimi.store.job_models import Job
 from jikimi.store.models import (Bank, BankContent, Case, Content, ContentFace, Item, ItemLocator, Match, Scan,
                                  Subject, SubjectTemplate)
 from jikimi.store.takedown_models import Notice, NoticeItem
@@ -46,7 +47,8 @@ PERSONAS = {
     "caseworker-as-viewer": ("caseworker", "viewer"),  # a caseworker elsewhere, only a viewer here
     "non-member": ("caseworker", None),
 }
-CASE_OBJECTS = ("{case_id}", "{item_id}", "{scan_id}", "{subject_id}", "{face_id}", "{bank_id}", "{notice_id}")
+CASE_OBJECTS = ("{case_id}", "{item_id}", "{scan_id}", "{subject_id}", "{face_id}", "{bank_id}", "{notice_id}",
+                "{job_id}")
 BODY_WITH_CASE = {("POST", "/api/scans"), ("POST", "/scans"), ("POST", "/api/banks"), ("POST", "/banks")}
 
 
@@ -91,6 +93,9 @@ def populate(ws) -> None:
                                detail={}),
                          Match(item_id=item.id, kind="pdq", bank_id=bank.id, bank_content_id=known.id, distance=4,
                                detail={})])
+        session.add(Job(kind="evidence", status="complete", args={"items": [item.id], "lang": "ko"},
+                        result={"file": "missing.zip", "items": 1}, user_id=users["admin"].id, channel="web",
+                        case_id=first.id, done=1, cancel_requested=False))  # job 1, of case 1
         session.add(AllowedPath(path=str(ws.home.parent), added_by="setup"))
         reference = SubjectTemplate(subject_id=subject.id, embedding=b"-", photo_name="ref.jpg")  # a kept face
         session.add(reference)

@@ -2,6 +2,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import jikimi.store.audit_models  # noqa: F401  (each module registers its tables)
+import jikimi.store.job_models  # noqa: F401
 import jikimi.store.takedown_models  # noqa: F401
 import jikimi.store.web_models  # noqa: F401
 import jikimi.store.webhook_models  # noqa: F401

@@ -46,7 +46,7 @@ def wait_for_scan(client: httpx.Client, scan_id: int, seconds: float = 300) -> d
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         scan = client.get(f"/api/scans/{scan_id}").json()
-        if scan["scan"]["status"] != "running":
+        if scan["scan"]["status"] not in ("queued", "running"):
             return scan
         time.sleep(0.5)
     raise AssertionError(f"scan {scan_id} still running after {seconds} s")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -16,12 +20,37 @@ from jikimi import accounts
 from jikimi.web import create_app
 
 PASSWORD = "correct horse battery"
+REPO = Path(__file__).resolve().parent.parent
 ROLE_USERS = {"admin": "ada", "caseworker": "cora", "reviewer": "rhee", "viewer": "vic"}
 
 
 @contextmanager
-def serve(ws, **options):
-    """The app on 127.0.0.1 at a random port, in a thread; yields its base URL."""
+def worker(ws):
+    """A real `jikimi worker` process on the workspace, as `jikimi serve` starts one; yields it."""
+    env = {**os.environ, "JIKIMI_HOME": str(ws.home), "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "jikimi", "worker"], env=env, cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        process.stderr.close()
+
+
+@contextmanager
+def serve(ws, with_worker: bool = True, **options):
+    """The app on 127.0.0.1 at a random port, in a thread, with a worker process for its scans;
+    yields its base URL."""
+    if with_worker:
+        with worker(ws), serve(ws, with_worker=False, **options) as base:
+            yield base
+        return
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

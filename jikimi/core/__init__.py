@@ -17,6 +17,7 @@ from jikimi.core.banks import Banks
 from jikimi.core.cases import Cases, Subjects
 from jikimi.core.custody import Custody
 from jikimi.core.evidence import Evidence
+from jikimi.core.jobs import Jobs
 from jikimi.core.platform import Platform
 from jikimi.core.review import Review
 from jikimi.core.scans import Scans
@@ -28,7 +29,7 @@ from jikimi.workspace import Workspace
 
 class Jikimi:
     """One workspace, every operation: `jk.cases`, `jk.subjects`, `jk.scans`, `jk.review`,
-    `jk.banks`, `jk.evidence`, `jk.takedown`, `jk.custody`, `jk.accounts`."""
+    `jk.banks`, `jk.evidence`, `jk.takedown`, `jk.custody`, `jk.accounts`, `jk.jobs`."""
 
     def __init__(self, ws: Workspace):
         self.ws = ws
@@ -44,6 +45,7 @@ class Jikimi:
         self.settings = Settings(ws)
         self.webhooks = Webhooks(ws)
         self.platform = Platform(ws)
+        self.jobs = Jobs(ws)
 
 
 __all__ = ["Actor", "Jikimi", "NotAllowed", "NotFound", "PERMISSIONS"]

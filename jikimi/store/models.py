@@ -184,7 +184,7 @@ class Scan(Base):
     source: Mapped[str] = mapped_column(Text)
     source_kind: Mapped[str | None] = mapped_column(String(20))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20))  # running | interrupted | complete | failed
+    status: Mapped[str] = mapped_column(String(20))  # queued | running | interrupted | cancelled | complete | failed
     pid: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str | None] = mapped_column(String(200))
     options: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -25,23 +25,22 @@ from jikimi.web.forms import body as _body, flag as _flag, safe_next as _safe_ne
 from jikimi.web.render import done, is_api, language, page, respond
 from jikimi.web.password_checks import Busy, PasswordChecks
 from jikimi.web.security import SecurityHeaders
-from jikimi.web.scanning import ScanRunner
-from jikimi.web.views import admin, audit, banks, cases, hma, media, review, scans, takedown, webhooks
+from jikimi.web.uploads import UploadTooLarge
+from jikimi.web.views import admin, audit, banks, cases, evidence, hma, media, review, scans, takedown, webhooks
 from jikimi.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
-MAX_UPLOAD_BYTES = 2 * 1024**3  # a large Telegram export ZIP; raise it behind a proxy if needed
 PUBLIC_PATHS = ("/healthz", "/login", "/static")
 
 
-def create_app(ws: Workspace, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+def create_app(ws: Workspace, max_upload_bytes: int = scans.MAX_SOURCE_BYTES,
+               max_package_bytes: int = evidence.MAX_PACKAGE_BYTES) -> FastAPI:
     app = FastAPI(title="Jikimi", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None,
-                  max_body_size=max_upload_bytes,
                   description="Cases, scans, banks and the review queue of one Jikimi workspace. "
                   "Authenticate with `Authorization: Bearer <token>` (`jikimi token create NAME`).")
     app.state.ws = ws
     app.state.core = Jikimi(ws)
-    app.state.scans = ScanRunner(app.state.core)
+    app.state.max_upload_bytes, app.state.max_package_bytes = max_upload_bytes, max_package_bytes
     app.state.reveals = review.RevealGrants()
     app.state.password_checks = PasswordChecks()
     app.add_middleware(BodyLimit)
@@ -49,7 +48,7 @@ def create_app(ws: Workspace, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastA
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_error_handlers(app)
     _add_core_routes(app)
-    for module in (cases, scans, banks, review, media, admin, audit, takedown, webhooks, hma):
+    for module in (cases, scans, banks, review, media, admin, audit, evidence, takedown, webhooks, hma):
         app.include_router(module.router)
     return app
 
@@ -183,6 +182,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WorkspaceError)
     def not_found(request: Request, exc: WorkspaceError) -> Response:
         return _problem(request, 404, str(exc), exc.message)
+
+    @app.exception_handler(UploadTooLarge)
+    def too_large(request: Request, exc: UploadTooLarge) -> Response:
+        return _problem(request, 413, str(exc))
 
     @app.exception_handler(JikimiError)
     def refused(request: Request, exc: JikimiError) -> Response:

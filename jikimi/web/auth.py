@@ -70,9 +70,12 @@ class Caller:
 class Need:
     """A route dependency: an authenticated caller with `permission`, and a CSRF check on writes."""
 
-    def __init__(self, permission: str):
+    def __init__(self, permission: str, streamed: bool = False):
         assert permission in PERMISSIONS
         self.permission = permission
+        # An upload streamed to disk (`web.uploads`) checks a form's CSRF field itself, before
+        # any file byte is written: reading the form here would first spool the whole body.
+        self.streamed = streamed
 
     async def __call__(self, request: Request) -> Caller:
         caller = authenticate(request)
@@ -84,12 +87,20 @@ class Need:
         if not caller.can(self.permission):
             raise Forbidden.coded("refusal.role", role=messages.message(f"role.{caller.user.role}"))
         if request.method in UNSAFE and caller.csrf is not None:
-            await check_csrf(request, caller.csrf)
+            if self.streamed and CSRF_HEADER not in request.headers and is_multipart(request):
+                request.state.csrf_expected = caller.csrf
+            else:
+                await check_csrf(request, caller.csrf)
         return caller
 
 
 read, review, manage, admin, lookup, curate = (Need(p) for p in ("read", "review", "manage", "admin", "lookup",
                                                                    "curate"))
+read_upload, manage_upload = Need("read", streamed=True), Need("manage", streamed=True)
+
+
+def is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
 
 
 def authenticate(request: Request) -> Caller | None:

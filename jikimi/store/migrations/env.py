@@ -3,6 +3,7 @@
 from alembic import context
 
 import jikimi.store.audit_models  # noqa: F401  (registers the audit_log table)
+import jikimi.store.job_models  # noqa: F401  (registers the jobs table)
 import jikimi.store.takedown_models  # noqa: F401  (registers the takedown tables)
 import jikimi.store.web_models  # noqa: F401  (registers the web accounts tables)
 import jikimi.store.webhook_models  # noqa: F401  (registers the webhook tables)

@@ -1,7 +1,7 @@
 """Triage reasons as a code with parameters, so each reader gets their language
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-30 15:40:00.000000
 
 Existing English reasons are read back into codes (their shapes are fixed by jikimi/triage.py);
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0011'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
