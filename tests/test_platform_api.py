@@ -39,7 +39,7 @@ def api(tmp_path_factory):
     with ws.session() as session:
         for role in ("admin", "caseworker", "viewer"):
             user = accounts.add_user(session, f"{role}-1", role, PASSWORD)
-            tokens[role] = accounts.create_token(session, user, "platform")
+            tokens[role] = accounts.create_token(session, user, "platform", scopes=("lookup", "curate"))
     with serve(ws) as base:
         clients = {}
         for role, token in tokens.items():
