@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 
 from jikimi import banks as bank_store
-from jikimi.core.access import Access, NotFound
+from jikimi.core.access import Access, NotFound, allows
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
 from jikimi.errors import JikimiError
@@ -125,7 +125,9 @@ class Banks(Part):
 
 
 def _may_change(access: Access, case_id: int | None, allow: bool) -> None:
+    """Workspace-wide and allow banks: an admin's, or an admin's token scoped to curate them."""
     if allow or case_id is None:
-        access.require_admin("change workspace-wide and allow banks")
+        if not allows(access.actor, "curate"):
+            access.require_admin("change workspace-wide and allow banks")
         return
     access.case(case_id, "manage")
