@@ -28,8 +28,8 @@ def from_decision(session: Session, item_id: int, verdict: str, actor: str) -> l
     state = VERDICT_FEEDBACK.get(verdict)
     if state is None:
         return []
-    records = session.scalars(select(ExchangeRecord).join(Match, Match.bank_content_id == ExchangeRecord.content_id)
-                              .where(Match.item_id == item_id).distinct()).all()
+    matched = select(Match.bank_content_id).where(Match.item_id == item_id)  # IN, not DISTINCT: PostgreSQL
+    records = session.scalars(select(ExchangeRecord).where(ExchangeRecord.content_id.in_(matched))).all()  # cannot compare JSON
     for record in records:
         set_feedback(record, state, actor)
     return [r.content_id for r in records]
