@@ -28,8 +28,9 @@ def from_decision(session: Session, item_id: int, verdict: str, actor: str) -> l
     state = VERDICT_FEEDBACK.get(verdict)
     if state is None:
         return []
-    matched = select(Match.bank_content_id).where(Match.item_id == item_id)  # IN, not DISTINCT: PostgreSQL
-    records = session.scalars(select(ExchangeRecord).where(ExchangeRecord.content_id.in_(matched))).all()  # cannot compare JSON
+    # IN rather than a DISTINCT join: PostgreSQL cannot compare the records' JSON columns.
+    matched = select(Match.bank_content_id).where(Match.item_id == item_id)
+    records = session.scalars(select(ExchangeRecord).where(ExchangeRecord.content_id.in_(matched))).all()
     for record in records:
         set_feedback(record, state, actor)
     return [r.content_id for r in records]
