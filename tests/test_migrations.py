@@ -10,6 +10,14 @@ import jikimi.store.exchange_models  # noqa: F401
 from jikimi.store.models import Base
 
 
+# Indexes the models create on one database only (an expression on SQLite's JSON functions).
+SQLITE_ONLY_INDEXES = {"ix_item_locators_chat"}
+
+
 def test_migrations_build_exactly_the_models(ws):
     with ws.engine.connect() as connection:
-        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        if connection.dialect.name != "sqlite":
+            differences = [d for d in differences
+                           if not (d[0] == "add_index" and d[1].name in SQLITE_ONLY_INDEXES)]
+        assert differences == []

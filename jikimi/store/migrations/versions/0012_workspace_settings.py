@@ -21,7 +21,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=60), nullable=False),
     sa.Column('value', sa.Integer(), nullable=False),
     sa.Column('updated_by', sa.String(length=200), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
     if op.get_context().dialect.name == 'sqlite':
