@@ -101,3 +101,15 @@ def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium driven by Playwright (tests never download a browser)."""
+    from test_web_browser import ARGS, CHROMIUM
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from test_web_browser import ARGS, ARTIFACTS, CHROMIUM
+from test_web_browser import ARTIFACTS, CHROMIUM
 from test_web_support import PASSWORD, ROLE_USERS, add_role_users, serve
 
 GROUP_PHOTO = Path("/work/shared/data/faces/groups/2008_002506.jpg")  # three faces, all large enough
@@ -21,14 +21,6 @@ VIEWPORTS = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-
-
-@pytest.fixture
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("device", VIEWPORTS)

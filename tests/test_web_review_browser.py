@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from jikimi.core import Actor, Jikimi
-from test_web_browser import ARGS, ARTIFACTS, CHROMIUM
+from test_web_browser import ARTIFACTS, CHROMIUM
 from test_web_review_lists import build_world
 from test_web_support import PASSWORD, ROLE_USERS, serve
 
@@ -32,14 +32,6 @@ TALLEST_TH = """() => Math.max(0, ...[...document.querySelectorAll('th')].filter
                 / parseFloat(style.lineHeight);
   return lines;
 }))"""
-
-
-@pytest.fixture
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def log_in(context, base: str, name: str, lang: str):

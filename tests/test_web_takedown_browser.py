@@ -14,7 +14,7 @@ import pytest
 
 from jikimi.core import Actor, Jikimi
 from test_evidence import reviewed_case
-from test_web_browser import ARGS, ARTIFACTS, CHROMIUM
+from test_web_browser import ARTIFACTS, CHROMIUM
 from test_web_support import PASSWORD, ROLE_USERS, add_role_users, serve
 from test_web_takedown import smtp_server  # noqa: F401 (a fixture)
 
@@ -22,14 +22,6 @@ sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
                                 reason="Debian's chromium is not installed")
 LAPTOP, PHONE = {"width": 1366, "height": 768}, {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser, base: str, user: str, viewport: dict, errors: list[str]):
