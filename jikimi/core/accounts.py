@@ -174,14 +174,6 @@ class Accounts(Part):
             session.delete(row)
             return {"removed": path_id}
 
-    def allowed_path(self, actor: Actor, path_id: int) -> Path:
-        with self._open(actor) as (session, access):
-            access.require("manage")
-            row = session.get(AllowedPath, path_id)
-            if row is None:
-                raise NotFound("that server path is not allowed for scanning: ask an admin")
-            return Path(row.path)
-
     def set_preferences(self, actor: Actor, prefs: dict) -> dict:
         """The review display options (grayscale, small pictures) of the actor's own account."""
         with self._open(actor) as (session, _):
