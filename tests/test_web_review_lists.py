@@ -7,13 +7,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from conftest import jpeg_bytes, picture
-from jikimi import keys
+from jikimi import clock, keys
 from jikimi.media.thumbnails import blurred_thumbnail
 from jikimi.store.audit_models import AuditEntry
 from jikimi.store.models import (Bank, BankContent, Case, Content, ContentFace, Decision, Item, ItemLocator, Match,
@@ -187,7 +187,7 @@ def test_lists_filter_page_and_export_csv_that_is_logged(world):
     assert "2쪽 중 2쪽" in page and 'rel="prev"' in page and 'rel="next"' not in page
     oldest = ids["sexual"][0]  # the file's name on the page, not "item:N"
     assert f"파일 <strong>{oldest - 1}.jpg · 딥페이크 방</strong>" in page and f">item:{oldest}<" not in page
-    today = utcnow().astimezone().date().isoformat()
+    today = datetime.now(clock.workspace_zone()).date().isoformat()  # days are the workspace's (Seoul's)
     assert ada.get("/api/audit", params={"since": today, "until": today, "action": "reveal"}).json()["pager"]["total"] == 3
     assert ada.get("/api/audit", params={"until": "2020-01-01"}).json()["pager"]["total"] == 0
     assert ada.get("/api/audit", params={"since": "yesterday"}).status_code == 400
