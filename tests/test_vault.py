@@ -12,7 +12,7 @@ from jikimi.store import sealed
 from jikimi.store.models import Content
 from jikimi.store.vault import THUMBNAIL_MARK, VaultFileDamaged
 from jikimi.workspace import Workspace
-from tests.conftest import picture, save_jpeg
+from conftest import picture, save_jpeg
 
 
 def test_ingest_stores_once_read_only_and_verifies(ws):
