@@ -35,11 +35,15 @@ def prepare(home, sample):
 
 
 def report_without_ids(home, scan_id):
+    """The report without database row ids: a resumed scan stores rows in another order."""
     report = json.loads(run(home, "report", scan_id, "--format", "json").stdout)
     for item in report["items"]:
         del item["id"]
         for match in item["matches"]:
             del match["target_id"]
+            match.pop("face_id", None)
+        for face in item.get("faces", []):
+            del face["id"]
     return report["items"]
 
 
