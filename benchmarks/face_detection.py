@@ -316,7 +316,7 @@ def print_embedded(pictures: list[Picture], analyzers: dict) -> None:
 
 def print_sweep(pictures: list[Picture]) -> None:
     """The chosen detector at other score thresholds: recall against false boxes."""
-    print(f"\n| YuNet 960x540, min score | >=32 | 24-32 | extra boxes/probe | false boxes/faceless picture |")
+    print("\n| YuNet 960x540, min score | >=32 | 24-32 | extra boxes/probe | false boxes/faceless picture |")
     print("|---|---|---|---|---|")
     for threshold in SWEEP_SCORES:
         kept = {id(p): [b for b in p.found[SWEEP] if b.score >= threshold] for p in pictures}

@@ -28,61 +28,18 @@ import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fuzz_inputs import FuzzCase, fuzz_export, fuzz_folder, fuzz_zip, seed_media  # noqa: E402
+from process_memory import TreePeaks  # noqa: E402
 from jikimi.reports import render  # noqa: E402
 from jikimi.reports.data import scan_report  # noqa: E402
 from jikimi.workspace import Workspace  # noqa: E402
 
 WORKER_TARGET_BYTES = 1.5 * 1024**3  # issue 10's target for one worker
-
-
-class TreePeaks:
-    """The highest VmHWM of each process under `root`, sampled every 50 ms."""
-
-    def __init__(self, root: int) -> None:
-        self.root, self.peaks = root, {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            for pid in _tree(self.root):
-                try:
-                    status = Path(f"/proc/{pid}/status").read_text()
-                except OSError:
-                    continue
-                for line in status.splitlines():
-                    if line.startswith("VmHWM:"):
-                        self.peaks[pid] = max(self.peaks.get(pid, 0), int(line.split()[1]) * 1024)
-
-
-def _tree(root: int) -> list[int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-    found, frontier = [root], [root]
-    while frontier:
-        frontier = [pid for pid, parent in parents.items() if parent in frontier]
-        found += frontier
-    return found
 
 
 def scan(home: Path, case: FuzzCase, jobs: int, timeout: float) -> dict:

@@ -28,7 +28,6 @@ import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -36,6 +35,8 @@ import matplotlib.cbook
 import numpy as np
 from PIL import Image
 from skimage import data
+
+from process_memory import TreeMemory  # benchmarks/ is on the path when run as a script
 
 from jikimi import cases
 from jikimi.scan import ScanOptions, start_scan
@@ -64,44 +65,6 @@ def make_photos(folder: Path, size: tuple[int, int], count: int, rng: random.Ran
         scene.paste(person.resize((side * person.width // person.height, side)),
                     (rng.randint(0, size[0] - side), rng.randint(0, size[1] - side)))
         scene.save(folder / f"{i:04}.jpg", "JPEG", quality=rng.randint(70, 92))
-
-
-class TreeMemory:
-    """Peak total RSS of this process and all its descendants."""
-
-    def __init__(self) -> None:
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.peak = max(self.peak, _tree_rss(os.getpid()))
-
-
-def _tree_rss(root: int) -> int:
-    parents, rss = {}, {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-                parents[int(entry)], rss[int(entry)] = int(fields[1]), int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-            except (OSError, IndexError):
-                continue
-    total, frontier = rss.get(root, 0), [root]
-    while frontier:
-        children = [pid for pid, parent in parents.items() if parent in frontier]
-        total += sum(rss.get(pid, 0) for pid in children)
-        frontier = children
-    return total
 
 
 def ours(folder: Path, home: Path, jobs: int) -> tuple[float, int]:

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline_throughput import TreeMemory  # benchmarks/ is on the path when run as a script
+from process_memory import TreeMemory  # benchmarks/ is on the path when run as a script
 
 from jikimi import banks
 from jikimi.demo.sample_export import build_sample_export
