@@ -62,8 +62,11 @@ def comparable(report: dict) -> dict:
     return items
 
 
-def many_pictures_zip(count: int = 120) -> bytes:
-    """Distinct public-domain crops, so a scan of them takes a while (each is new to the workspace)."""
+def many_pictures_zip(count: int = 600) -> bytes:
+    """Distinct public-domain crops, so a scan of them takes a while (each is new to the workspace).
+
+    Enough that a fast many-core machine is still scanning when the cancel, read back once a
+    second, reaches the worker: 120 were all done first on CI."""
     buffer = io.BytesIO()
     pictures = [picture(name) for name in ("astronaut", "coffee", "chelsea", "rocket")]
     with zipfile.ZipFile(buffer, "w") as archive:
