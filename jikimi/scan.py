@@ -313,12 +313,20 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
             .where(Item.scan_id == scan_id, Item.done.is_(False))
             .order_by(Item.first_ordinal)
         ).all()
+        reused = session.execute(  # items of the case's earlier scans this scan met again
+            select(Item.id, Item.sha256)
+            .where(Item.id.in_(select(ItemLocator.item_id).where(ItemLocator.scan_id == scan_id)),
+                   Item.scan_id != scan_id, Item.done.is_(True), Item.error.is_(None), Item.sha256.is_not(None))
+            .order_by(Item.id)
+        ).all()
     pending = [(item_id, sha) for item_id, sha, _ in rows]
     known = {sha for _, sha, is_known in rows if is_known}
-    progress.phase("Hashing and matching", len(pending))
+    progress.phase("Hashing and matching", len(pending) + len(reused))
     to_hash = [(item_id, sha) for item_id, sha in pending if sha not in known]
     with _BatchedSession(ws, COMMIT_EVERY_SECONDS / 4) as session:
         writer = _ResultWriter(session, matcher, subjects, names, own, ws, progress)
+        for item_id, sha in reused:
+            writer.rematch(item_id, sha)
         for item_id, sha in pending:
             if sha in known:
                 writer.write(item_id, sha, None)
@@ -369,31 +377,61 @@ class _ResultWriter:
         if content.kind == "other" and content.error is None and _posted_as_media(item):
             item.error = "not a readable image or video, although it was posted as one"
         features = signals.local_features if signals else None  # a content hashed by an earlier scan has none
-        found = self.matcher.match(session, content, features) if content.error is None else []
-        banks = self.matcher.banks
-        allow = sorted({banks[f.bank_id].name for f in found if banks[f.bank_id].is_allow})
+        found, allow = self._found(content, features)
         if allow:  # known harmless (e.g. her own public photos): neither hashes nor faces are reported
             item.allowed_by = ", ".join(allow)
-            found = []
-        else:
-            # Only a confident match reaches another case's team: a merely possible one could put
-            # a stranger's picture in front of another victim's case workers (docs/faces.md).
-            found += [f for f in self.subjects.match(content)
-                      if f.subject_id in self.own or f.detail["level"] == "confident"]
-        rows = [_match_row(item_id, f) for f in found]
-        session.add_all(rows)
-        if rows:  # the webhook event is committed with the matches, or not at all
-            outbox.match_created(session, item.scan_id, item.scan.case_id, item_id, rows)
-        result = triage(
-            [FaceMatch(self.names[f.subject_id], f.distance, f.detail["threshold"], f.detail["level"])
-             for f in found if f.kind == "face"],
-            [(banks[f.bank_id].name, f.kind, f.distance) for f in found if f.kind != "face"],
-            (content.nudity or {}).get("max_exposed", 0.0),
-        )
-        item.priority, item.reason, item.reason_message = result.priority, result.reason, result.message
+        self._add(item, found)
         item.done = True
         self.progress.advance()
         session.maybe_commit()
+
+    def rematch(self, item_id: int, sha256: str) -> None:
+        """Match an item an earlier scan of the case found against today's subjects and banks:
+        a subject enrolled since (or a bank grown since) is found in it too. Only new matches are
+        added, so a resume may run this again; its decisions, if any, stand."""
+        item = self.session.get(Item, item_id)
+        content = self.session.get(Content, sha256)
+        if content is not None and item.allowed_by is None:
+            found, _ = self._found(content, None)
+            had = {_match_key(m) for m in item.matches}
+            self._add(item, [f for f in found if _match_key(f) not in had])
+        self.progress.advance()
+        self.session.maybe_commit()
+
+    def _found(self, content: Content, features: bytes | None) -> tuple[list[Found], list[str]]:
+        """What the content matches, and the allow banks that clear it (then nothing else counts)."""
+        if content.error is not None:
+            return [], []
+        found = self.matcher.match(self.session, content, features)
+        banks = self.matcher.banks
+        allow = sorted({banks[f.bank_id].name for f in found if banks[f.bank_id].is_allow})
+        if allow:
+            return [], allow
+        # Only a confident match reaches another case's team: a merely possible one could put
+        # a stranger's picture in front of another victim's case workers (docs/faces.md).
+        return found + [f for f in self.subjects.match(content)
+                        if f.subject_id in self.own or f.detail["level"] == "confident"], []
+
+    def _add(self, item: Item, found: list[Found]) -> None:
+        """Store the item's new matches (with their webhook event) and triage it on all its matches."""
+        rows = [_match_row(item.id, f) for f in found]
+        if item.done and not rows:
+            return
+        earlier = list(item.matches) if item.done else []
+        self.session.add_all(rows)
+        if rows:  # the webhook event is committed with the matches, or not at all
+            outbox.match_created(self.session, item.scan_id, item.scan.case_id, item.id, rows)
+        banks, other = self.matcher.banks, messages.message("subject.other_case")
+        every = [*earlier, *found]
+        content = self.session.get(Content, item.sha256) if item.sha256 else None
+        result = triage(
+            [FaceMatch(self.names.get(m.subject_id, other), m.distance, m.detail["threshold"], m.detail["level"])
+             for m in every if m.kind == "face"],
+            [(banks[m.bank_id].name if m.bank_id in banks else m.bank.name, m.kind, m.distance)
+             for m in every if m.kind != "face"],
+            ((content.nudity if content else None) or {}).get("max_exposed", 0.0),
+        )
+        item.priority, item.reason, item.reason_message = result.priority, result.reason, result.message
 
     def _store_content(self, sha256: str, signals: ContentSignals) -> Content:
         """The content's signals; face embeddings are encrypted, bound to their row."""
@@ -424,6 +462,14 @@ def _posted_as_media(item: Item) -> bool:
         or locator.fields.get("media_type") in MEDIA_TYPES
         for locator in item.locators
     )
+
+
+def _match_key(match: Found | Match) -> tuple:
+    """What makes a match the same one again: a subject is matched once per item (by its best face)."""
+    if match.kind == "face":
+        return ("face", match.subject_id)
+    content_id = match.content_id if isinstance(match, Found) else match.bank_content_id
+    return (match.kind, match.bank_id, content_id)
 
 
 def _match_row(item_id: int, found: Found) -> Match:
