@@ -17,6 +17,7 @@ from jikimi.core.banks import Banks
 from jikimi.core.cases import Cases, Subjects
 from jikimi.core.custody import Custody
 from jikimi.core.evidence import Evidence
+from jikimi.core.items import Items
 from jikimi.core.jobs import Jobs
 from jikimi.core.platform import Platform
 from jikimi.core.review import Review
@@ -46,6 +47,7 @@ class Jikimi:
         self.webhooks = Webhooks(ws)
         self.platform = Platform(ws)
         self.jobs = Jobs(ws)
+        self.items = Items(ws)
 
 
 __all__ = ["Actor", "Jikimi", "NotAllowed", "NotFound", "PERMISSIONS"]

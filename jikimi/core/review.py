@@ -241,7 +241,7 @@ class Review(Part):
                              "scan_id": item.scan_id if access.sees(item.scan.case_id) else None,
                              "chat": first.get("chat"), "path": first.get("path"), "posts": len(item.locators),
                              "face_matched": bool(faces), "thumbnail": f"/media/thumbs/{item_id}"})
-            chats = _chats(session, access.visible_cases(), filters)
+            chats = recent_chats(session, access.visible_cases(), filters)
             return {"filters": filters, "items": rows, "pager": pager, "chats": chats, "tiers": TIERS,
                     "verdicts": VERDICTS, "can_review": allows(actor, "review")}
 
@@ -398,7 +398,7 @@ class Review(Part):
                 raise NotFound(str(e)) from None
 
 
-def _chats(session: Session, visible: set[int] | None, filters: dict) -> list[str]:
+def recent_chats(session: Session, visible: set[int] | None, filters: dict) -> list[str]:
     """Chats to choose from in the filter menu: those of the workspace's latest posts that the
     reader may see (of the chosen case or scan). Reading every post's chat would cost a full
     pass over the posts; the chat filter itself takes any name."""
