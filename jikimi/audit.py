@@ -31,7 +31,7 @@ from sqlalchemy import Text, false, func, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jikimi import keys
+from jikimi import keys, messages
 from jikimi.errors import JikimiError
 from jikimi.store.audit_models import CANONICAL_JSON, AuditEntry
 from jikimi.store.models import utcnow
@@ -136,7 +136,17 @@ class VerifyResult:
     ok: bool
     checked: int  # entries read, up to and including the first bad one
     first_bad_seq: int | None
-    reason: str
+    reason: str  # in English, for the CLI and the JSON API
+    message: dict | None = None  # the same as a code and parameters (jikimi.messages), for the web
+
+    @classmethod
+    def intact(cls, checked: int) -> VerifyResult:
+        return cls(True, checked, None, messages.english("log.intact", {"count": checked}),
+                   messages.message("log.intact", count=checked))
+
+    @classmethod
+    def damaged(cls, checked: int, seq: int, problem: dict) -> VerifyResult:
+        return cls(False, checked, seq, messages.english(problem["code"], problem["params"]), problem)
 
 
 class AuditLog:
@@ -278,9 +288,7 @@ def verify(
         problem = _link_problem(entry, expected_seq, prev_hash)
         if problem:
             bad_seq, reason = problem
-            return _first_forged(unconfirmed, public_key, checked) or VerifyResult(
-                False, checked, bad_seq, reason
-            )
+            return _first_forged(unconfirmed, public_key, checked) or VerifyResult.damaged(checked, bad_seq, reason)
         unconfirmed.append((entry.seq, entry.entry_hash, entry.signature))
         if every_signature or entry.seq % CHECKPOINT_EVERY == 0:
             if not _signed(public_key, entry.entry_hash, entry.signature):
@@ -289,7 +297,7 @@ def verify(
         expected_seq, prev_hash = entry.seq + 1, entry.entry_hash
     if unconfirmed and not _signed(public_key, entry.entry_hash, entry.signature):
         return _first_forged(unconfirmed, public_key, checked)
-    return VerifyResult(True, checked, None, f"{checked} entries intact")
+    return VerifyResult.intact(checked)
 
 
 def verify_excerpt(
@@ -307,15 +315,14 @@ def verify_excerpt(
         entry = LogRow.of(item)
         checked += 1
         if entry.seq <= last_seq:
-            reason = f"entry {entry.seq} is out of order (after entry {last_seq})"
-            return VerifyResult(False, checked, entry.seq, reason)
+            reason = messages.message("log.out_of_order_after", seq=entry.seq, last=last_seq)
+            return VerifyResult.damaged(checked, entry.seq, reason)
         if compute_hash(entry) != entry.entry_hash:
-            reason = f"entry {entry.seq} was altered: its contents do not match its hash"
-            return VerifyResult(False, checked, entry.seq, reason)
+            return VerifyResult.damaged(checked, entry.seq, messages.message("log.altered", seq=entry.seq))
         if not _signed(public_key, entry.entry_hash, entry.signature):
-            return VerifyResult(False, checked, entry.seq, _forged_reason(entry.seq))
+            return VerifyResult.damaged(checked, entry.seq, _forged_reason(entry.seq))
         last_seq = entry.seq
-    return VerifyResult(True, checked, None, f"{checked} entries intact")
+    return VerifyResult.intact(checked)
 
 
 def _as_public_key(public_key: Ed25519PublicKey | bytes) -> Ed25519PublicKey:
@@ -324,18 +331,15 @@ def _as_public_key(public_key: Ed25519PublicKey | bytes) -> Ed25519PublicKey:
     return public_key
 
 
-def _link_problem(entry: LogRow, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:
+def _link_problem(entry: LogRow, expected_seq: int, prev_hash: str) -> tuple[int, dict] | None:
     if entry.seq > expected_seq:
-        return expected_seq, f"entry {expected_seq} is missing (the next entry is {entry.seq})"
+        return expected_seq, messages.message("log.missing", seq=expected_seq, next=entry.seq)
     if entry.seq < expected_seq:
-        return entry.seq, f"entry {entry.seq} is out of order (expected {expected_seq})"
+        return entry.seq, messages.message("log.out_of_order", seq=entry.seq, expected=expected_seq)
     if compute_hash(entry) != entry.entry_hash:
-        return entry.seq, f"entry {entry.seq} was altered: its contents do not match its hash"
+        return entry.seq, messages.message("log.altered", seq=entry.seq)
     if entry.prev_hash != prev_hash:
-        return entry.seq, (
-            f"entry {entry.seq} does not follow entry {entry.seq - 1}: "
-            "an entry was removed, inserted or reordered"
-        )
+        return entry.seq, messages.message("log.not_following", seq=entry.seq, previous=entry.seq - 1)
     return None
 
 
@@ -344,12 +348,12 @@ def _first_forged(
 ) -> VerifyResult | None:
     for seq, entry_hash, signature in unconfirmed:
         if not _signed(public_key, entry_hash, signature):
-            return VerifyResult(False, checked, seq, _forged_reason(seq))
+            return VerifyResult.damaged(checked, seq, _forged_reason(seq))
     return None
 
 
-def _forged_reason(seq: int) -> str:
-    return f"entry {seq} is not signed by this workspace's key: it was forged or re-hashed"
+def _forged_reason(seq: int) -> dict:
+    return messages.message("log.forged", seq=seq)
 
 
 def _signed(public_key: Ed25519PublicKey, entry_hash: str, signature: bytes | None) -> bool:

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from jikimi import keys
+from jikimi import keys, messages
 from jikimi.audit import GENESIS_HASH
 from jikimi.errors import JikimiError
 from jikimi.store.audit_models import CANONICAL_JSON, AuditEntry
@@ -95,13 +95,18 @@ def sign_head(session: Session, home: Path) -> HeadReceipt:
 
 def signature_problem(receipt: HeadReceipt, public_key: Ed25519PublicKey) -> str | None:
     """Why the receipt is not the signature of `public_key`, or None."""
+    problem = signature_problem_message(receipt, public_key)
+    return messages.english(problem["code"], problem["params"]) if problem else None
+
+
+def signature_problem_message(receipt: HeadReceipt, public_key: Ed25519PublicKey) -> dict | None:
+    """`signature_problem` as a code and parameters (jikimi.messages)."""
     if receipt.key_fingerprint != keys.fingerprint(public_key):
-        return (f"the receipt was signed by key {receipt.key_fingerprint}, not by this workspace's key "
-                f"{keys.fingerprint(public_key)}: the workspace keys were replaced, or the receipt is not ours")
+        return messages.message("receipt.other_key", signer=receipt.key_fingerprint, own=keys.fingerprint(public_key))
     try:
         public_key.verify(bytes.fromhex(receipt.signature), receipt.signed_bytes())
     except InvalidSignature:
-        return "the receipt's signature is not valid: the receipt was altered or forged"
+        return messages.message("receipt.forged")
     return None
 
 
@@ -111,18 +116,21 @@ def witness_problem(session: Session, receipt: HeadReceipt, public_key: Ed25519P
     With the chain intact (checked separately), entry `seq` having the receipt's hash means
     entries 1..seq are exactly the ones the receipt was signed over.
     """
-    problem = signature_problem(receipt, public_key)
+    problem = witness_problem_message(session, receipt, public_key)
+    return messages.english(problem["code"], problem["params"]) if problem else None
+
+
+def witness_problem_message(session: Session, receipt: HeadReceipt, public_key: Ed25519PublicKey) -> dict | None:
+    """`witness_problem` as a code and parameters (jikimi.messages)."""
+    problem = signature_problem_message(receipt, public_key)
     if problem or receipt.seq == 0:
         return problem
-    when = f"the receipt of {receipt.time} vouches for entry {receipt.seq}"
     stored = session.scalar(select(AuditEntry.entry_hash).where(AuditEntry.seq == receipt.seq))
     if stored is None:
         last = session.scalar(select(func.max(AuditEntry.seq))) or 0
-        return (f"the log ends at entry {last}, but {when}: entries were cut from the end, or the database "
-                "was replaced by an older or empty copy")
+        return messages.message("receipt.log_cut", last=last, time=receipt.time, seq=receipt.seq)
     if stored != receipt.entry_hash:
-        return (f"entry {receipt.seq} is not the one {when}: the log was rolled back to an older copy and "
-                "written again since")
+        return messages.message("receipt.rolled_back", seq=receipt.seq, time=receipt.time)
     return None
 
 

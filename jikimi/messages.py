@@ -66,6 +66,70 @@ MESSAGES = {
     "enrol.no_hash_consent": "hashing known images needs consent to it",
     "subject.not_enrolled": "no enrolled subject with id %(id)s",
     "subject.confirm_label": "type the subject's name exactly to confirm the removal",
+    # The custody log's chain (jikimi/audit.py) and head receipts (jikimi/audit_heads.py)
+    "log.intact": "%(count)s entries intact",
+    "log.missing": "entry %(seq)s is missing (the next entry is %(next)s)",
+    "log.out_of_order": "entry %(seq)s is out of order (expected %(expected)s)",
+    "log.out_of_order_after": "entry %(seq)s is out of order (after entry %(last)s)",
+    "log.altered": "entry %(seq)s was altered: its contents do not match its hash",
+    "log.not_following": "entry %(seq)s does not follow entry %(previous)s: an entry was removed, inserted or reordered",
+    "log.forged": "entry %(seq)s is not signed by this workspace's key: it was forged or re-hashed",
+    "receipt.other_key": "the receipt was signed by key %(signer)s, not by this workspace's key %(own)s: "
+                         "the workspace keys were replaced, or the receipt is not ours",
+    "receipt.forged": "the receipt's signature is not valid: the receipt was altered or forged",
+    "receipt.log_cut": "the log ends at entry %(last)s, but the receipt of %(time)s vouches for entry %(seq)s: "
+                       "entries were cut from the end, or the database was replaced by an older or empty copy",
+    "receipt.rolled_back": "entry %(seq)s is not the one the receipt of %(time)s vouches for: the log was rolled "
+                           "back to an older copy and written again since",
+    # What `jikimi evidence verify` and the web's verify page find wrong (jikimi/evidence/verify.py)
+    "verify.not_zip": "%(file)s is not a readable ZIP file (%(why)s)",
+    "verify.unsafe_name": "unsafe entry name %(name)s (absolute, or escaping with '..'): the package is rejected unread",
+    "verify.too_many_entries": "the ZIP has %(count)s entries, over the limit of %(limit)s: it was not read",
+    "verify.encrypted": "%(file)s is encrypted, which a Jikimi package never is: the package was not read",
+    "verify.compressed": "%(file)s is compressed (method %(method)s), but a Jikimi package stores every file "
+                         "uncompressed: it was made or altered by another tool, and was not unpacked (it may be a zip bomb)",
+    "verify.two_sizes": "%(file)s has two different sizes in the ZIP directory: the ZIP was altered, and was not read",
+    "verify.too_big": "%(file)s is %(size)s bytes, over the limit of %(limit)s for that file: it was not read",
+    "verify.overlap": "the ZIP's entries overlap or claim more bytes than the file holds, as in a zip bomb: it was not read",
+    "verify.duplicate": "%(file)s appears more than once in the ZIP",
+    "verify.damaged": "%(file)s: damaged or altered, it cannot be read back intact (%(why)s)",
+    "verify.missing": "%(file)s is missing from the package",
+    "verify.signature": "manifest.sig: the signature does not match manifest.json: the manifest was altered, "
+                        "or it was signed with another key",
+    "verify.key_not_named": "public_key.pem is not the key named in manifest.json",
+    "verify.key_not_pem": "public_key.pem is not a PEM public key: the signature cannot be checked",
+    "verify.key_not_ed25519": "public_key.pem is not an Ed25519 key: the signature cannot be checked",
+    "verify.manifest_not_json": "manifest.json is not valid JSON (%(why)s)",
+    "verify.manifest_not_format": "manifest.json is not a %(format)s manifest",
+    "verify.manifest_malformed": "manifest.json is malformed: %(problem)s",
+    "verify.shape.public_key": "public_key is not a string",
+    "verify.shape.files": "files is not a table of names and hashes",
+    "verify.shape.items": "items is not a list",
+    "verify.shape.item": "an item lacks its file, sha256, md5 or size",
+    "verify.shape.custody_log": "custody_log has no list of entries",
+    "verify.sums_line": "SHA256SUMS: line %(line)s is not a checksum line: SHA256SUMS was altered",
+    "verify.sums_unknown": "SHA256SUMS: line %(line)s names %(file)s, which is not in the package",
+    "verify.sums_wrong": "SHA256SUMS: line %(line)s has the wrong SHA-256 for %(file)s (the file itself matches the "
+                         "signed manifest): SHA256SUMS was altered",
+    "verify.altered_sums": "%(file)s: its SHA-256 does not match SHA256SUMS: the file was altered",
+    "verify.unlisted": "%(file)s is not listed in SHA256SUMS: it was added or renamed after the package was made",
+    "verify.altered_manifest": "%(file)s: its SHA-256 does not match the signed manifest: the file was altered",
+    "verify.original_missing": "item %(item)s: its original %(file)s is missing from the package",
+    "verify.original_altered": "%(file)s (item %(item)s): the original does not match the SHA-256, MD5 and size "
+                               "recorded in the manifest: it was altered",
+    "verify.not_in_manifest": "%(file)s is not part of the signed manifest",
+    "verify.log_malformed": "custody log in manifest.json: an entry is incomplete or malformed",
+    "verify.log": "custody log: %(problem)s",
+    "verify.no_receipt": "custody log: the package carries no valid signed head receipt (%(why)s)",
+    "verify.receipt": "custody log: head receipt: %(problem)s",
+    "verify.after_head": "custody log: entry %(seq)s is after the recorded head %(head)s",
+    "verify.report_no_key": "%(file)s does not state the fingerprint of the key that signed the package",
+    "verify.report_other_key": "%(file)s shows key fingerprint %(shown)s, but the manifest was signed by key "
+                               "%(fingerprint)s: the package was re-signed with another key",
+    "verify.layout": "the ZIP structure was altered at byte %(offset)s (%(region)s), outside the checked file contents",
+    "verify.region.directory": "in the ZIP directory",
+    "verify.region.before_first": "before the first file",
+    "verify.region.entry": "in the entry of %(file)s",
 }
 
 # What a read error says in other languages, by its code (jikimi/error_codes.py).

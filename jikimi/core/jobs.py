@@ -161,7 +161,8 @@ class Jobs(Part):
             access.require("read")
         own = keys.fingerprint(keys.public_key(self.ws.home))
         report = verify_package(path, own)
-        return {"ok": report.ok, "status": report.status, "problems": report.problems, "items": report.items,
+        return {"ok": report.ok, "status": report.status, "problems": report.problems,
+                "problem_messages": report.problem_messages, "items": report.items,
                 "log_entries": report.log_entries, "key_fingerprint": report.key_fingerprint,
                 "workspace_fingerprint": own, "this_workspace": report.ok and report.key_fingerprint == own,
                 "summary": report.summary}

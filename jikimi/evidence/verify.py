@@ -9,7 +9,8 @@ the SHA-256, MD5 and size in the manifest; every custody-log entry and the signe
 receipt against the same key; that both reports state the fingerprint of that key; and
 finally the ZIP as a whole, rebuilt from its files and compared byte for byte (see
 `layout`). A problem names the file, item or log entry that was altered, in a sentence a
-police officer can act on.
+police officer can act on, kept as a code and parameters (`jikimi.messages`) so the web says it
+in the reader's language.
 
 A valid signature only proves the package was made with the key enclosed in it; anyone can
 make a key. As with Sigstore's and Certificate Transparency's pinned keys, trust comes from
@@ -36,9 +37,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from jikimi import keys
+from jikimi import keys, messages
 from jikimi.audit import LogRow, verify_excerpt
-from jikimi.audit_heads import HeadReceipt, ReceiptError, signature_problem
+from jikimi.audit_heads import HeadReceipt, ReceiptError, signature_problem_message
 from jikimi.evidence import layout
 from jikimi.limits import MAX_ZIP_ENTRIES
 
@@ -65,12 +66,17 @@ EXIT_STATUS = {"trusted": 0, "not_intact": 1, "unpinned": 3, "other_key": 4}
 @dataclass
 class PackageReport:
     ok: bool  # intact: every file, hash, signature and log entry is as the enclosed key signed it
-    problems: list[str]
+    problem_messages: list[dict]  # each a code and parameters (jikimi.messages)
     items: int = 0
     log_entries: int = 0
     key_fingerprint: str | None = None  # of the key that signed the manifest (`keys.fingerprint`)
     head: dict | None = None  # the signed head receipt of the custody log the package carries
     trusted_fingerprint: str | None = None  # the key the verifier trusts (--key), when given
+
+    @property
+    def problems(self) -> list[str]:
+        """The problems in English, for the CLI and the JSON API."""
+        return [messages.render_message(p, "en") for p in self.problem_messages]
 
     @property
     def status(self) -> str:
@@ -106,7 +112,7 @@ class PackageReport:
 class _Read:
     digests: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # name -> sha256, md5, size
     small: dict[str, bytes] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)
 
 
 def verify_package(path: Path, trusted_fingerprint: str | None = None) -> PackageReport:
@@ -120,20 +126,19 @@ def _verify(path: Path) -> PackageReport:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as e:
-        return _report([f"{path.name} is not a readable ZIP file ({e})"])
+        return _report([_problem("verify.not_zip", file=path.name, why=str(e))])
     with archive, tempfile.TemporaryFile() as rebuilt:
         infos = archive.infolist()
         unsafe = [i.filename for i in infos if not _safe_name(i.filename)]
         if unsafe:
-            return _report([f"unsafe entry name {name!r} (absolute, or escaping with '..'): "
-                            "the package is rejected unread" for name in unsafe[:10]])
+            return _report([_problem("verify.unsafe_name", name=repr(name)) for name in unsafe[:10]])
         refusal = _hostile_shape(path, infos)
         if refusal:
             return _report([refusal])
         read = _read_members(archive, infos, rebuilt)
         problems = read.problems
         missing = [name for name in REQUIRED if name not in read.digests]
-        problems += [f"{name} is missing from the package" for name in missing if not _damaged(name, problems)]
+        problems += [_problem("verify.missing", file=name) for name in missing if not _damaged(name, problems)]
         if layout.MANIFEST in read.small and layout.SIGNATURE in read.small and layout.PUBLIC_KEY in read.small:
             key, key_problem = _load_key(read.small[layout.PUBLIC_KEY])
             if key_problem:
@@ -144,13 +149,12 @@ def _verify(path: Path) -> PackageReport:
                 signed = True
             except InvalidSignature:
                 signed = False
-                problems.append("manifest.sig: the signature does not match manifest.json: the manifest "
-                                "was altered, or it was signed with another key")
+                problems.append(_problem("verify.signature"))
             manifest, manifest_problem = _parse_manifest(read.small[layout.MANIFEST])
             if manifest_problem:
                 return _report(problems + [manifest_problem], fingerprint=fingerprint)
             if manifest["public_key"] != _raw(key).hex():
-                problems.append("public_key.pem is not the key named in manifest.json")
+                problems.append(_problem("verify.key_not_named"))
             problems += _check_sums(read, _vouched(manifest, read) if signed else set())
             problems += _check_manifest_files(manifest, read)
             log_problems, log_entries, head = _check_custody_log(manifest, key)
@@ -162,7 +166,7 @@ def _verify(path: Path) -> PackageReport:
         return _report(problems)
 
 
-def _hostile_shape(path: Path, infos: list[zipfile.ZipInfo]) -> str | None:
+def _hostile_shape(path: Path, infos: list[zipfile.ZipInfo]) -> dict | None:
     """Why the ZIP cannot be a Jikimi package and must not be read at all, or None.
 
     A package is written stored (see `layout`), so no entry ever needs inflating: a
@@ -171,21 +175,20 @@ def _hostile_shape(path: Path, infos: list[zipfile.ZipInfo]) -> str | None:
     most once, and the rebuilt copy is no bigger than the package.
     """
     if len(infos) > MAX_PACKAGE_ENTRIES:
-        return f"the ZIP has {len(infos):,} entries, over the limit of {MAX_PACKAGE_ENTRIES:,}: it was not read"
+        return _problem("verify.too_many_entries", count=f"{len(infos):,}", limit=f"{MAX_PACKAGE_ENTRIES:,}")
     for info in infos:
         name = info.filename
         if info.flag_bits & 0x1:
-            return f"{name} is encrypted, which a Jikimi package never is: the package was not read"
+            return _problem("verify.encrypted", file=name)
         if info.compress_type != zipfile.ZIP_STORED:
-            return (f"{name} is compressed (method {info.compress_type}), but a Jikimi package stores every file "
-                    "uncompressed: it was made or altered by another tool, and was not unpacked (it may be a zip bomb)")
+            return _problem("verify.compressed", file=name, method=info.compress_type)
         if info.file_size != info.compress_size:
-            return f"{name} has two different sizes in the ZIP directory: the ZIP was altered, and was not read"
+            return _problem("verify.two_sizes", file=name)
         limit = SMALL_MEMBER_LIMITS.get(name)
         if limit is not None and info.file_size > limit:
-            return f"{name} is {info.file_size:,} bytes, over the limit of {limit:,} for that file: it was not read"
+            return _problem("verify.too_big", file=name, size=f"{info.file_size:,}", limit=f"{limit:,}")
     if sum(info.compress_size for info in infos) > os.path.getsize(path):
-        return "the ZIP's entries overlap or claim more bytes than the file holds, as in a zip bomb: it was not read"
+        return _problem("verify.overlap")
     return None
 
 
@@ -200,7 +203,7 @@ def _read_members(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], rebuil
     """Hash every member once, and write it into the rebuilt copy while at it."""
     read = _Read()
     counts = Counter(i.filename for i in infos)
-    read.problems += [f"{name} appears more than once in the ZIP" for name, count in sorted(counts.items()) if count > 1]
+    read.problems += [_problem("verify.duplicate", file=name) for name, count in sorted(counts.items()) if count > 1]
     with layout.open_writer(rebuilt) as copy:
         for info in infos:
             try:
@@ -213,21 +216,21 @@ def _read_members(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], rebuil
                         digests = layout.add_stream(copy, info.filename, layout.pieces(member), info.file_size)
                 read.digests[info.filename] = digests
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError, OSError) as e:
-                read.problems.append(f"{info.filename}: damaged or altered, it cannot be read back intact ({e})")
+                read.problems.append(_problem("verify.damaged", file=info.filename, why=str(e)))
     return read
 
 
-def _damaged(name: str, problems: list[str]) -> bool:
-    return any(p.startswith(f"{name}:") for p in problems)
+def _damaged(name: str, problems: list[dict]) -> bool:
+    return any(p["code"] == "verify.damaged" and p["params"]["file"] == name for p in problems)
 
 
-def _load_key(pem: bytes) -> tuple[Ed25519PublicKey | None, str | None]:
+def _load_key(pem: bytes) -> tuple[Ed25519PublicKey | None, dict | None]:
     try:
         key = serialization.load_pem_public_key(pem)
     except ValueError:
-        return None, "public_key.pem is not a PEM public key: the signature cannot be checked"
+        return None, _problem("verify.key_not_pem")
     if not isinstance(key, Ed25519PublicKey):
-        return None, "public_key.pem is not an Ed25519 key: the signature cannot be checked"
+        return None, _problem("verify.key_not_ed25519")
     return key, None
 
 
@@ -235,35 +238,35 @@ def _raw(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def _parse_manifest(data: bytes) -> tuple[dict, str | None]:
+def _parse_manifest(data: bytes) -> tuple[dict, dict | None]:
     try:
         manifest = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        return {}, f"manifest.json is not valid JSON ({str(e)[:200]})"
+        return {}, _problem("verify.manifest_not_json", why=str(e)[:200])
     if not isinstance(manifest, dict) or manifest.get("format") != layout.FORMAT:
-        return {}, f"manifest.json is not a {layout.FORMAT} manifest"
+        return {}, _problem("verify.manifest_not_format", format=layout.FORMAT)
     shape = _shape_problem(manifest)
-    return (manifest, None) if shape is None else ({}, f"manifest.json is malformed: {shape}")
+    return (manifest, None) if shape is None else ({}, _problem("verify.manifest_malformed", problem=shape))
 
 
-def _shape_problem(manifest: dict) -> str | None:
+def _shape_problem(manifest: dict) -> dict | None:
     """What the later checks rely on, checked once: a hostile manifest gets a sentence, not a crash."""
     if not isinstance(manifest.get("public_key"), str):
-        return "public_key is not a string"
+        return _problem("verify.shape.public_key")
     files = manifest.get("files")
     if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-        return "files is not a table of names and hashes"
+        return _problem("verify.shape.files")
     items = manifest.get("items")
     if not isinstance(items, list):
-        return "items is not a list"
+        return _problem("verify.shape.items")
     for item in items:
         if not (isinstance(item, dict) and isinstance(item.get("file"), str) and isinstance(item.get("sha256"), str)
                 and isinstance(item.get("md5"), str) and type(item.get("size")) is int):
-            return "an item lacks its file, sha256, md5 or size"
+            return _problem("verify.shape.item")
     log = manifest.get("custody_log")
     if not (isinstance(log, dict) and isinstance(log.get("entries"), list)
             and all(isinstance(e, dict) for e in log["entries"])):
-        return "custody_log has no list of entries"
+        return _problem("verify.shape.custody_log")
     return None
 
 
@@ -275,7 +278,7 @@ def _vouched(manifest: dict, read: _Read) -> set[str]:
     return proven | {layout.MANIFEST, layout.SIGNATURE}
 
 
-def _check_sums(read: _Read, vouched: set[str]) -> list[str]:
+def _check_sums(read: _Read, vouched: set[str]) -> list[dict]:
     """Check SHA256SUMS; a line that disagrees with a file the signature vouches for blames SHA256SUMS."""
     if layout.SUMS not in read.small:
         return []
@@ -283,47 +286,44 @@ def _check_sums(read: _Read, vouched: set[str]) -> list[str]:
     for number, line in enumerate(read.small[layout.SUMS].decode("utf-8", "replace").splitlines(), 1):
         match = SUMS_LINE.match(line)
         if not match:
-            problems.append(f"SHA256SUMS: line {number} is not a checksum line: SHA256SUMS was altered")
+            problems.append(_problem("verify.sums_line", line=number))
             continue
         digest, name = match.groups()
         listed.add(name)
         if name not in read.digests:
             if not _damaged(name, read.problems):
-                problems.append(f"SHA256SUMS: line {number} names {name}, which is not in the package")
+                problems.append(_problem("verify.sums_unknown", line=number, file=name))
         elif read.digests[name][0] != digest:
             if name in vouched:
-                problems.append(f"SHA256SUMS: line {number} has the wrong SHA-256 for {name} (the file itself "
-                                "matches the signed manifest): SHA256SUMS was altered")
+                problems.append(_problem("verify.sums_wrong", line=number, file=name))
             else:
-                problems.append(f"{name}: its SHA-256 does not match SHA256SUMS: the file was altered")
+                problems.append(_problem("verify.altered_sums", file=name))
     unlisted = sorted(set(read.digests) - listed - {layout.SUMS})
-    problems += [f"{name} is not listed in SHA256SUMS: it was added or renamed after the package was made"
-                 for name in unlisted]
+    problems += [_problem("verify.unlisted", file=name) for name in unlisted]
     return problems
 
 
-def _check_manifest_files(manifest: dict, read: _Read) -> list[str]:
+def _check_manifest_files(manifest: dict, read: _Read) -> list[dict]:
     problems, expected = [], {layout.MANIFEST, layout.SIGNATURE, layout.SUMS}
     for name, digest in manifest.get("files", {}).items():
         expected.add(name)
         if name in read.digests and read.digests[name][0] != digest:
-            problems.append(f"{name}: its SHA-256 does not match the signed manifest: the file was altered")
+            problems.append(_problem("verify.altered_manifest", file=name))
     for item in manifest.get("items", []):
         name = item.get("file")
         expected.add(name)
         if name not in read.digests:
             if not _damaged(str(name), read.problems):
-                problems.append(f"item {item.get('item_id')}: its original {name} is missing from the package")
+                problems.append(_problem("verify.original_missing", item=str(item.get("item_id")), file=str(name)))
             continue
         sha256, md5, size = read.digests[name]
         if (sha256, md5, size) != (item.get("sha256"), item.get("md5"), item.get("size")):
-            problems.append(f"{name} (item {item.get('item_id')}): the original does not match the SHA-256, "
-                            "MD5 and size recorded in the manifest: it was altered")
-    problems += [f"{name} is not part of the signed manifest" for name in sorted(set(read.digests) - expected)]
+            problems.append(_problem("verify.original_altered", file=name, item=str(item.get("item_id"))))
+    problems += [_problem("verify.not_in_manifest", file=name) for name in sorted(set(read.digests) - expected)]
     return problems
 
 
-def _check_custody_log(manifest: dict, key: Ed25519PublicKey) -> tuple[list[str], int, dict | None]:
+def _check_custody_log(manifest: dict, key: Ed25519PublicKey) -> tuple[list[dict], int, dict | None]:
     """Check every entry of the excerpt, and the signed head receipt taken when it was exported."""
     log = manifest["custody_log"]
     entries = log["entries"]
@@ -332,21 +332,21 @@ def _check_custody_log(manifest: dict, key: Ed25519PublicKey) -> tuple[list[str]
                        e["prev_hash"], e["entry_hash"], bytes.fromhex(e["signature"])) for e in entries]
         result = verify_excerpt(rows, key)
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
-        return ["custody log in manifest.json: an entry is incomplete or malformed"], len(entries), None
-    problems = [] if result.ok else [f"custody log: {result.reason}"]
+        return [_problem("verify.log_malformed")], len(entries), None
+    problems = [] if result.ok else [_problem("verify.log", problem=result.message)]
     try:
         head = HeadReceipt.from_json(log.get("head"))
     except ReceiptError as e:
-        return problems + [f"custody log: the package carries no valid signed head receipt ({e})"], len(rows), None
-    receipt_problem = signature_problem(head, key)
+        return problems + [_problem("verify.no_receipt", why=str(e))], len(rows), None
+    receipt_problem = signature_problem_message(head, key)
     if receipt_problem:
-        problems.append(f"custody log: head receipt: {receipt_problem}")
+        problems.append(_problem("verify.receipt", problem=receipt_problem))
     if rows and rows[-1].seq > head.seq:
-        problems.append(f"custody log: entry {rows[-1].seq} is after the recorded head {head.seq}")
+        problems.append(_problem("verify.after_head", seq=rows[-1].seq, head=head.seq))
     return problems, len(rows), head.to_json()
 
 
-def _check_reports_name_the_key(path: Path, infos: list[zipfile.ZipInfo], fingerprint: str) -> list[str]:
+def _check_reports_name_the_key(path: Path, infos: list[zipfile.ZipInfo], fingerprint: str) -> list[dict]:
     """Both reports must state the fingerprint of the key that signed the manifest.
 
     Otherwise a package re-signed with another key could keep a report that shows the centre's
@@ -361,11 +361,10 @@ def _check_reports_name_the_key(path: Path, infos: list[zipfile.ZipInfo], finger
             start, end = _data_range(data, by_name[name])
             stated = found(data, start, end)
             if not stated:
-                problems.append(f"{name} does not state the fingerprint of the key that signed the package")
+                problems.append(_problem("verify.report_no_key", file=name))
             elif stated != {fingerprint}:
                 shown = ", ".join(sorted(stated - {fingerprint}))
-                problems.append(f"{name} shows key fingerprint {shown}, but the manifest was signed by key "
-                                f"{fingerprint}: the package was re-signed with another key")
+                problems.append(_problem("verify.report_other_key", file=name, shown=shown, fingerprint=fingerprint))
     return problems
 
 
@@ -395,7 +394,7 @@ def _pdf_markers(data: mmap.mmap, start: int, end: int) -> set[str]:
     return found
 
 
-def _check_layout(path: Path, rebuilt, infos: list[zipfile.ZipInfo], directory_start: int) -> list[str]:
+def _check_layout(path: Path, rebuilt, infos: list[zipfile.ZipInfo], directory_start: int) -> list[dict]:
     """Compare the package with the ZIP rebuilt from its own files, byte for byte."""
     rebuilt.seek(0)
     offset = 0
@@ -404,22 +403,25 @@ def _check_layout(path: Path, rebuilt, infos: list[zipfile.ZipInfo], directory_s
             a, b = original.read(layout.CHUNK_BYTES), rebuilt.read(layout.CHUNK_BYTES)
             if a != b:
                 where = offset + next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-                return [f"the ZIP structure was altered at byte {where} ({_region(where, infos, directory_start)}), "
-                        "outside the checked file contents"]
+                return [_problem("verify.layout", offset=where, region=_region(where, infos, directory_start))]
             if not a:
                 return []
             offset += len(a)
 
 
-def _region(offset: int, infos: list[zipfile.ZipInfo], directory_start: int) -> str:
+def _region(offset: int, infos: list[zipfile.ZipInfo], directory_start: int) -> dict:
     if offset >= directory_start:
-        return "in the ZIP directory"
+        return _problem("verify.region.directory")
     before = [i for i in infos if i.header_offset <= offset]
     if not before:
-        return "before the first file"
-    return f"in the entry of {max(before, key=lambda i: i.header_offset).filename}"
+        return _problem("verify.region.before_first")
+    return _problem("verify.region.entry", file=max(before, key=lambda i: i.header_offset).filename)
 
 
-def _report(problems: list[str], items: int = 0, log_entries: int = 0, fingerprint: str | None = None,
+def _problem(code: str, **params) -> dict:
+    return messages.message(code, **params)
+
+
+def _report(problems: list[dict], items: int = 0, log_entries: int = 0, fingerprint: str | None = None,
             head: dict | None = None) -> PackageReport:
     return PackageReport(not problems, problems, items, log_entries, fingerprint, head)

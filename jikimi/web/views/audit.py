@@ -31,7 +31,7 @@ def verify(request: Request, caller: Caller = Depends(auth.read)):
     core, actor = request.app.state.core, caller.actor
     result = core.custody.verify(actor)
     verified = {"ok": result.ok, "checked": result.checked, "first_bad_seq": result.first_bad_seq,
-                "reason": result.reason}
+                "reason": result.reason, "reason_message": result.message}
     if request.url.path.startswith("/api/"):
         return respond(request, "audit.html", verified)
     chosen = listing.filters(request, numbers=("case",), texts=("actor", "action", "since", "until"))
