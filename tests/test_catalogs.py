@@ -70,3 +70,21 @@ def test_compiled_catalog_matches_the_po_file(lang):
     stale = [m.id for m in entries(lang) if isinstance(m.id, str) and (shipped.get(m.id) is None
              or shipped[m.id].string != fresh.gettext(m.id))]
     assert not stale, f"{lang}: run `pybabel compile -d jikimi/web/locale`; stale: {stale[:5]}"
+
+
+def test_every_stored_message_has_korean_of_its_own():
+    """A code whose Korean is missing or still the English would show English on a Korean page."""
+    korean = {m.id: m.string for m in entries("ko")}
+    worded = [text for text in MESSAGES.values() if re.search(r"[A-Za-z]", re.sub(r"%\(\w+\)\.?\d*\w", "", text))]
+    same = [text for text in worded if korean.get(text) in (None, "", text)]
+    assert not same, same[:5]
+
+
+def test_every_problem_the_verifier_can_report_has_a_code():
+    """The verifier names its problems by code (jikimi/evidence/verify.py); an unknown one would crash it."""
+    from pathlib import Path
+
+    import jikimi.evidence.verify as verify
+
+    used = set(re.findall(r'_problem\("([\w.]+)"', Path(verify.__file__).read_text()))
+    assert len(used) > 40 and used <= set(MESSAGES), sorted(used - set(MESSAGES))

@@ -91,7 +91,7 @@ def world(tmp_path_factory):
                             files={"file": ("posted.zip", posted_zip(), "application/zip")})
         scan = wait_for_scan(cora, started.json()["id"])
         cora.cookies.set("jikimi_lang", "ko")
-        yield {"base": base, "cora": cora, "case": case, "scan": scan, "subject": subject.json()}
+        yield {"base": base, "cora": cora, "case": case, "scan": scan, "subject": subject.json(), "ws": ws}
         cora.close()
 
 
@@ -191,3 +191,36 @@ def test_times_are_shown_in_the_workspace_zone_with_its_name(monkeypatch):
     assert clock.local_and_utc(moment) == "2026-11-30 15:20:00 KST (2026-11-30 06:20:00 UTC)"
     monkeypatch.setenv(clock.ZONE_ENV, "Europe/Paris")
     assert clock.local(moment) == "2026-11-30 07:20 CET"
+
+
+def test_the_verify_page_names_what_was_altered_in_korean(world, tmp_path):
+    from jikimi.core import Actor, Jikimi
+
+    cora, case = world["cora"], world["case"]
+    package = Jikimi(world["ws"]).evidence.export(Actor.cli(), case["id"], [world["scan"]["matched"][0]["item_id"]],
+                                                   tmp_path / "package.zip")
+    flipped = bytearray(package.read_bytes())  # one byte of an original flipped: its CRC no longer agrees
+    with zipfile.ZipFile(package) as archive:
+        original = next(i for i in archive.infolist() if i.filename.startswith("originals/"))
+        flipped[original.header_offset + 30 + len(original.filename) + len(original.extra) + original.file_size // 2] ^= 0xFF
+        rewritten = io.BytesIO()  # the same original altered and the ZIP written again: CRCs agree, hashes do not
+        with zipfile.ZipFile(rewritten, "w", zipfile.ZIP_STORED) as copy:
+            for info in archive.infolist():
+                data = archive.read(info)
+                copy.writestr(info.filename, data[:-1] + bytes([data[-1] ^ 0xFF]) if info is original else data)
+    english = english_only_strings()
+    expected = {"flipped": [f"{original.filename}: 손상되었거나 변경되어 온전히 다시 읽을 수 없습니다"],
+                "rewritten": [f"{original.filename}: SHA-256이 SHA256SUMS와 일치하지 않습니다",
+                              "원본이 목록에 기록된 SHA-256, MD5, 크기와 일치하지 않습니다"]}
+    for name, data in (("flipped", bytes(flipped)), ("rewritten", rewritten.getvalue())):
+        answer = cora.post("/evidence/verify", data={"csrf_token": csrf_of(cora, "/evidence/verify")},
+                           files={"file": ("package.zip", data, "application/zip")})
+        assert answer.status_code == 200
+        shown = visible(answer.text)
+        assert "손상됨" in shown and all(sentence in shown for sentence in expected[name]), name
+        assert "CRC" not in shown  # the zip library's own words stay in the English report
+        assert_korean(answer.text, f"verify ({name})", english)
+    problems = cora.post("/api/evidence/verify", headers=api(cora),
+                         files={"file": ("package.zip", rewritten.getvalue(), "application/zip")}).json()["result"]
+    assert any("does not match the SHA-256, MD5 and size" in p for p in problems["problems"])  # the API keeps English
+    assert {"verify.altered_sums", "verify.original_altered"} <= {p["code"] for p in problems["problem_messages"]}
