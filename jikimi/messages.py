@@ -72,7 +72,8 @@ MESSAGES = {
     "log.out_of_order": "entry %(seq)s is out of order (expected %(expected)s)",
     "log.out_of_order_after": "entry %(seq)s is out of order (after entry %(last)s)",
     "log.altered": "entry %(seq)s was altered: its contents do not match its hash",
-    "log.not_following": "entry %(seq)s does not follow entry %(previous)s: an entry was removed, inserted or reordered",
+    "log.not_following":
+        "entry %(seq)s does not follow entry %(previous)s: an entry was removed, inserted or reordered",
     "log.forged": "entry %(seq)s is not signed by this workspace's key: it was forged or re-hashed",
     "receipt.other_key": "the receipt was signed by key %(signer)s, not by this workspace's key %(own)s: "
                          "the workspace keys were replaced, or the receipt is not ours",
@@ -83,14 +84,17 @@ MESSAGES = {
                            "back to an older copy and written again since",
     # What `jikimi evidence verify` and the web's verify page find wrong (jikimi/evidence/verify.py)
     "verify.not_zip": "%(file)s is not a readable ZIP file (%(why)s)",
-    "verify.unsafe_name": "unsafe entry name %(name)s (absolute, or escaping with '..'): the package is rejected unread",
+    "verify.unsafe_name":
+        "unsafe entry name %(name)s (absolute, or escaping with '..'): the package is rejected unread",
     "verify.too_many_entries": "the ZIP has %(count)s entries, over the limit of %(limit)s: it was not read",
     "verify.encrypted": "%(file)s is encrypted, which a Jikimi package never is: the package was not read",
     "verify.compressed": "%(file)s is compressed (method %(method)s), but a Jikimi package stores every file "
-                         "uncompressed: it was made or altered by another tool, and was not unpacked (it may be a zip bomb)",
+                         "uncompressed: it was made or altered by another tool, and was not unpacked "
+                         "(it may be a zip bomb)",
     "verify.two_sizes": "%(file)s has two different sizes in the ZIP directory: the ZIP was altered, and was not read",
     "verify.too_big": "%(file)s is %(size)s bytes, over the limit of %(limit)s for that file: it was not read",
-    "verify.overlap": "the ZIP's entries overlap or claim more bytes than the file holds, as in a zip bomb: it was not read",
+    "verify.overlap":
+        "the ZIP's entries overlap or claim more bytes than the file holds, as in a zip bomb: it was not read",
     "verify.duplicate": "%(file)s appears more than once in the ZIP",
     "verify.damaged": "%(file)s: damaged or altered, it cannot be read back intact (%(why)s)",
     "verify.missing": "%(file)s is missing from the package",
@@ -130,6 +134,53 @@ MESSAGES = {
     "verify.region.directory": "in the ZIP directory",
     "verify.region.before_first": "before the first file",
     "verify.region.entry": "in the entry of %(file)s",
+    # Errors the core raises that reach the web (jikimi/core/*.py)
+    "error.choose_items": "choose at least one item",
+    "error.bulk_max": "decide at most %(max)s items at once",
+    "error.not_her_without_face": "no face matched in this item, so it cannot be “not her”",
+    "error.nothing_to_undo": "there is no decision of yours on this item from the last few seconds to undo",
+    "notfound.reference": "subject %(id)s has no kept reference face",
+    "notfound.original": "item %(id)s has no stored original",
+    "notfound.thumbnail": "item %(id)s has no thumbnail",
+    "error.report_language": "evidence reports are written in %(languages)s, not %(lang)s",
+    "error.resume_status": "scan %(id)s is %(status)s: only an interrupted or cancelled scan can be resumed",
+    "error.nothing_to_cancel": "job %(id)s is %(status)s: there is nothing to cancel",
+    "error.scan_not_from_web": "scan %(id)s was not started from the web: stop it where it runs",
+    "notfound.scan_path": "that server path is not allowed for scanning: ask an admin",
+    "error.no_package": "job %(id)s has no finished evidence package",
+    "error.package_gone": "the package of job %(id)s is no longer on the server: build it again",
+    "notfound.job": "no job with id %(id)s",
+    "error.item_not_in_case": "item %(item)s does not belong to case %(case)s: scan it for the case "
+                              "or record a decision with `jikimi review %(item)s confirm --case %(case)s`",
+    "error.no_confirmed": "case %(case)s has no confirmed items: confirm them with `jikimi review ITEM confirm`, "
+                          "or name items with --item",
+    "error.no_original": "item %(id)s has no original to export (%(why)s)",
+    "error.case_role": "unknown case role %(role)s: use one of %(roles)s",
+    "notfound.member": "%(user)s is not a member of case %(case)s",
+    "error.name_user": "name the user",
+    "notfound.user": "no user named %(name)s",
+    "error.choose_host": "choose the host to send the notice to",
+    "error.setting_unknown": "unknown setting %(name)s",
+    "error.setting_number": "%(name)s must be a whole number",
+    "error.setting_range": "%(name)s must be between %(low)s and %(high)s",
+    "error.not_a_date": "%(text)s is not a date: write it as YYYY-MM-DD",
+    "error.role": "unknown role %(role)s: use one of %(roles)s",
+    "error.own_role": "you cannot change your own role: ask another admin",
+    "error.own_disable": "you cannot disable your own account",
+    "error.own_reset": "change your own password on your account page, not by a reset",
+    "error.path_absolute": "give an absolute path that exists on the server",
+    "error.path_allowed": "%(path)s is already allowed",
+    "notfound.allowed_path": "no allowed path with id %(id)s",
+    "notfound.token": "you have no token with id %(id)s",
+    "error.bank_name": "a bank needs a name",
+    "error.choose_files": "choose at least one file",
+    "error.bank_in_use": "bank %(bank)s has matches in scans: they would lose what they matched",
+    "status.running": "running",
+    "status.interrupted": "interrupted",
+    "status.complete": "complete",
+    "status.failed": "failed",
+    "status.queued": "waiting for a worker",
+    "status.cancelled": "cancelled",
 }
 
 # What a read error says in other languages, by its code (jikimi/error_codes.py).
@@ -181,6 +232,11 @@ def message(code: str, **params) -> dict:
     if code not in MESSAGES:
         raise KeyError(f"unknown message code {code!r}")
     return {"code": code, "params": params}
+
+
+def status(name: str) -> dict | str:
+    """A scan's or job's status as a parameter: its name in the reader's language when we have one."""
+    return message(f"status.{name}") if f"status.{name}" in MESSAGES else name
 
 
 def render(code: str, params: dict | None, lang: str) -> str:

@@ -224,3 +224,19 @@ def test_the_verify_page_names_what_was_altered_in_korean(world, tmp_path):
                          files={"file": ("package.zip", rewritten.getvalue(), "application/zip")}).json()["result"]
     assert any("does not match the SHA-256, MD5 and size" in p for p in problems["problems"])  # the API keeps English
     assert {"verify.altered_sums", "verify.original_altered"} <= {p["code"] for p in problems["problem_messages"]}
+
+
+def test_errors_from_the_core_are_korean_on_pages_and_english_in_the_api(world):
+    cora, case = world["cora"], world["case"]
+    english = english_only_strings()
+    csrf = csrf_of(cora, f"/cases/{case['id']}/evidence")
+    nothing = cora.post(f"/cases/{case['id']}/evidence", data={"csrf_token": csrf, "lang": "ko"})
+    assert nothing.status_code == 400 and f"사건 {case['id']}에 피해물로 확인된 항목이 없습니다" in nothing.text
+    assert "jikimi review" not in nothing.text  # no command-line advice on a page
+    assert_korean(nothing.text, "evidence without confirmed items", english)
+    none_chosen = cora.post("/review/bulk", data={"csrf_token": csrf, "verdict": "confirm"})
+    assert none_chosen.status_code == 400 and "항목을 하나 이상 고르세요" in none_chosen.text
+    assert_korean(none_chosen.text, "bulk decision without items", english)
+    by_api = cora.post(f"/api/cases/{case['id']}/evidence", headers=api(cora), json={"lang": "ko"}).json()
+    assert by_api["detail"].startswith(f"case {case['id']} has no confirmed items")
+    assert by_api["message"] == {"code": "error.no_confirmed", "params": {"case": case["id"]}}

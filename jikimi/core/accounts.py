@@ -42,12 +42,12 @@ class Accounts(Part):
 
     def set_role(self, actor: Actor, who: str | int, role: str) -> dict:
         if role not in ROLES:
-            raise JikimiError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+            raise JikimiError.coded("error.role", role=repr(role), roles=", ".join(ROLES))
         with self._open(actor) as (session, access):
             access.require_admin("change roles")
             user = _find(session, who)
             if user.id == actor.user_id and role != user.role:
-                raise JikimiError("you cannot change your own role: ask another admin")
+                raise JikimiError.coded("error.own_role")
             before, user.role = user.role, role
             self._log(session, actor, "user_role", f"user:{user.name}", {"from": before, "to": role})
             return {"id": user.id, "name": user.name, "role": role}
@@ -58,7 +58,7 @@ class Accounts(Part):
             access.require_admin("disable users")
             user = _find(session, who)
             if user.id == actor.user_id:
-                raise JikimiError("you cannot disable your own account")
+                raise JikimiError.coded("error.own_disable")
             if user.disabled_at is None:
                 user.disabled_at = utcnow()
                 accounts.end_sessions(session, user)
@@ -82,7 +82,7 @@ class Accounts(Part):
             access.require_admin("reset passwords")
             user = _find(session, who)
             if user.id == actor.user_id:
-                raise JikimiError("change your own password on your account page, not by a reset")
+                raise JikimiError.coded("error.own_reset")
             temporary = passwords.temporary_password()
             accounts.set_password(session, user, temporary, must_change=True)
             login_throttle.unlock(session, user.name)
@@ -134,7 +134,7 @@ class Accounts(Part):
         with self._open(actor) as (session, access):
             token = session.get(ApiToken, token_id)
             if token is None or (token.user_id != actor.user_id and not access.can("admin")):
-                raise NotFound(f"you have no token with id {token_id}")
+                raise NotFound.coded("notfound.token", id=token_id)
             if token.revoked_at is None:
                 token.revoked_at = utcnow()
                 owner = session.get(WebUser, token.user_id)
@@ -151,13 +151,13 @@ class Accounts(Part):
 
     def allow_path(self, actor: Actor, path: Path) -> dict:
         if not path.is_absolute() or not path.exists():
-            raise JikimiError("give an absolute path that exists on the server")
+            raise JikimiError.coded("error.path_absolute")
         self.ws.refuse_as_source(path)
         with self._open(actor) as (session, access):
             access.require_admin("allow server paths")
             resolved = str(path.resolve())
             if session.scalar(select(AllowedPath).where(AllowedPath.path == resolved)):
-                raise JikimiError(f"{resolved} is already allowed")
+                raise JikimiError.coded("error.path_allowed", path=resolved)
             row = AllowedPath(path=resolved, added_by=actor.log_name)
             session.add(row)
             session.flush()
@@ -169,7 +169,7 @@ class Accounts(Part):
             access.require_admin("change server paths")
             row = session.get(AllowedPath, path_id)
             if row is None:
-                raise NotFound(f"no allowed path with id {path_id}")
+                raise NotFound.coded("notfound.allowed_path", id=path_id)
             self._log(session, actor, "path_remove", f"path:{row.id}", {"path": row.path})
             session.delete(row)
             return {"removed": path_id}
@@ -185,7 +185,7 @@ def _find(session, who: str | int) -> WebUser:
     try:
         return accounts.get_user(session, who)
     except accounts.AccountError:
-        raise NotFound(f"no user {who!r}") from None
+        raise NotFound.coded("notfound.user", name=repr(who)) from None
 
 
 def _user_json(session, user: WebUser) -> dict:

@@ -33,7 +33,7 @@ class Banks(Part):
         with self._open(actor) as (session, access):
             _may_change(access, case_id, allow)
             if not name.strip():
-                raise JikimiError("a bank needs a name")
+                raise JikimiError.coded("error.bank_name")
             bank = bank_store.create_bank(session, name.strip(), pdq_threshold, allow)
             bank.case_id = case_id
             self._log(session, actor, "bank_create", f"bank:{bank.id}",
@@ -47,7 +47,7 @@ class Banks(Part):
         with self._open(actor) as (session, access):
             row = self._bank(access, bank, change=True)
             if not files:
-                raise JikimiError("choose at least one file")
+                raise JikimiError.coded("error.choose_files")
             result = bank_store.add_files(session, row, files, on_file=on_file)
             self._log(session, actor, "bank_add", f"bank:{row.id}",
                       {"name": row.name, "files": [(shown_names or {}).get(p, p.name) for p in files],
@@ -101,7 +101,7 @@ class Banks(Part):
         with self._open(actor) as (session, access):
             row = self._bank(access, bank, change=True)
             if session.scalar(select(func.count()).where(Match.bank_id == row.id)):
-                raise JikimiError(f"bank {row.name!r} has matches in scans: they would lose what they matched")
+                raise JikimiError.coded("error.bank_in_use", bank=repr(row.name))
             contents = session.scalar(select(func.count()).where(BankContent.bank_id == row.id))
             session.execute(delete(ExchangeRecord).where(
                 ExchangeRecord.content_id.in_(select(BankContent.id).where(BankContent.bank_id == row.id))))

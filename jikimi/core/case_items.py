@@ -35,17 +35,15 @@ def select_items(session: Session, case_id: int, item_ids: list[int] | None) -> 
     if item_ids:
         outside = sorted(set(item_ids) - case_item_ids(session, case_id))
         if outside:
-            raise WorkspaceError(f"item {outside[0]} does not belong to case {case_id}: scan it for the case "
-                                 f"or record a decision with `jikimi review {outside[0]} confirm --case {case_id}`")
+            raise WorkspaceError.coded("error.item_not_in_case", item=outside[0], case=case_id)
         ids = sorted(set(item_ids))
     else:
         ids = confirmed_item_ids(session, case_id)
         if not ids:
-            raise JikimiError(f"case {case_id} has no confirmed items: confirm them with "
-                              "`jikimi review ITEM confirm`, or name items with --item")
+            raise JikimiError.coded("error.no_confirmed", case=case_id)
     items = list(session.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.id)
                                  .options(selectinload(Item.locators), selectinload(Item.scan))))
     for item in items:
         if not item.sha256:
-            raise JikimiError(f"item {item.id} has no original to export ({item.error or 'never read'})")
+            raise JikimiError.coded("error.no_original", id=item.id, why=item.error or "never read")
     return items

@@ -107,7 +107,7 @@ class Cases(Part):
         with self._open(actor) as (session, access):
             access.case(case_id, "manage")
             if role not in CASE_ROLES:
-                raise JikimiError(f"unknown case role {role!r}: use one of {', '.join(CASE_ROLES)}")
+                raise JikimiError.coded("error.case_role", role=repr(role), roles=", ".join(CASE_ROLES))
             user = _user(session, user_name)
             member = session.scalar(select(CaseMember).where(CaseMember.case_id == case_id,
                                                              CaseMember.user_id == user.id))
@@ -127,7 +127,7 @@ class Cases(Part):
             member = session.scalar(select(CaseMember).where(CaseMember.case_id == case_id,
                                                              CaseMember.user_id == user.id))
             if member is None:
-                raise NotFound(f"{user.name} is not a member of case {case_id}")
+                raise NotFound.coded("notfound.member", user=user.name, case=case_id)
             session.delete(member)
             self._log(session, actor, "member_remove", f"case:{case_id}", {"user": user.name}, case_id)
             return {"case_id": case_id, "user": user.name, "removed": True}
@@ -176,7 +176,7 @@ class Subjects(Part):
                 raise NotAllowed.coded("refusal.faces")
             template = next((t for t in sorted(subject.templates, key=lambda t: t.id) if t.reference_crop), None)
             if template is None:
-                raise NotFound(f"subject {subject_id} has no kept reference face")
+                raise NotFound.coded("notfound.reference", id=subject_id)
             self._log(session, actor, "view", f"subject:{subject.id}", {"what": "reference face", "template": template.id},
                       subject.case_id)
             return case_store.decrypted_reference_crop(self.ws, template)
@@ -253,8 +253,8 @@ def _members(session, case_id: int) -> list[dict]:
 
 def _user(session, name: str) -> WebUser:
     if not name.strip():
-        raise JikimiError("name the user")
+        raise JikimiError.coded("error.name_user")
     user = session.scalar(select(WebUser).where(WebUser.name == name.strip()))
     if user is None:
-        raise NotFound(f"no user named {name!r}")
+        raise NotFound.coded("notfound.user", name=repr(name))
     return user

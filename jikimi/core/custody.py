@@ -131,7 +131,7 @@ def _day(text: str, next_day: bool = False) -> str:
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise JikimiError(f"{text!r} is not a date: write it as YYYY-MM-DD") from None
+        raise JikimiError.coded("error.not_a_date", text=repr(text)) from None
     start = datetime.combine(day + timedelta(days=1) if next_day else day, time.min, tzinfo=clock.workspace_zone())
     return start.astimezone(timezone.utc).isoformat(timespec="microseconds")
 

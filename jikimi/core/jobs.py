@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from jikimi import keys
+from jikimi import keys, messages
 from jikimi import scan as scanner
 from jikimi.core.access import Access, NotAllowed, NotFound
 from jikimi.core.actor import Actor
@@ -58,7 +58,7 @@ class Jobs(Part):
     def evidence(self, actor: Actor, case_id: int, item_ids: list[int] | None, lang: str) -> dict:
         """Queue the signed evidence package of the chosen items (default: every confirmed one)."""
         if lang not in LANGUAGES:
-            raise JikimiError(f"evidence reports are written in {' or '.join(LANGUAGES)}, not {lang!r}")
+            raise JikimiError.coded("error.report_language", languages=" or ".join(LANGUAGES), lang=repr(lang))
         with self._open(actor) as (session, access):
             access.case(case_id, "manage")
             _need_user(actor)
@@ -104,7 +104,7 @@ class Jobs(Part):
             status = scanner.effective_status(scan)
             latest = _latest(session, scan_id)
             if status not in RESUMABLE or (latest is not None and effective_status(latest) in UNFINISHED):
-                raise JikimiError(f"scan {scan_id} is {status}: only an interrupted or cancelled scan can be resumed")
+                raise JikimiError.coded("error.resume_status", id=scan_id, status=messages.status(status))
             name = latest.args.get("name") if latest else Path(scan.source).name
             return job_json(_add(session, actor, "scan", {"name": name, "resume": True}, scan.case_id, scan_id))
 
@@ -113,7 +113,8 @@ class Jobs(Part):
         with self._open(actor) as (session, access):
             job = _job(access, job_id, "manage")
             if effective_status(job) not in UNFINISHED:
-                raise JikimiError(f"job {job_id} is {effective_status(job)}: there is nothing to cancel")
+                raise JikimiError.coded("error.nothing_to_cancel", id=job_id,
+                                        status=messages.status(effective_status(job)))
             cancelled = session.execute(update(Job).where(Job.id == job_id, Job.status == "queued").values(
                 status="cancelled", finished_at=utcnow())).rowcount
             if cancelled and job.scan_id is not None:
@@ -132,7 +133,7 @@ class Jobs(Part):
             access.scan(scan_id, "manage")
             latest = _latest(session, scan_id)
             if latest is None:
-                raise JikimiError(f"scan {scan_id} was not started from the web: stop it where it runs")
+                raise JikimiError.coded("error.scan_not_from_web", id=scan_id)
         return self.cancel(actor, latest.id)
 
     def package(self, actor: Actor, job_id: int) -> Path:
@@ -183,15 +184,15 @@ class Jobs(Part):
             access.require("manage")
             row = session.get(AllowedPath, path_id)
             if row is None:
-                raise NotFound("that server path is not allowed for scanning: ask an admin")
+                raise NotFound.coded("notfound.scan_path")
             return Path(row.path)
 
     def _package_path(self, job: Job) -> Path:
         if job.kind != "evidence" or job.status != "complete":
-            raise JikimiError(f"job {job.id} has no finished evidence package")
+            raise JikimiError.coded("error.no_package", id=job.id)
         path = packages_dir(self.ws.home) / job.result["file"]
         if not path.is_file():
-            raise JikimiError(f"the package of job {job.id} is no longer on the server: build it again")
+            raise JikimiError.coded("error.package_gone", id=job.id)
         return path
 
 
@@ -244,7 +245,7 @@ def _need_user(actor: Actor) -> None:
 def _job(access: Access, job_id: int, permission: str = "read") -> Job:
     job = access.session.get(Job, job_id)
     if job is None or not access.sees(job.case_id) or (job.case_id is None and not access.actor.is_admin):
-        raise NotFound(f"no job with id {job_id}")
+        raise NotFound.coded("notfound.job", id=job_id)
     if job.case_id is not None:
         access.case(job.case_id, permission)
     return job

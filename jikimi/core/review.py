@@ -259,14 +259,14 @@ class Review(Part):
     def decide_many(self, actor: Actor, item_ids: list[int], verdict: str, note: str | None = None) -> dict:
         """The same verdict on many items: each is decided (or refused with its reason) on its own."""
         if not item_ids:
-            raise JikimiError("choose at least one item")
+            raise JikimiError.coded("error.choose_items")
         if len(item_ids) > BULK_MAX:
-            raise JikimiError(f"decide at most {BULK_MAX} items at once")
+            raise JikimiError.coded("error.bulk_max", max=BULK_MAX)
         decided, refused = [], []
         for item_id in item_ids:
             try:
                 if verdict == "not_subject" and not self._face_matched(actor, item_id):
-                    raise JikimiError("no face matched in this item, so it cannot be “not her”")
+                    raise JikimiError.coded("error.not_her_without_face")
                 decided.append(self.decide(actor, item_id, verdict, note))
             except JikimiError as e:
                 refused.append({"item_id": item_id, "error": str(e)})
@@ -288,7 +288,7 @@ class Review(Part):
             made = decision.created_at.replace(tzinfo=None) if decision else None
             if decision is None or (utcnow().replace(tzinfo=None) - made).total_seconds() > \
                     UNDO_SECONDS + UNDO_GRACE_SECONDS or not access.can("review", decision.case_id):
-                raise JikimiError("there is no decision of yours on this item from the last few seconds to undo")
+                raise JikimiError.coded("error.nothing_to_undo")
             withdrawn = decision_json(decision)
             withdraw_decision(session, self.ws.home, decision, actor.log_name)
             return {"undone": withdrawn}
@@ -335,7 +335,7 @@ class Review(Part):
             subject = access.subject(subject_id, "review")
             crop = kept_reference_crop(self.ws, subject)
             if crop is None:
-                raise NotFound(f"subject {subject_id} has no kept reference face")
+                raise NotFound.coded("notfound.reference", id=subject_id)
             return crop
 
     def awaiting(self, actor: Actor) -> dict:
@@ -361,7 +361,7 @@ class Review(Part):
         with self._open(actor) as (session, access):
             item, for_case = access.item(item_id, "review")
             if item.sha256 is None:
-                raise NotFound(f"no item with id {item_id} that has a stored original")
+                raise NotFound.coded("notfound.original", id=item_id)
             self._log(session, actor, "reveal", f"item:{item_id}", {"sha256": item.sha256}, for_case)
             return {"item_id": item_id, "case_id": for_case}
 
@@ -370,7 +370,7 @@ class Review(Part):
             item, _ = access.item(item_id)
             content = session.get(Content, item.sha256) if item.sha256 else None
             if content is None or content.thumbnail is None:
-                raise NotFound(f"item {item_id} has no thumbnail")
+                raise NotFound.coded("notfound.thumbnail", id=item_id)
             return self.ws.vault.open_thumbnail(content.sha256, content.thumbnail)
 
     def original(self, actor: Actor, item_id: int) -> tuple[Iterator[bytes], str | None]:
@@ -379,7 +379,7 @@ class Review(Part):
             item, _ = access.item(item_id, "review")
             content = session.get(Content, item.sha256) if item.sha256 else None
             if content is None:
-                raise NotFound(f"item {item_id} has no stored original")
+                raise NotFound.coded("notfound.original", id=item_id)
             return self.ws.vault.chunks(content.sha256), content.mime_type
 
     def face_crop(self, actor: Actor, face_id: int) -> bytes:

@@ -30,14 +30,14 @@ class Settings(Part):
         checked = {}
         for name, raw in values.items():
             if name not in REVIEW_SETTINGS:
-                raise JikimiError(f"unknown setting {name!r}")
+                raise JikimiError.coded("error.setting_unknown", name=repr(name))
             _, low, high = REVIEW_SETTINGS[name]
             try:
                 value = int(raw)
             except (TypeError, ValueError):
-                raise JikimiError(f"{name} must be a whole number") from None
+                raise JikimiError.coded("error.setting_number", name=name) from None
             if not low <= value <= high:
-                raise JikimiError(f"{name} must be between {low} and {high}")
+                raise JikimiError.coded("error.setting_range", name=name, low=low, high=high)
             checked[name] = value
         with self._open(actor) as (session, access):
             access.require_admin("change workspace settings")

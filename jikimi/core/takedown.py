@@ -37,7 +37,7 @@ class Takedown(Part):
         with self._open(actor) as (session, access):
             access.case(case_id, "manage")
             if not host.strip():
-                raise JikimiError("choose the host to send the notice to")
+                raise JikimiError.coded("error.choose_host")
             recipient = host_store.get_host(session, host)  # an unknown host is named before the items are chosen
             lang = lang or (recipient.languages or ["en"])[0]
             items = select_items(session, case_id, item_ids)
