@@ -384,10 +384,13 @@ def report(
     scan_id: int,
     fmt: Annotated[str, typer.Option("--format", help="json, csv or html (one self-contained file).")] = "html",
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="File to write (default: print).")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Language of an HTML report: en or ko.")] = "en",
 ) -> None:
     """Write the report of a scan: matched items with where they were posted, and read errors."""
     jk, actor = core()
-    text = jk.scans.report(actor, scan_id, fmt)
+    if lang not in ("en", "ko"):
+        raise typer.BadParameter("use en or ko", param_hint="--lang")
+    text = jk.scans.report(actor, scan_id, fmt, lang)
     if output:
         warn_if_exposed(output)
         write_private(output, text)

@@ -121,8 +121,9 @@ def world(tmp_path_factory):
         resumed = cora.post(f"/scans/{scan_id}/resume", data={"csrf_token": form_csrf(cora, f"/scans/{scan_id}")})
         facts["resume_answer"] = resumed.status_code
         with worker(ws) as second:
-            wait_for(lambda: cora.get(f"/api/scans/{scan_id}").json()["scan"]["status"] == "complete",
-                     "the resumed scan to complete")
+            wait_for(lambda: cora.get(f"/api/scans/{scan_id}").json()["scan"]["status"] == "complete"
+                     and job_of(cora, scan_id)["status"] == "complete",  # the job is closed just after its scan
+                     "the resumed scan and its job to complete")
             facts["second_pid"] = second.pid
             facts["final_job"] = job_of(cora, scan_id)
         cora.close()

@@ -240,3 +240,19 @@ def test_errors_from_the_core_are_korean_on_pages_and_english_in_the_api(world):
     by_api = cora.post(f"/api/cases/{case['id']}/evidence", headers=api(cora), json={"lang": "ko"}).json()
     assert by_api["detail"].startswith(f"case {case['id']} has no confirmed items")
     assert by_api["message"] == {"code": "error.no_confirmed", "params": {"case": case["id"]}}
+
+
+def test_the_html_scan_report_speaks_korean(world):
+    cora, scan = world["cora"], world["scan"]
+    scan_id = scan["scan"]["id"]
+    assert f'href="/scans/{scan_id}/report.html"' in cora.get(f"/scans/{scan_id}").text
+    report = cora.get(f"/scans/{scan_id}/report.html")
+    assert report.status_code == 200 and "attachment" in report.headers["content-disposition"]
+    html = report.text
+    assert '<html lang="ko">' in html and f"지킴이 스캔 보고서 #{scan_id}" in html
+    assert "얼굴 · 대상" in html and "거리 0." in html  # the face match line
+    assert "빈 파일" in html and "일치한 항목 (" in html and "KST" in html
+    assert_korean(html, "HTML scan report", english_only_strings())
+    english = cora.get(f"/scans/{scan_id}/report.html?lang=en").text
+    assert '<html lang="en">' in english and "face · subject" in english and "empty file" in english
+    cora.cookies.set("jikimi_lang", "ko")  # ?lang=en remembered English: back to Korean for the next test

@@ -84,15 +84,15 @@ class Scans(Part):
                                 for i, n, k in matched],
                     "errors": [{"item_id": i, "error": e} for i, e in errors]}
 
-    def report(self, actor: Actor, scan_id: int, fmt: str) -> str:
-        """The scan's report; face matches to subjects of cases the actor may not see are anonymous."""
+    def report(self, actor: Actor, scan_id: int, fmt: str, lang: str = "en") -> str:
+        """The scan's report (HTML in `lang`); matches to subjects of cases the actor may not see are anonymous."""
         with self._open(actor) as (session, access):
             access.scan(scan_id)
             data = scan_report(session, scan_id, hidden=access.hides_subject_of)
             media = render.report_media(self.ws, session, data, actor.log_name) if fmt == "html" else None
             if fmt != "csv":  # a CSV row has no place for it
                 data["custody_head"] = sign_head(session, self.ws.home).to_json()
-        return render.render(data, fmt, media)
+        return render.render(data, fmt, media, lang)
 
 
 def _decisions(session, access: Access, item_ids: list[int]) -> dict[int, list[dict]]:

@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jikimi import clock
+from jikimi import clock, messages
 from jikimi.audit import AuditLog
 from jikimi.errors import ExportFormatError, JikimiError
 from jikimi.private_output import write_private
@@ -61,38 +61,44 @@ def report_media(ws: Workspace, session: Session, report: dict, actor: str) -> R
     return ReportMedia(thumbnails, crops)
 
 
-def render(report: dict, fmt: str, media: ReportMedia | None = None) -> str:
+def render(report: dict, fmt: str, media: ReportMedia | None = None, lang: str = "en") -> str:
+    """The report as text; an HTML report speaks `lang` (ko or en), JSON and CSV keep English."""
     if fmt == "json":
         return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":
         return _csv(report)
     if fmt == "html":
-        return _html(report, media or ReportMedia())
+        return _html(report, media or ReportMedia(), lang)
     raise ExportFormatError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
 
 
-def write(report: dict, fmt: str, path: Path, media: ReportMedia | None = None) -> Path:
+def write(report: dict, fmt: str, path: Path, media: ReportMedia | None = None, lang: str = "en") -> Path:
     """Write the report owner-only (0600): it names chats and people, and may show faces."""
-    return write_private(path, render(report, fmt, media))
+    return write_private(path, render(report, fmt, media, lang))
 
 
-def describe_match(match: dict) -> str:
-    """One line a case worker can read: how it matched, what, how close."""
+def describe_match(match: dict, lang: str = "en") -> str:
+    """One line a case worker can read, in `lang`: how it matched, what, how close."""
+    def say(code: str, **params) -> str:
+        return messages.render(code, params, lang)
+
     if match["kind"] == "face" and match.get("other_case"):
-        return f"face · {match['note']}"
+        return say("match.face.other_case")
     if match["kind"] == "face":
-        where = f" in the frame at {match['frame_time']:.0f} s" if match.get("frame_time") is not None else ""
-        level = f"{match['level']} match, " if match.get("level") else ""
-        return f"face · subject {match['target']} ({level}distance {match['distance']:.2f}){where}"
+        level = match.get("level") if match.get("level") in ("confident", "possible") else None
+        text = say(f"match.face.{level}" if level else "match.face", subject=match["target"],
+                   distance=match["distance"])
+        return text + (" " + say("match.in_frame", time=match["frame_time"]) if match.get("frame_time") is not None
+                       else "")
     text = f"{match['kind']} · {match['bank']} / {match['target']}"
     if match.get("distance") is not None and match["kind"] in ("pdq", "vpdq"):
-        text += f" (distance {match['distance']:g})"
+        text += " " + say("match.distance", distance=match["distance"])
     if "frame_time" in match:
-        text += f", frame at {match['frame_time']:.0f} s"
+        text += ", " + say("match.frame_at", time=match["frame_time"])
     if "known_frame_time" in match:
-        text += f", known video at {match['known_frame_time']:.0f} s"
+        text += ", " + say("match.known_video_at", time=match["known_frame_time"])
     if "query_match_percent" in match:
-        text += f", {match['query_match_percent']:g}% / {match['compared_match_percent']:g}% of frames"
+        text += ", " + say("match.frames", query=match["query_match_percent"], compared=match["compared_match_percent"])
     return text
 
 
@@ -116,9 +122,9 @@ def local_time(unixtime: int | None) -> str:
     return readable_time(datetime.fromtimestamp(unixtime, timezone.utc).isoformat()) if utc_time(unixtime) else ""
 
 
-def duration(scan: dict) -> str:
+def duration(scan: dict, lang: str = "en") -> str:
     if not scan["finished_at"]:
-        return "unfinished"
+        return messages.render("report.unfinished", None, lang)
     seconds = (datetime.fromisoformat(scan["finished_at"]) - datetime.fromisoformat(scan["started_at"])).total_seconds()
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
@@ -146,15 +152,20 @@ def csv_cell(value: object) -> object:
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_LEADS) else value
 
 
-def _html(report: dict, media: ReportMedia) -> str:
+def _html(report: dict, media: ReportMedia, lang: str) -> str:
+    """Every sentence is a message of jikimi.messages ("report.*", "match.*"), said in `lang`."""
     env = Environment(loader=PackageLoader("jikimi.reports"), autoescape=select_autoescape())
-    env.filters.update(describe_match=describe_match, local_time=local_time, readable_time=readable_time)
+    env.filters.update(describe_match=lambda match: describe_match(match, lang), local_time=local_time,
+                       readable_time=readable_time, read_error=lambda error: messages.read_error(error, lang),
+                       message=lambda stored: messages.render_message(stored, lang))
+    env.globals.update(lang=lang, t=lambda code, **params: messages.render(code, params, lang),
+                       status=messages.status)
     items = report["items"]
     images = {sha: _data_uri(data) for sha, data in media.thumbnails.items()}
     return env.get_template("report.html").render(
         scan=report["scan"],
         custody_head=report.get("custody_head"),
-        duration=duration(report["scan"]),
+        duration=duration(report["scan"], lang),
         matched=[i for i in items if i["matches"]],
         errors=[i for i in items if i["error"]],
         allowed=[i for i in items if i["allowed_by"]],

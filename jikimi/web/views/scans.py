@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
 
 from jikimi.errors import JikimiError
 from jikimi.scan import ScanOptions
 from jikimi.web import auth, forms, uploads
 from jikimi.web.auth import Caller
-from jikimi.web.render import done, respond
+from jikimi.web.render import done, language, respond
 
 router = APIRouter()
 MAX_SOURCE_BYTES = 2 * 1024**3  # a large Telegram export ZIP; `create_app(max_upload_bytes=...)` changes it
@@ -79,6 +80,14 @@ def show_scan(request: Request, scan_id: int, caller: Caller = Depends(auth.read
     data["scan"] = with_progress(request, [data["scan"]])[0]
     data["running"] = data["scan"]["status"] in ("queued", "running")
     return respond(request, "scan.html", data)
+
+
+@router.get("/scans/{scan_id}/report.html", include_in_schema=False)
+def html_report(request: Request, scan_id: int, caller: Caller = Depends(auth.read)):
+    """The scan's self-contained HTML report in the reader's language, as a download."""
+    text = request.app.state.core.scans.report(caller.actor, scan_id, "html", language(request))
+    return HTMLResponse(text, headers={"Cache-Control": "no-store",
+                                       "Content-Disposition": f'attachment; filename="scan-{scan_id}-report.html"'})
 
 
 @router.post("/scans/{scan_id}/resume", include_in_schema=False)
