@@ -103,7 +103,8 @@ def test_korean_pages_carry_no_english(world):
     assert scan["scan"]["counts"]["errors"] >= 1 and scan["errors"]
     pages = ["/", "/cases", f"/cases/{case['id']}", "/scans", f"/scans/{scan['scan']['id']}", "/review",
              f"/review?item={matched}", f"/review?item={scan['errors'][0]['item_id']}",
-             f"/subjects/{world['subject']['id']}", "/audit", "/banks", "/account"]
+             f"/subjects/{world['subject']['id']}", "/audit", "/banks", "/account", f"/cases/{case['id']}/items",
+             "/audit/verify"]
     for path in pages:
         answer = cora.get(path)
         assert answer.status_code == 200, (path, answer.status_code)
