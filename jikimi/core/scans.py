@@ -13,6 +13,7 @@ from jikimi.core.access import Access
 from jikimi.audit_heads import sign_head
 from jikimi.core.actor import Actor
 from jikimi.core.base import Part
+from jikimi.core.review import tier_of
 from jikimi.reports import render
 from jikimi.reports.data import posted_in, scan_report, scan_summary
 from jikimi.scan import Progress, ScanOptions
@@ -77,7 +78,7 @@ class Scans(Part):
                 .order_by(Item.first_ordinal).limit(RESULT_ROWS)).all()
             decided = _decisions(session, access, [i.id for i, _, _ in matched])
             return {"scan": scan_summary(session, scan),
-                    "matched": [{"item_id": i.id, "priority": i.priority,
+                    "matched": [{"item_id": i.id, "priority": i.priority, "tier": tier_of(i.priority),
                                  "reason": reason_json(i, access.hides_subject_of),
                                  "reason_message": reason_message_json(i, access.hides_subject_of), "matches": n, "kind": k,
                                  "seen_before": i.scan_id != scan_id, "decisions": decided.get(i.id, [])}

@@ -192,5 +192,6 @@ def _listed(item: Item, content: Content) -> dict:
             if fields.get("date_unixtime") is not None:
                 moment = datetime.fromtimestamp(int(fields["date_unixtime"]), timezone.utc)
                 place += f", {moment:%Y-%m-%d %H:%M} UTC"
-            places.append(place)
+            if place not in places:  # the same post found again by a later scan of the same export
+                places.append(place)
     return {"item_id": item.id, "links": links, "places": places, "sha256": content.sha256, "md5": content.md5}

@@ -22,7 +22,13 @@ def with_progress(request: Request, scans: list[dict]) -> list[dict]:
     """Scan summaries with the job (phase, done/total, ETA) of those started from the web."""
     core, actor = request.app.state.core, request.state.caller.actor
     jobs = core.jobs.of_scans(actor, [s["id"] for s in scans])
-    return [{**s, "progress": jobs.get(s["id"]), "name": _name(s, jobs.get(s["id"]))} for s in scans]
+    return [{**s, "status": _status(s, jobs.get(s["id"])), "progress": jobs.get(s["id"]),
+             "name": _name(s, jobs.get(s["id"]))} for s in scans]
+
+
+def _status(scan: dict, job: dict | None) -> str:
+    """A resumed scan waits in the queue, or runs, before its own row says so: its job tells."""
+    return job["status"] if job and job["status"] in ("queued", "running") else scan["status"]
 
 
 def _name(scan: dict, job: dict | None) -> str:
