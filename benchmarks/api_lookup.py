@@ -104,7 +104,7 @@ def fill_workspace(home: Path, stored: np.ndarray) -> str:
     ws.init()
     with ws.session() as session:
         user = accounts.add_user(session, "bench", "admin", "correct horse battery")
-        token = accounts.create_token(session, user, "bench")
+        token = accounts.create_token(session, user, "bench", scopes=("lookup", "curate"))
         session.add(Bank(id=1, name="BENCH", pdq_threshold=31))
     chunk = 50000
     with ws.engine.begin() as connection:

@@ -20,9 +20,11 @@ PostgreSQL also gets a `NOTIFY` with each commit, so listeners need not poll.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import URL, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from jikimi.store.models import BankChange, utcnow
@@ -31,6 +33,7 @@ KINDS = ("add", "remove", "state", "bank")
 CHANNEL = "jikimi_bank_changes"  # PostgreSQL NOTIFY channel
 # Any fixed 64-bit number: the advisory lock that orders the feed's writers.
 FEED_LOCK = 0x4A494B494D49  # "JIKIMI"
+RECONNECT_SECONDS = 2.0  # a listener that lost its connection tries again this often (readers also poll)
 
 
 def record(session: Session, kind: str, bank_id: int, content_ids: Iterable[int | None] = (None,)) -> None:
@@ -57,3 +60,29 @@ def since(session: Session, seq: int, limit: int = 10000) -> list[BankChange]:
     return list(session.execute(
         select(BankChange.seq, BankChange.kind, BankChange.bank_id, BankChange.content_id)
         .where(BankChange.seq > seq).order_by(BankChange.seq).limit(limit)).all())
+
+
+class FeedListener:
+    """Calls `on_change()` from a daemon thread on each NOTIFY of the feed (PostgreSQL only),
+    and once after each (re)connection, for what was missed while not listening."""
+
+    def __init__(self, url: URL, on_change: Callable[[], None]) -> None:
+        self.conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.on_change = on_change
+        self.listening = threading.Event()
+        threading.Thread(target=self._run, name="jikimi-bank-feed", daemon=True).start()
+
+    def _run(self) -> None:
+        import psycopg
+
+        while True:
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as connection:
+                    connection.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    self.on_change()
+                    for _ in connection.notifies():
+                        self.on_change()
+            except psycopg.Error:
+                self.listening.clear()
+                time.sleep(RECONNECT_SECONDS)

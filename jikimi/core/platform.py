@@ -43,6 +43,9 @@ EXACT_LENGTHS = {"video_md5": 32, "md5": 32, "sha256": 64}
 # Without a NOTIFY (SQLite, or a lost connection) the feed is read at most this often: a
 # change made through any process is matched by every process well within a second.
 FEED_POLL_SECONDS = 0.2
+# While a PostgreSQL listener hears every change, the feed is read on each NOTIFY, and this
+# often only as a safety net.
+FEED_POLL_LISTENING_SECONDS = 5.0
 # HMA's limits: at most 1,000 hashes per batch here; a content disabled for at most 5 years.
 BATCH_LIMIT = 1000
 MAX_DISABLE_SECONDS = 5 * 365 * 24 * 3600
@@ -96,6 +99,7 @@ class LookupIndex:
         self.lock = threading.Lock()
         self.polled_at = 0.0  # time.time() of the last read of the feed, HMA's `built_to`
         self.stale = threading.Event()
+        self.listener: bank_feed.FeedListener | None = None
 
     def mark_stale(self) -> None:
         """After a change through this process, or a NOTIFY: the next lookup reads the feed."""
@@ -108,7 +112,12 @@ class LookupIndex:
             return self.index.banks
 
     def _catch_up(self, session: Session) -> None:
-        if self.stale.is_set() or time.time() - self.polled_at >= FEED_POLL_SECONDS:
+        bind = session.get_bind()
+        if self.listener is None and bind.dialect.name == "postgresql":
+            self.listener = bank_feed.FeedListener(bind.url, self.mark_stale)
+        listening = self.listener is not None and self.listener.listening.is_set()
+        every = FEED_POLL_LISTENING_SECONDS if listening else FEED_POLL_SECONDS
+        if self.stale.is_set() or time.time() - self.polled_at >= every:
             self.stale.clear()
             self.index.catch_up(session)
             self.polled_at = time.time()

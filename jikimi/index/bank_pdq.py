@@ -89,9 +89,11 @@ class BankPDQIndex:
         self._read_banks(session)
         self.disabled = dict(session.execute(select(BankContent.id, BankContent.disable_until_ts)
                                              .where(BankContent.disable_until_ts != ENABLED)).all())
-        rows = session.execute(_pdq_rows().execution_options(yield_per=LOAD_CHUNK))
-        for chunk in rows.partitions():
-            self._add(chunk)
+        # Core rows (not the ORM's), gathered first: the index's tables are then built once.
+        rows = session.connection().execute(_pdq_rows().execution_options(yield_per=LOAD_CHUNK))
+        parts = [_columns(chunk) for chunk in rows.partitions()]
+        if parts:
+            self._add_columns(*(np.concatenate(column) for column in zip(*parts)))
         self.seq = seq
 
     def _read_banks(self, session: Session) -> None:
@@ -137,16 +139,17 @@ class BankPDQIndex:
                 self.disabled[content_id] = state
 
     def _add(self, rows) -> None:
-        if not rows:
-            return
-        codes = np.frombuffer(bytes.fromhex("".join(r.value for r in rows)), dtype=np.uint8).reshape(-1, PDQ_BYTES)
-        first = len(self.index)
-        self._grow(first + len(rows))
-        self._content[first:first + len(rows)] = [r.content_id for r in rows]
-        self._bank[first:first + len(rows)] = [r.bank_id for r in rows]
-        self._alive[first:first + len(rows)] = True
-        self.index.add(codes, np.arange(first, first + len(rows), dtype=np.int64))
-        self.live += len(rows)
+        if rows:
+            self._add_columns(*_columns(rows))
+
+    def _add_columns(self, codes: np.ndarray, contents: np.ndarray, banks: np.ndarray) -> None:
+        first, n = len(self.index), len(codes)
+        self._grow(first + n)
+        self._content[first:first + n] = contents
+        self._bank[first:first + n] = banks
+        self._alive[first:first + n] = True
+        self.index.add(codes, np.arange(first, first + n, dtype=np.int64))
+        self.live += n
 
     def _kill(self, content_ids: list[int]) -> None:
         size = len(self.index)
@@ -164,6 +167,13 @@ class BankPDQIndex:
             new = np.zeros(capacity, dtype=old.dtype)
             new[:size] = old[:size]
             setattr(self, name, new)
+
+
+def _columns(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PDQ rows as (hashes (n, 32) uint8, content ids, bank ids)."""
+    codes = np.frombuffer(bytes.fromhex("".join(r.value for r in rows)), dtype=np.uint8).reshape(-1, PDQ_BYTES)
+    return (codes, np.fromiter((r.content_id for r in rows), np.int64, len(rows)),
+            np.fromiter((r.bank_id for r in rows), np.int32, len(rows)))
 
 
 def _pdq_rows():
