@@ -114,6 +114,10 @@ def fill_workspace(home: Path, stored: np.ndarray) -> str:
             connection.execute(insert(BankSignal), [
                 {"id": i, "bank_id": 1, "content_id": i, "signal_type": "pdq", "value": stored[i - 1].tobytes().hex()}
                 for i in ids])
+        if connection.dialect.name == "postgresql":  # ids were given: move the sequences past them
+            for table in ("bank_contents", "bank_signals"):
+                connection.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
     ws.engine.dispose()
     return token
 

@@ -11,7 +11,10 @@ processes A and B on that database and measures:
   (`match.Matcher.refresh`, a Python object per row), in its own process, on the same database;
 - a soak: `--clients` concurrent HTTP clients for `--seconds`, most looking up on B, a few
   adding hashes through A and timing each until B matches it (freshness: p50, p99, max);
-  errors, lookups/s, and B's RSS after warm-up and at the end (growth in %).
+  errors, lookups/s, and B's RSS after warm-up and at the end (growth in %). Under load, B's
+  answers wait in its queue: the soak's freshness is mostly that wait;
+- so freshness again without load: `--quiet-adds` hashes added one at a time through A, each
+  timed until B's answer matches it.
 """
 
 from __future__ import annotations
@@ -139,11 +142,32 @@ async def soak(a: str, b: str, token: str, queries: list[str], clients: int, sec
             "rss_growth_percent": 100 * (rss["end"] - rss["warm"]) / rss["warm"]}
 
 
+def quiet_freshness(a: str, b: str, token: str, adds: int) -> dict:
+    """Adds through A one at a time, each timed until B matches it (no other load)."""
+    import httpx
+
+    rng = np.random.default_rng(100)
+    delays = []
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        for _ in range(adds):
+            pdq = rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()
+            content_id = client.post(f"{a}/c/bank/BENCH/signal", json={"pdq": pdq}).json()["id"]
+            since = time.perf_counter()
+            while content_id not in client.get(f"{b}/m/raw_lookup",
+                                               params={"signal_type": "pdq", "signal": pdq}).json()["matches"]:
+                time.sleep(FRESHNESS_POLL_SECONDS)
+            delays.append(time.perf_counter() - since)
+    delays = np.array(delays)
+    return {"p50_ms": 1000 * np.percentile(delays, 50), "p99_ms": 1000 * np.percentile(delays, 99),
+            "max_ms": 1000 * delays.max()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--quiet-adds", type=int, default=50)
     parser.add_argument("--no-baseline", action="store_true", help="skip the old load (slow, ~0.9 KB per hash)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -170,6 +194,8 @@ def main() -> None:
         (_, a), (b_process, b) = servers
         result = asyncio.run(soak(a, b, token, query_hex, args.clients, args.seconds, b_process.pid))
         print(f"soak: {json.dumps(result)}", flush=True)
+        quiet = quiet_freshness(a, b, token, args.quiet_adds)
+        print(f"quiet: {json.dumps(quiet)}", flush=True)
         peak = rss_gb(b_process.pid, "VmHWM")
     finally:
         for process, _ in servers:
@@ -192,6 +218,8 @@ def main() -> None:
     print(f"  freshness A -> B   first matching answer p50 {result['freshness_p50_ms']:.0f} ms, "
           f"p99 {result['freshness_p99_ms']:.0f} ms, max {result['freshness_max_ms']:.0f} ms; "
           f"that request was sent after p50 {result['asked_p50_ms']:.0f} ms, p99 {result['asked_p99_ms']:.0f} ms")
+    print(f"  freshness, quiet   {args.quiet_adds} adds one at a time: p50 {quiet['p50_ms']:.0f} ms, "
+          f"p99 {quiet['p99_ms']:.0f} ms, max {quiet['max_ms']:.0f} ms")
     print(f"  B's RSS            {result['rss_warm_gb']:.2f} GB after warm-up, {result['rss_end_gb']:.2f} GB at the end "
           f"({result['rss_growth_percent']:+.1f} %), peak {peak:.2f} GB")
     if baseline:
