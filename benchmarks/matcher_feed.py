@@ -169,6 +169,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--quiet-adds", type=int, default=50)
     parser.add_argument("--no-baseline", action="store_true", help="skip the old load (slow, ~0.9 KB per hash)")
+    parser.add_argument("--load-only", action="store_true",
+                        help="start one server, report its start to serving and RSS, and stop (large sizes)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="jikimi-feed-bench-"))
@@ -181,6 +183,17 @@ def main() -> None:
     query_hex = [row.tobytes().hex() for row in queries]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
+    if args.load_only:
+        started = time.perf_counter()
+        process, base = start_server(home, env)
+        try:
+            serving, load = until_serving(base, token, started)
+            print(f"{args.size:,} stored hashes: serving {serving:.1f} s after start (index load {load:.1f} s), "
+                  f"RSS {rss_gb(process.pid, 'VmRSS'):.2f} GB, peak {rss_gb(process.pid, 'VmHWM'):.2f} GB")
+        finally:
+            process.terminate()
+            process.wait(60)
+        return
     servers = []
     try:
         timings = {}

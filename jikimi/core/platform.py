@@ -132,7 +132,7 @@ class LookupIndex:
     def enabled(self, hits: list[Hit]) -> list[Hit]:
         """Hits whose content is enabled now (HMA's disable_until_ts), from the feed's state."""
         now, disabled = time.time(), self.index.disabled
-        return [h for h in hits if h.content_id not in disabled or _is_enabled(disabled[h.content_id], now)]
+        return [h for h in hits if _is_enabled(disabled.get(h.content_id, ENABLED), now)]
 
     def size(self) -> int:
         return self.index.live
