@@ -104,7 +104,7 @@ def fill_workspace(home: Path, stored: np.ndarray) -> str:
     ws.init()
     with ws.session() as session:
         user = accounts.add_user(session, "bench", "admin", "correct horse battery")
-        token = accounts.create_token(session, user, "bench")
+        token = accounts.create_token(session, user, "bench", scopes=("lookup", "curate"))
         session.add(Bank(id=1, name="BENCH", pdq_threshold=31))
     chunk = 50000
     with ws.engine.begin() as connection:
@@ -114,6 +114,10 @@ def fill_workspace(home: Path, stored: np.ndarray) -> str:
             connection.execute(insert(BankSignal), [
                 {"id": i, "bank_id": 1, "content_id": i, "signal_type": "pdq", "value": stored[i - 1].tobytes().hex()}
                 for i in ids])
+        if connection.dialect.name == "postgresql":  # ids were given: move the sequences past them
+            for table in ("bank_contents", "bank_signals"):
+                connection.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
     ws.engine.dispose()
     return token
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from jikimi import hashlists
+from jikimi import bank_feed, hashlists
 from jikimi.errors import ExportFormatError, JikimiError, WorkspaceError
 from jikimi.exchange.records import FrameSignal, ListedContent, Origin
 from jikimi.limits import Limits
@@ -49,6 +49,7 @@ def create_bank(
     bank = Bank(name=name, pdq_threshold=pdq_threshold, is_allow=allow)
     session.add(bank)
     session.flush()
+    bank_feed.record(session, "bank", bank.id)
     return bank
 
 
@@ -138,8 +139,10 @@ def import_list(session: Session, bank: Bank, text: str, fmt: str) -> ImportResu
             new.append(listed)
             if external_id is not None:
                 listed_ids.add(external_id)
+    added: list[int] = []
     for start in range(0, len(new), IMPORT_BATCH):
-        _insert_batch(session, bank, new[start:start + IMPORT_BATCH])
+        added += _insert_batch(session, bank, new[start:start + IMPORT_BATCH])
+    bank_feed.record(session, "add", bank.id, added)  # last: the feed's lock is held only until commit
     result.imported = len(new)
     return result
 
@@ -147,7 +150,7 @@ def import_list(session: Session, bank: Bank, text: str, fmt: str) -> ImportResu
 IMPORT_BATCH = 5000  # contents per round of bulk INSERTs (executemany), not one statement per row
 
 
-def _insert_batch(session: Session, bank: Bank, batch: list[ListedContent]) -> None:
+def _insert_batch(session: Session, bank: Bank, batch: list[ListedContent]) -> list[int]:
     now = utcnow()
     ids = session.scalars(
         insert(BankContent).returning(BankContent.id, sort_by_parameter_order=True),
@@ -163,6 +166,7 @@ def _insert_batch(session: Session, bank: Bank, batch: list[ListedContent]) -> N
         session.execute(insert(BankSignal), signals)
     if records:
         session.execute(insert(ExchangeRecord), records)
+    return list(ids)
 
 
 def _exchange_records(session: Session, bank: Bank, fmt: str) -> dict[str, ExchangeRecord]:
@@ -249,3 +253,4 @@ def _add_signals(session: Session, bank: Bank, content: BankContent, rows: list[
             )
         )
     session.flush()
+    bank_feed.record(session, "add", bank.id, [content.id])

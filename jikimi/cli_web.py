@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -27,6 +28,9 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 
 WORKER_STOP_SECONDS = 60  # a scan stops at its next file; a long video may take a while
+# What `serve` starts beside the web app, each a process of its own: a server restart neither
+# stops nor loses a scan, and a delivery half-sent is retried when its lease ends.
+BACKGROUND = {"worker": ["worker"], "webhooks": ["webhook", "send", "--watch"]}
 
 
 
@@ -40,6 +44,8 @@ def serve(
         "Default: none, so no client can choose the address its failed logins count against.")] = "",
     worker: Annotated[bool, typer.Option(help="Also start one `jikimi worker` process for the scans and "
                                               "evidence packages asked for on the web.")] = True,
+    webhooks: Annotated[bool, typer.Option(help="Also start the webhook sender (`jikimi webhook send --watch`), "
+                                                "which posts the webhooks of matches and decisions.")] = True,
 ) -> None:
     """Serve the web app on this workspace: cases, scans, banks, the review queue."""
     import uvicorn
@@ -48,13 +54,18 @@ def serve(
 
     ws = open_workspace()
     typer.echo(f"Jikimi on http://{host}:{port}/ (workspace {ws.home}); stop with Ctrl-C", err=True)
-    # The worker is a process of its own: a server restart neither stops nor loses its scan.
-    process = subprocess.Popen([sys.executable, "-m", "jikimi", "worker"]) if worker else None
+    # uvicorn re-raises the SIGTERM it caught once it has shut down: with the default handler
+    # the process would die there, leaving its children behind, instead of stopping them below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    wanted = {"worker": worker, "webhooks": webhooks}
+    processes = [subprocess.Popen([sys.executable, "-m", "jikimi", *BACKGROUND[name]])
+                 for name, on in wanted.items() if on]
     try:
         uvicorn.Server(server_config(create_app(ws), host, port, forwarded_allow_ips)).run()
     finally:
-        if process is not None:
+        for process in processes:
             process.terminate()  # the running scan is recorded as interrupted; the next worker resumes it
+        for process in processes:
             process.wait(WORKER_STOP_SECONDS)
 
 

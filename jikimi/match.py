@@ -51,7 +51,7 @@ VPDQ_MATCH_PERCENT = 80.0
 
 @dataclass
 class Found:
-    kind: str  # md5 | sha256 | pdq | vpdq | partial | face
+    kind: str  # md5 | sha1 | sha256 | pdq | vpdq | partial | face
     bank_id: int | None
     content_id: int | None
     distance: float | None = None
@@ -152,6 +152,7 @@ class Matcher:
             .where(
                 ((BankSignal.signal_type == "sha256") & (BankSignal.value == content.sha256))
                 | ((BankSignal.signal_type == "md5") & (BankSignal.value == content.md5))
+                | ((BankSignal.signal_type == "sha1") & (BankSignal.value == content.sha1))
             )
             .order_by(BankSignal.id)
         ).all()

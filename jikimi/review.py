@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from jikimi import banks
+from jikimi import bank_feed, banks
 from jikimi.audit import AuditLog
 from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.exchange import feedback
@@ -60,6 +60,7 @@ def withdraw_decision(session: Session, home: Path, decision: Decision, actor: s
             session.execute(delete(BankSignal).where(BankSignal.content_id == banked.id))
             session.execute(delete(BankFeatures).where(BankFeatures.content_id == banked.id))
             session.delete(banked)
+            bank_feed.record(session, "remove", banked.bank_id, [banked.id])
     AuditLog(session, home).append(
         "decision_undo", f"item:{decision.item_id}", {"decision_id": decision.id, "verdict": decision.verdict},
         case_id=decision.case_id, actor=actor)

@@ -436,7 +436,7 @@ class _ResultWriter:
     def _store_content(self, sha256: str, signals: ContentSignals) -> Content:
         """The content's signals; face embeddings are encrypted, bound to their row."""
         digests = signals.digests
-        content = Content(sha256=sha256, md5=digests.md5, size=digests.size, kind=signals.kind,
+        content = Content(sha256=sha256, md5=digests.md5, sha1=digests.sha1, size=digests.size, kind=signals.kind,
                           mime_type=signals.mime_type, width=signals.width, height=signals.height,
                           duration=signals.duration, pdq=signals.pdq, pdq_quality=signals.pdq_quality,
                           pdq_variants=signals.pdq_variants or None,

@@ -192,3 +192,20 @@ def test_a_decision_on_a_match_records_feedback_for_the_imported_hash(jk, tmp_pa
     jk.review.decide(ADMIN, item["id"], "confirm")
     [exported] = json.loads(jk.banks.export_list(ADMIN, "feed", "stopncii")[1])["hashRecords"]
     assert exported["CSPFeedbacks"] == [{"feedbackValue": "Blocked", "tags": [], "source": "jikimi"}]
+
+
+def test_a_scanned_file_matches_an_imported_ncmec_sha1(jk, tmp_path):
+    """NCMEC entries may carry only a SHA-1: a scan computes it and reports the match."""
+    import hashlib
+
+    posted = tmp_path / "source" / "posted.bin"
+    posted.parent.mkdir()
+    posted.write_bytes(b"not a picture, only bytes a hash list names" * 50)
+    sha1 = hashlib.sha1(posted.read_bytes()).hexdigest()
+    only_sha1 = NCMEC_XML.replace(f"<md5>{MD5}</md5><sha1>{SHA1}</sha1><pdq>{PDQ}</pdq>", f"<sha1>{sha1}</sha1>")
+    assert jk.banks.import_list(ADMIN, "feed", only_sha1, "ncmec")["imported"] == 2
+    (tmp_path / "source" / "other.bin").write_bytes(b"something else")
+    scan_id = jk.scans.start(ADMIN, posted.parent, ScanOptions(jobs=1, analyse=False))
+    items = json.loads(jk.scans.report(ADMIN, scan_id, "json"))["items"]
+    matched = {i["locators"][0]["path"]: [m["kind"] for m in i["matches"]] for i in items}
+    assert matched == {"posted.bin": ["sha1"], "other.bin": []}

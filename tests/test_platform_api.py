@@ -16,7 +16,7 @@ from threatexchange.signal_type.pdq.signal import PdqSignal
 
 from conftest import jpeg_bytes, picture
 from jikimi import accounts
-from jikimi.core.platform import BATCH_LIMIT, INDEX_REFRESH_SECONDS
+from jikimi.core.platform import BATCH_LIMIT, FEED_POLL_SECONDS
 from jikimi.workspace import Workspace
 from media_helpers import write_video
 from test_web_support import PASSWORD, serve
@@ -264,7 +264,7 @@ def test_a_hash_added_by_another_process_matches_within_a_second(api, photo_pdq)
     added = other.platform.add_signals(Actor.cli(), "FRESH", {"pdq": fresh}, None)
     started = time.monotonic()
     while not c["caseworker"].get(f"{base}/m/lookup", params={"signal_type": "pdq", "signal": fresh}).json():
-        assert time.monotonic() - started < 1.0 + INDEX_REFRESH_SECONDS
+        assert time.monotonic() - started < 1.0 + FEED_POLL_SECONDS
         time.sleep(0.05)
     assert time.monotonic() - started <= 1.0
     assert added["id"] > 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
+from jikimi import bank_feed
 from jikimi import banks as bank_store
 from jikimi.core.access import Access, NotFound, allows
 from jikimi.core.actor import Actor
@@ -111,6 +112,7 @@ class Banks(Part):
             self._log(session, actor, "bank_delete", f"bank:{row.id}", {"name": row.name, "contents": contents},
                       row.case_id)
             session.delete(row)
+            bank_feed.record(session, "bank", row.id)
             return {"deleted": row.name}
 
     def _bank(self, access: Access, bank: int | str, change: bool = False) -> Bank:

@@ -4,10 +4,10 @@ Platforms call Meta's Hasher-Matcher-Actioner (HMA) routes; `web/views/hma.py` t
 them to these operations and back. What HMA lacks stays on: each bank's own PDQ threshold,
 and allow banks (a hit on one silences every match of that hash, as in scans).
 
-Lookups go through one in-memory PDQ index per process (`match.Matcher`), topped up from the
-database at most every INDEX_REFRESH_SECONDS, never rebuilt: a hash added through any process
-is matchable everywhere within a second. Which content is enabled, and in which bank, is read
-from the database for the hits only, so a disabled or deleted content stops matching at once.
+Lookups go through one in-memory PDQ index per process (`index/bank_pdq.py`), loaded once and
+then kept current from the banks' change feed (`bank_feed.py`), never rebuilt: a hash added,
+deleted or disabled through any process, or a bank's new threshold, applies in every process
+within a second, and at once in the process that made the change.
 """
 
 from __future__ import annotations
@@ -22,15 +22,16 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from jikimi import bank_feed
 from jikimi import banks as bank_store
 from jikimi.core.access import NotFound
 from jikimi.core.actor import Actor
 from jikimi.core.banks import Banks
 from jikimi.core.base import Part
 from jikimi.errors import JikimiError
+from jikimi.index.bank_pdq import BankPDQIndex
 from jikimi.index.pdq import pdq_hex_to_bytes
 from jikimi.limits import Limits
-from jikimi.match import Matcher
 from jikimi.signals.content import compute_signals
 from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
 from jikimi.store.models import Bank, BankContent, BankFeatures, BankSignal, Match
@@ -39,8 +40,12 @@ from jikimi.store.models import Bank, BankContent, BankFeatures, BankSignal, Mat
 # `md5` and `sha256` (any file) are Jikimi's exact hashes, offered as extra signal types.
 SIGNAL_TYPES = {"pdq": "pdq", "video_md5": "md5", "md5": "md5", "sha256": "sha256"}
 EXACT_LENGTHS = {"video_md5": 32, "md5": 32, "sha256": 64}
-# A new bank row is matchable by every process within this time (one query per refresh).
-INDEX_REFRESH_SECONDS = 0.5
+# Without a NOTIFY (SQLite, or a lost connection) the feed is read at most this often: a
+# change made through any process is matched by every process well within a second.
+FEED_POLL_SECONDS = 0.2
+# While a PostgreSQL listener hears every change, the feed is read on each NOTIFY, and this
+# often only as a safety net.
+FEED_POLL_LISTENING_SECONDS = 5.0
 # HMA's limits: at most 1,000 hashes per batch here; a content disabled for at most 5 years.
 BATCH_LIMIT = 1000
 MAX_DISABLE_SECONDS = 5 * 365 * 24 * 3600
@@ -84,50 +89,53 @@ class Hit:
 
 class LookupIndex:
     """The process's PDQ index of every bank, shared by all requests (one lock: the index
-    is not thread-safe, and a lookup takes well under a millisecond)."""
+    is not thread-safe, and a lookup takes well under a millisecond).
+
+    It reads the banks' change feed at most every FEED_POLL_SECONDS, at once after a change
+    made through this process, and at once after a PostgreSQL NOTIFY (`FeedListener`)."""
 
     def __init__(self) -> None:
-        self.matcher = Matcher()
+        self.index = BankPDQIndex()
         self.lock = threading.Lock()
-        self.refreshed_at = 0.0  # time.time() of the last refresh, HMA's `built_to`
+        self.polled_at = 0.0  # time.time() of the last read of the feed, HMA's `built_to`
+        self.stale = threading.Event()
+        self.listener: bank_feed.FeedListener | None = None
 
     def mark_stale(self) -> None:
-        """After a change through this process: its next lookup sees it (others within a second)."""
-        self.refreshed_at = 0.0
+        """After a change through this process, or a NOTIFY: the next lookup reads the feed."""
+        self.stale.set()
 
     def banks(self, session: Session) -> dict[int, Bank]:
-        """Every bank by id, as of the last refresh (detached rows: read, never written)."""
+        """Every bank by id, as of the last read of the feed (detached rows: read, never written)."""
         with self.lock:
-            self._refresh(session)
-            return self.matcher.banks
+            self._catch_up(session)
+            return self.index.banks
 
-    def _refresh(self, session: Session) -> None:
-        if time.time() - self.refreshed_at >= INDEX_REFRESH_SECONDS:
-            self.matcher.refresh(session)
-            self.refreshed_at = time.time()
+    def _catch_up(self, session: Session) -> None:
+        bind = session.get_bind()
+        if self.listener is None and bind.dialect.name == "postgresql":
+            self.listener = bank_feed.FeedListener(bind.url, self.mark_stale)
+        listening = self.listener is not None and self.listener.listening.is_set()
+        every = FEED_POLL_LISTENING_SECONDS if listening else FEED_POLL_SECONDS
+        if self.stale.is_set() or time.time() - self.polled_at >= every:
+            self.stale.clear()
+            self.index.catch_up(session)
+            self.polled_at = time.time()
 
     def search(self, session: Session, pdqs: list[str]) -> list[list[Hit]]:
         """Per hash, every banked PDQ within its own bank's threshold."""
         with self.lock:
-            self._refresh(session)
-            banks, indexed = self.matcher.banks, self.matcher.indexed
-            if not banks or not pdqs:
-                return [[] for _ in pdqs]
-            radius = max(b.pdq_threshold for b in banks.values())
-            found = self.matcher.index.search(pdq_hex_to_bytes(pdqs), radius)
-            thresholds = {bank_id: bank.pdq_threshold for bank_id, bank in banks.items()}
-        out = []
-        for hits in found:
-            best: dict[int, Hit] = {}
-            for signal_id, distance in hits:  # sorted by distance: the first per content is its closest
-                row = indexed[signal_id]
-                if distance <= thresholds.get(row.bank_id, -1) and row.content_id not in best:
-                    best[row.content_id] = Hit(row.content_id, row.bank_id, distance)
-            out.append(list(best.values()))
-        return out
+            self._catch_up(session)
+            found = self.index.search(pdq_hex_to_bytes(pdqs)) if pdqs else []
+        return [[Hit(h.content_id, h.bank_id, h.distance) for h in hits] for hits in found]
+
+    def enabled(self, hits: list[Hit]) -> list[Hit]:
+        """Hits whose content is enabled now (HMA's disable_until_ts), from the feed's state."""
+        now, disabled = time.time(), self.index.disabled
+        return [h for h in hits if _is_enabled(disabled.get(h.content_id, ENABLED), now)]
 
     def size(self) -> int:
-        return len(self.matcher.index)
+        return self.index.live
 
 
 class Platform(Part):
@@ -173,7 +181,7 @@ class Platform(Part):
                     continue
                 found = [h for h in next(hits) if h.bank_id in visible]
                 if enabled_only:
-                    found = _enabled(session, found)
+                    found = self.index.enabled(found)
                 allowed_by = sorted({visible[h.bank_id].name for h in found if visible[h.bank_id].is_allow})
                 found = [] if allowed_by else found
                 found = [h for h in found if banks is None or visible[h.bank_id].name in banks]
@@ -199,7 +207,7 @@ class Platform(Part):
             self.index.search(session, [])  # refresh
             counts = dict(session.execute(select(BankSignal.signal_type, func.count())
                                           .group_by(BankSignal.signal_type)).all())
-        built_to = int(self.index.refreshed_at)
+        built_to = int(self.index.polled_at)
         status = {"pdq": {"present": True, "built_to": built_to, "size": self.index.size()}}
         for name in ("video_md5", "md5", "sha256"):  # exact types are answered by the database itself
             status[name] = {"present": True, "built_to": built_to, "size": counts.get(SIGNAL_TYPES[name], 0)}
@@ -248,6 +256,7 @@ class Platform(Part):
                 bank.matching_enabled_ratio = _ratio(changes["enabled_ratio"])
             if changes.get("pdq_threshold") is not None:
                 bank.pdq_threshold = _threshold(changes["pdq_threshold"])
+            bank_feed.record(session, "bank", bank.id)
             self._log(session, actor, "bank_update", f"bank:{bank.id}",
                       {"name": bank.name, "matching_enabled_ratio": bank.matching_enabled_ratio,
                        "pdq_threshold": bank.pdq_threshold}, bank.case_id)
@@ -308,9 +317,11 @@ class Platform(Part):
                 content.disable_until_ts = _disable_until(changes["disable_until_ts"])
             if "note" in changes:
                 content.label = _note(changes["note"]) or ""
+            bank_feed.record(session, "state", bank.id, [content.id])
             self._log(session, actor, "bank_content_update", f"bank:{bank.id}",
                       {"name": bank.name, "content": content.id, "disable_until_ts": content.disable_until_ts},
                       bank.case_id)
+        self.index.mark_stale()
 
     def delete_content(self, actor: Actor, name: str, content_id: int) -> int:
         with self._open(actor) as (session, access):
@@ -324,9 +335,11 @@ class Platform(Part):
             session.execute(delete(BankSignal).where(BankSignal.content_id == content.id))
             session.execute(delete(BankFeatures).where(BankFeatures.content_id == content.id))
             session.delete(content)
+            bank_feed.record(session, "remove", bank.id, [content_id])
             self._log(session, actor, "bank_content_delete", f"bank:{bank.id}",
                       {"name": bank.name, "content": content_id}, bank.case_id)
-            return 1
+        self.index.mark_stale()
+        return 1
 
     def _hits(self, session: Session, signal_type: str, values: list[str]) -> list[list[Hit]]:
         if signal_type == "pdq":
@@ -353,16 +366,6 @@ def _hashes(path: Path, content_type: str) -> dict[str, str]:
     if not signals.pdq:
         raise JikimiError(f"the picture could not be hashed ({signals.error or 'no PDQ hash'})")
     return {"pdq": signals.pdq}
-
-
-def _enabled(session: Session, hits: list[Hit]) -> list[Hit]:
-    """Hits whose content still exists and is enabled now (HMA's disable_until_ts)."""
-    if not hits:
-        return hits
-    now = time.time()
-    states = dict(session.execute(select(BankContent.id, BankContent.disable_until_ts)
-                                  .where(BankContent.id.in_([h.content_id for h in hits]))).all())
-    return [h for h in hits if h.content_id in states and _is_enabled(states[h.content_id], now)]
 
 
 def _is_enabled(disable_until_ts: int, now: float) -> bool:

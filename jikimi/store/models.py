@@ -93,6 +93,18 @@ class BankSignal(Base):
     __table_args__ = (Index("ix_bank_signals_type_value", "signal_type", "value"),)
 
 
+class BankChange(Base):
+    """The change feed of the banks (jikimi/bank_feed.py): one row per change, in commit order,
+    so every matcher process keeps its in-memory index current by reading "changes since N"."""
+
+    __tablename__ = "bank_changes"
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # add | remove | state | bank
+    bank_id: Mapped[int] = mapped_column(Integer)  # no foreign key: a deleted bank's changes stay
+    content_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Case(Base):
     """A victim's case: the scans, subjects, decisions and notices that belong together."""
 
@@ -138,6 +150,7 @@ class Content(Base):
     __tablename__ = "contents"
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     md5: Mapped[str] = mapped_column(String(32), index=True)
+    sha1: Mapped[str | None] = mapped_column(String(40))  # NCMEC lists still carry SHA-1; None if scanned before
     size: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(10))
     mime_type: Mapped[str | None] = mapped_column(String(100))
