@@ -33,6 +33,7 @@ MESSAGES = {
     "reason.bank": "matches bank '%(bank)s' (%(kind)s)",
     "reason.bank.distance": "matches bank '%(bank)s' (%(kind)s, distance %(distance)g)",
     "reason.nudity": "exposed nudity (%(exposed).2f), no known subject",
+    "reason.derived": "edited copy of the photo '%(source)s' of subject '%(subject)s' (%(changed)s%% of it changed)",
     "subject.other_case": "(a person enrolled in another case)",
     # Role names, as parameters of refusals
     "role.admin": "admin",
@@ -66,6 +67,10 @@ MESSAGES = {
     "enrol.no_hash_consent": "hashing known images needs consent to it",
     "subject.not_enrolled": "no enrolled subject with id %(id)s",
     "subject.confirm_label": "type the subject's name exactly to confirm the removal",
+    # Source photos of a subject (jikimi/subject_sources.py)
+    "sources.no_photo": "give at least one source photo",
+    "sources.no_features": "%(file)s: too plain to recognise (%(found)s distinctive points, need %(need)s)",
+    "sources.not_found": "no source photo with id %(id)s of subject %(subject)s",
 }
 
 # What a read error says in other languages, by its code (jikimi/error_codes.py).

@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -33,7 +34,10 @@ from jikimi.cases import get_case, load_templates
 from jikimi.keys import encrypt, workspace_key
 from jikimi.match import Found, Matcher, SubjectMatcher, face_associated_data
 from jikimi import messages
-from jikimi.triage import FaceMatch, triage
+from jikimi.match_sources import SourceMatcher
+from jikimi.media.images import open_image
+from jikimi.subject_sources import load_sources
+from jikimi.triage import DerivedMatch, FaceMatch, triage
 from jikimi.signals.content import MEDIA_SUFFIXES, ContentSignals, compute_signals
 from jikimi.signals.crypto import file_digests
 from jikimi.sources import open_source
@@ -303,9 +307,10 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
     with ws.session() as session:
         templates = load_templates(ws, session, options.case_id, options.only_case)
         subjects = SubjectMatcher(templates, workspace_key(ws.home) if templates else b"")
+        sources = load_sources(ws, session, options.case_id, options.only_case)
         # A reason is read by every case the item reaches: it names only the scanning case's subjects.
         other = messages.message("subject.other_case")
-        names = {t.subject_id: t.subject_name if t.case_id == options.case_id else other for t in templates}
+        names = {t.subject_id: t.subject_name if t.case_id == options.case_id else other for t in templates + sources}
         own = {t.subject_id for t in templates if t.case_id == options.case_id}
         rows = session.execute(  # "known": hashed already, by an earlier scan
             select(Item.id, Item.sha256, Content.sha256.is_not(None))
@@ -318,7 +323,7 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
     progress.phase("Hashing and matching", len(pending))
     to_hash = [(item_id, sha) for item_id, sha in pending if sha not in known]
     with _BatchedSession(ws, COMMIT_EVERY_SECONDS / 4) as session:
-        writer = _ResultWriter(session, matcher, subjects, names, own, ws, progress)
+        writer = _ResultWriter(session, matcher, subjects, names, own, ws, progress, SourceMatcher(sources), options.limits)
         for item_id, sha in pending:
             if sha in known:
                 writer.write(item_id, sha, None)
@@ -355,9 +360,9 @@ class _ResultWriter:
     """Stores each content's signals and the item's matches in the same transaction."""
 
     def __init__(self, session: Session, matcher: Matcher, subjects: SubjectMatcher, names: dict[int, str | dict],
-                 own: set[int], ws: Workspace, progress: Progress):
+                 own: set[int], ws: Workspace, progress: Progress, sources: SourceMatcher, limits: Limits):
         self.session, self.matcher, self.subjects, self.ws, self.progress = session, matcher, subjects, ws, progress
-        self.names, self.own = names, own
+        self.names, self.own, self.sources, self.limits = names, own, sources, limits
         self.key: bytes | None = None
 
     def write(self, item_id: int, sha256: str, signals: ContentSignals | None) -> None:
@@ -380,6 +385,8 @@ class _ResultWriter:
             # a stranger's picture in front of another victim's case workers (docs/faces.md).
             found += [f for f in self.subjects.match(content)
                       if f.subject_id in self.own or f.detail["level"] == "confident"]
+            if features and content.error is None:
+                found += self.sources.match(features, lambda: _post_pixels(self.ws.vault, sha256, self.limits))
         rows = [_match_row(item_id, f) for f in found]
         session.add_all(rows)
         if rows:  # the webhook event is committed with the matches, or not at all
@@ -387,8 +394,10 @@ class _ResultWriter:
         result = triage(
             [FaceMatch(self.names[f.subject_id], f.distance, f.detail["threshold"], f.detail["level"])
              for f in found if f.kind == "face"],
-            [(banks[f.bank_id].name, f.kind, f.distance) for f in found if f.kind != "face"],
+            [(banks[f.bank_id].name, f.kind, f.distance) for f in found if f.bank_id is not None],
             (content.nudity or {}).get("max_exposed", 0.0),
+            [DerivedMatch(self.names[f.subject_id], f.detail["source"], f.detail["changed_fraction"])
+             for f in found if f.kind == "derived"],
         )
         item.priority, item.reason, item.reason_message = result.priority, result.reason, result.message
         item.done = True
@@ -416,6 +425,18 @@ class _ResultWriter:
             face.embedding = encrypt(self.key, found.embedding, face_associated_data(face.id))
         self.session.flush()
         return content
+
+
+def _post_pixels(vault: Vault, sha256: str, limits: Limits):
+    """The post's pixels, to see what changed in a source photo it was made from; None when
+    it cannot be decoded (its signals were computed, so this is rare)."""
+    try:
+        with vault.plain_file(sha256) as path:
+            return np.asarray(open_image(path, limits))
+    except StorageError:
+        raise
+    except (JikimiError, OSError):
+        return None
 
 
 def _posted_as_media(item: Item) -> bool:

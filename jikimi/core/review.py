@@ -34,7 +34,7 @@ from jikimi.triage import TIER_SPAN
 UPCOMING = 12
 UNDO_SECONDS = 10  # the confirmation offers "undo" this long
 UNDO_GRACE_SECONDS = 5  # a click in the last second still arrives in time
-TIERS = (4, 3, 2, 1, 0)  # triage's tiers, most urgent first (jikimi/triage.py)
+TIERS = (5, 4, 3, 2, 1, 0)  # triage's tiers, most urgent first (jikimi/triage.py)
 BULK_MAX = 500
 CHAT_CHOICES = 200
 CHAT_SAMPLE = 5_000  # the latest posts whose chats the filter menu offers
