@@ -151,7 +151,7 @@ def test_sources_are_stored_encrypted_as_features_only_and_every_access_is_logge
         actions = [(e.action, e.details.get("what")) for e in entries]
         removal = entries[-1].details
     assert actions == [("case_create", None), ("subject_add", None), ("subject_sources_add", None),
-                       ("view", "source photos"), ("subject_sources_remove", None), ("subject_remove", None)]
+                       ("subject_sources_view", None), ("subject_sources_remove", None), ("subject_remove", None)]
     assert removal["source_photos_deleted"] == 3
 
 

@@ -24,7 +24,8 @@ class SubjectSources(Part):
         """Her source photos' labels (there is nothing else to show); each look is logged."""
         with self._open(actor) as (session, access):
             subject = access.subject(subject_id)
-            self._log(session, actor, "view", f"subject:{subject.id}", {"what": "source photos"}, subject.case_id)
+            self._log(session, actor, "subject_sources_view", f"subject:{subject.id}", {"sources": len(subject.sources)},
+                      subject.case_id)
             return [source_json(r) for r in subject.sources]
 
     def remove(self, actor: Actor, subject_id: int, source_id: int) -> dict:
