@@ -19,6 +19,7 @@ from jikimi.audit import AuditLog
 from jikimi.core import Actor, Jikimi
 from jikimi.errors import JikimiError
 from jikimi.reports.data import scan_report
+from jikimi.reports.render import render
 from jikimi.scan import ScanOptions, start_scan
 from jikimi.store.models import SubjectSource
 from jikimi.signals.local_features import local_features
@@ -193,6 +194,8 @@ def test_edited_copies_of_her_photos_are_found_with_the_changed_region(ws, tmp_p
             assert overlap(match["box"], box) >= 0.7, (name, match["box"], box)
         assert items[name]["priority"] // TIER_SPAN == DERIVED, name
         assert items[name]["reason"].startswith(f"edited copy of the photo '{label}' of subject 'Eileen'"), name
+    html = render(report, "html")
+    assert "derived · edited copy of the photo &#39;astronaut&#39; of subject Eileen (" in html  # HTML-escaped
     for name in ("unrelated_rocket.jpg", "unrelated_camera.jpg"):
         assert not items[name]["matches"] and items[name]["priority"] == 0
     assert DERIVED == SUBJECT_AND_SEXUAL - 1

@@ -78,8 +78,11 @@ def write(report: dict, fmt: str, path: Path, media: ReportMedia | None = None) 
 
 def describe_match(match: dict) -> str:
     """One line a case worker can read: how it matched, what, how close."""
-    if match["kind"] == "face" and match.get("other_case"):
-        return f"face · {match['note']}"
+    if match["kind"] in ("face", "derived") and match.get("other_case"):
+        return f"{match['kind']} · {match['note']}"
+    if match["kind"] == "derived":
+        return (f"derived · edited copy of the photo '{match['source']}' of subject {match['target']} "
+                f"({round(100 * match['changed_fraction'])}% of it changed, {match['inliers']} matching points)")
     if match["kind"] == "face":
         where = f" in the frame at {match['frame_time']:.0f} s" if match.get("frame_time") is not None else ""
         level = f"{match['level']} match, " if match.get("level") else ""
