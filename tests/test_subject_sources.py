@@ -6,6 +6,7 @@ recolouring, a crop with a caption, the face covered by a flat sticker shape. No
 put in place of another.
 """
 
+import json
 from pathlib import Path
 
 import matplotlib.cbook
@@ -227,3 +228,19 @@ def test_another_photo_of_the_same_person_is_not_derived(ws, tmp_path, subject):
         report = scan_report(s, scan_id)
     assert len(report["items"]) >= 45  # two files of one folder may be the same photo
     assert [i["locators"][0]["path"] for i in report["items"] if i["matches"]] == []
+
+
+def test_cli_adds_lists_and_removes_source_photos(ws, tmp_path, subject):
+    from test_cli import run
+
+    _, subject_id = subject
+    photos = [save_jpeg(picture("coffee"), tmp_path / "a" / "coffee.jpg"), save_jpeg(grace_hopper(), tmp_path / "a" / "gh.jpg")]
+    added = json.loads(run(ws.home, "subject", "sources", "add", subject_id, *photos, "--label", "insta 1",
+                           "--json").stdout)
+    assert [r["label"] for r in added] == ["insta 1", "gh.jpg"]
+    listed = json.loads(run(ws.home, "subject", "sources", "list", subject_id, "--json").stdout)
+    assert [r["id"] for r in listed] == [r["id"] for r in added]
+    assert "Removed source photo" in run(ws.home, "subject", "sources", "remove", subject_id, added[0]["id"]).stdout
+    again = run(ws.home, "subject", "sources", "remove", subject_id, added[0]["id"], check=False)
+    assert again.returncode != 0 and again.stderr.strip().splitlines() == [
+        f"error: no source photo with id {added[0]['id']} of subject {subject_id}"]
