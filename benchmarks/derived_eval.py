@@ -461,7 +461,7 @@ SOURCE_EDITS: dict[str, EditFamily] = {
 def sources_main(args) -> None:
     from jikimi.match_sources import SourceMatcher
     from jikimi.signals.region_grid import region_grid
-    from jikimi.subject_sources import SOURCE_FEATURES, Source
+    from jikimi.subject_sources import Source
 
     rng = random.Random(20261130)
     started = time.perf_counter()
@@ -469,7 +469,7 @@ def sources_main(args) -> None:
     registered = []
     for key, (name, picture) in enumerate(known.items()):
         pixels = np.asarray(picture)
-        features = local_features(pixels, SOURCE_FEATURES)
+        features = local_features(pixels)
         if len(features.descriptors) >= MIN_INLIERS:  # as `subject sources add` refuses plainer photos
             registered.append(Source(key, key, name, 1, name, features, region_grid(pixels), picture.width, picture.height))
     matcher = SourceMatcher(registered)

@@ -27,11 +27,6 @@ from jikimi.store.models import Subject, SubjectSource
 from jikimi.workspace import Workspace
 
 MAX_LABEL = 200
-# ORB features kept per source photo (a post keeps 500): the more of her photo's patches are
-# kept, the more a post with a large region changed still meets. Measured with
-# benchmarks/derived_eval.py --mode sources: 40 % repainted flat found 0.81 of the time
-# against 0.65 with 500, pasted 0.65 against 0.50; no false match either way.
-SOURCE_FEATURES = 1500
 
 
 @dataclass(frozen=True)
@@ -64,7 +59,9 @@ def add_sources(ws: Workspace, session: Session, subject: Subject, photos: list[
                 "enrol.photo_problem", file=photo.name, problem=e.message or str(e))) from None
         except OSError as e:
             raise JikimiError.coded("enrol.photo_unreadable", file=photo.name, why=e.strerror or str(e)) from None
-        features = local_features(pixels, SOURCE_FEATURES)
+        # As many features as banked pictures keep: with 1,500 more large edits were found, but
+        # the stereo pair's other photo fitted 81 pairs (benchmarks/derived_eval.py --mode sources).
+        features = local_features(pixels)
         if len(features.descriptors) < MIN_INLIERS:
             raise JikimiError.coded("sources.no_features", file=photo.name, found=len(features.descriptors),
                                     need=MIN_INLIERS)

@@ -47,19 +47,16 @@ class LocalFeatures:
         return cls(points, descriptors.reshape(n, DESCRIPTOR_BYTES), scale, width, height)
 
 
-_ORB = {MAX_FEATURES: cv2.ORB_create(nfeatures=MAX_FEATURES)}
+_ORB = cv2.ORB_create(nfeatures=MAX_FEATURES)
 
 
-def local_features(rgb: np.ndarray, max_features: int = MAX_FEATURES) -> LocalFeatures:
-    """`max_features` above MAX_FEATURES only for the few pictures matched against (a
-    subject's source photos): more of their patches are there for a post's to meet."""
+def local_features(rgb: np.ndarray) -> LocalFeatures:
     height, width = rgb.shape[:2]
     scale = min(1.0, FEATURE_SIDE / max(height, width))
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     if scale < 1:
         grey = cv2.resize(grey, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
-    orb = _ORB.get(max_features) or _ORB.setdefault(max_features, cv2.ORB_create(nfeatures=max_features))
-    keypoints, descriptors = orb.detectAndCompute(grey, None)
+    keypoints, descriptors = _ORB.detectAndCompute(grey, None)
     if descriptors is None:
         return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8), scale, width, height)
     points = np.array([k.pt for k in keypoints], np.float32)
