@@ -17,6 +17,15 @@ perception's test videos and the demo's procedural scenes, each posted through t
 random families (so unrelated screenshots and turned copies are queried with variants too).
 
     .venv/bin/python benchmarks/derived_eval.py [--repeats 3] [--distractors 10000] [--threshold 31]
+
+`--mode sources` measures the other use of the second stage: the known pictures registered as
+a subject's source photos (jikimi/subject_sources.py), posts edited from them by ordinary,
+non-sexual edits (a region repainted flat, blurred, filled with noise or pasted from another
+picture; recolouring; crop + caption; a flat sticker shape), found as "derived" by the scan's
+own SourceMatcher, with the error of the reported changed share; and false "derived" matches
+of the same unrelated posts.
+
+    nice .venv/bin/python benchmarks/derived_eval.py --mode sources [--repeats 3] [--distractors 10000]
 """
 
 from __future__ import annotations
@@ -301,7 +310,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="altered copies per known picture and family")
     parser.add_argument("--distractors", type=int, default=10000)
     parser.add_argument("--threshold", type=int, default=31)
+    parser.add_argument("--mode", choices=("copies", "sources"), default="copies")
     args = parser.parse_args()
+    if args.mode == "sources":
+        sources_main(args)
+        return
     rng = random.Random(20261130)
     started = time.perf_counter()
     known = known_pictures()
@@ -372,6 +385,149 @@ def found(result: dict, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     plain = result["plain"] <= threshold
     variants = result["best"] <= threshold
     return plain, variants, variants | (result["inliers"] >= MIN_INLIERS)
+
+
+# --- edited derivatives of a subject's source photos (--mode sources) ----------------------
+
+EditFamily = Callable[[Picture, random.Random], tuple[Picture, float | None]]  # the edit and its true changed share
+
+
+def region_edit(mode: str, fraction: float) -> EditFamily:
+    """A rectangle of `fraction` of the picture changed by `mode` (see `replaced`)."""
+    def apply(p: Picture, rng: random.Random) -> tuple[Picture, float]:
+        aspect = rng.uniform(0.6, 1.6)
+        w = min(p.width, round((fraction * p.width * p.height * aspect) ** 0.5))
+        h = min(p.height, round(fraction * p.width * p.height / w))
+        x, y = rng.randint(0, p.width - w), rng.randint(0, p.height - h)
+        region = p.crop((x, y, x + w, y + h))
+        if mode == "flat":
+            patch = Image.new("RGB", (w, h), tuple(int(c) for c in np.asarray(region).reshape(-1, 3).mean(axis=0)))
+        elif mode == "blurred":
+            patch = region.filter(ImageFilter.GaussianBlur(max(4, min(w, h) // 8)))
+        elif mode == "noise":
+            patch = Image.fromarray(np.random.default_rng(rng.getrandbits(32)).integers(0, 256, (h, w, 3), dtype=np.uint8))
+        else:
+            patch = SCENES[rng.randrange(len(SCENES))]((w, h), np.random.default_rng(rng.getrandbits(32)))
+        edited = p.copy()
+        edited.paste(patch, (x, y))
+        return edited, w * h / (p.width * p.height)
+    return apply
+
+
+def recolour(p: Picture, rng: random.Random) -> tuple[Picture, None]:
+    """Channels swapped, or hue turned, or sepia: the picture's structure unchanged."""
+    array = np.asarray(p)
+    how = rng.choice(("swap", "hue", "sepia"))
+    if how == "swap":
+        return Image.fromarray(array[..., list(rng.sample((0, 1, 2), 3))].copy()), None
+    if how == "hue":
+        h, s, v = p.convert("HSV").split()
+        h = h.point(lambda value: (value + rng.randint(40, 200)) % 256)
+        return Image.merge("HSV", (h, s, v)).convert("RGB"), None
+    grey = np.asarray(p.convert("L"), np.float32)[..., None]
+    return Image.fromarray(np.clip(grey * np.array([1.07, 0.74, 0.43]) + 20, 0, 255).astype(np.uint8)), None
+
+
+def sticker(p: Picture, rng: random.Random) -> tuple[Picture, float]:
+    """A flat disc or rounded square (an emoji-like shape, 5-15 % of the picture) stuck on."""
+    share = rng.uniform(0.05, 0.15)
+    side = round((share * p.width * p.height) ** 0.5)
+    x, y = rng.randint(0, max(0, p.width - side)), rng.randint(0, max(0, p.height - side))
+    edited = p.copy()
+    draw = ImageDraw.Draw(edited)
+    colour = rng.choice(((250, 210, 40), (240, 90, 120), (90, 170, 250)))
+    if rng.random() < 0.5:
+        draw.ellipse((x, y, x + side, y + side), fill=colour)
+    else:
+        draw.rounded_rectangle((x, y, x + side, y + side), radius=side // 4, fill=colour)
+    return edited, share
+
+
+def unchanged(family: Family) -> EditFamily:
+    return lambda p, rng: (family(p, rng), None)
+
+
+SOURCE_EDITS: dict[str, EditFamily] = {
+    "re-encoded (unedited)": unchanged(lambda p, rng: p),
+    **{f"{mode} {round(100 * f)} %": region_edit(mode, f) for mode in ("flat", "blurred", "noise", "pasted")
+       for f in (0.2, 0.4, 0.6)},
+    "recoloured": recolour,
+    "crop 5 % + caption": unchanged(then(crop(0.05), caption)),
+    "sticker 5-15 %": sticker,
+    "flat 30 % + caption": lambda p, rng: (lambda edited: (caption(edited[0], rng), None))(region_edit("flat", 0.3)(p, rng)),
+}
+
+
+def sources_main(args) -> None:
+    from jikimi.match_sources import SourceMatcher
+    from jikimi.signals.region_grid import region_grid
+    from jikimi.subject_sources import Source
+
+    rng = random.Random(20261130)
+    started = time.perf_counter()
+    known = known_pictures()
+    registered = []
+    for key, (name, picture) in enumerate(known.items()):
+        pixels = np.asarray(picture)
+        features = local_features(pixels)
+        if len(features.descriptors) >= MIN_INLIERS:  # as `subject sources add` refuses plainer photos
+            registered.append(Source(key, key, name, 1, name, features, region_grid(pixels), picture.width, picture.height))
+    matcher = SourceMatcher(registered)
+    by_name = {s.label: s for s in registered}
+    print(f"{len(registered)} source photos registered of {len(known)} known pictures "
+          f"(the others have fewer than {MIN_INLIERS} points); second stage {MIN_INLIERS} inliers")
+
+    def derived(picture: Picture) -> tuple[list, float]:
+        pixels = post(picture, rng)
+        begun = time.perf_counter()
+        found = matcher.match(local_features(pixels).to_bytes(), lambda: pixels)
+        return found, time.perf_counter() - begun
+
+    rows, wrong_source, timings = [], 0, []
+    for family_name, family in SOURCE_EDITS.items():
+        hits, errors, shares = 0, [], []
+        total = 0
+        for name, source in by_name.items():
+            for _ in range(args.repeats):
+                edited, true_share = family(posted_size(known[name], rng), rng)
+                found, seconds = derived(edited)
+                timings.append(seconds)
+                total += 1
+                mine = [f for f in found if f.subject_id == source.subject_id]
+                wrong_source += len(found) - len(mine)
+                if mine:
+                    hits += 1
+                    share = mine[0].detail["changed_fraction"]
+                    shares.append(share)
+                    if true_share is not None:
+                        errors.append(abs(share - true_share))
+        if not total:
+            continue
+        error = f"{np.median(errors):.2f}" if errors else "-"
+        rows.append(f"| {family_name} | {total} | {hits / total:.2f} | {np.median(shares) if shares else 0:.2f} | {error} |")
+
+    unrelated = unrelated_pictures(rng)
+    family_names = list(FAMILIES)
+    false = []
+    for _ in range(args.distractors):
+        source, picture = rng.choice(unrelated)
+        family_name = rng.choice(family_names)
+        found, seconds = derived(FAMILIES[family_name](posted_size(picture, rng), rng))
+        timings.append(seconds)
+        false += [f"{source} ({family_name}) ~ {registered[[s.subject_id for s in registered].index(f.subject_id)].label}: "
+                  f"{f.detail['inliers']} inliers" for f in found]
+
+    print("\n| edit | posts | found as derived | median changed share | median error of the changed share |")
+    print("|---|---|---|---|---|")
+    print("\n".join(rows))
+    print(f"\nedited posts matched to another source photo: {wrong_source}")
+    print(f"{args.distractors} unrelated posts ({len(unrelated)} source pictures incl. "
+          f"{sum(s.startswith('johns') for s, _ in unrelated)} other photos of the known people): "
+          f"false derived matches {len(false)}")
+    for line in false[:20]:
+        print("  false:", line)
+    print(f"matching per post (features given): p50 {1000 * np.median(timings):.1f} ms, "
+          f"p99 {1000 * np.percentile(timings, 99):.1f} ms; ({time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

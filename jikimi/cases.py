@@ -3,7 +3,7 @@
 A subject is enrolled only from reference photos that each show exactly one usable face;
 if any photo fails, nothing is stored. Templates are AES-GCM encrypted with the workspace
 key and bound to their row, so a copied database reveals none. Removing a subject deletes
-her templates and photos and leaves a record that it happened.
+her templates, photos and source photos' features and leaves a record that it happened.
 
 Each template records the model that computed it, and is only ever compared with faces of
 that model. When the scan's model changes, a subject enrolled with another model must be
@@ -178,11 +178,13 @@ def remove_subject(ws: Workspace, session: Session, subject_id: int, actor: str)
     subject = session.get(Subject, subject_id)
     if subject is None or subject.removed_at is not None:
         raise WorkspaceError.coded("subject.not_enrolled", id=subject_id)
-    removed = len(subject.templates)
+    removed, sources = len(subject.templates), len(subject.sources)
     subject.templates.clear()
+    subject.sources.clear()
     subject.removed_at = utcnow()
     session.flush()
-    AuditLog(session, ws.home).append("subject_remove", f"subject:{subject.id}", {"templates_deleted": removed},
+    AuditLog(session, ws.home).append("subject_remove", f"subject:{subject.id}",
+                                      {"templates_deleted": removed, "source_photos_deleted": sources},
                                       case_id=subject.case_id, actor=actor)
     return subject
 

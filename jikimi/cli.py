@@ -20,7 +20,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.table import Table
 from rich.text import Text
 
-from jikimi import cli_web
+from jikimi import cli_web, clock
 from jikimi.cli_actions import audit_app, evidence_app, host_app, review, takedown_app, warn_if_exposed
 from jikimi.cli_console import err, labelled, out
 from jikimi.cli_core import actor_option, core
@@ -50,6 +50,9 @@ case_app.add_typer(members_app, name="members")
 subject_app = typer.Typer(help="Subjects: people to protect, enrolled with consent from reference photos.",
                           no_args_is_help=True)
 app.add_typer(subject_app, name="subject")
+sources_app = typer.Typer(help="Her ordinary photos she fears were used to make fakes: scans find edited copies of them.",
+                          no_args_is_help=True)
+subject_app.add_typer(sources_app, name="sources")
 
 
 
@@ -293,6 +296,48 @@ def subject_reenrol(subject_id: int) -> None:
     subject = jk.subjects.reenrol(actor, subject_id)
     out.print(f"Re-enrolled subject {subject_id} ({subject['name']}): {subject['templates']} template(s) "
               f"now of model {', '.join(subject['models'])}.")
+
+
+@sources_app.command("add")
+def sources_add(
+    subject_id: Annotated[int, typer.Argument(help="The subject, from `jikimi case list`.")],
+    photos: Annotated[list[Path], typer.Argument(help="Her photos (e.g. from her Instagram or KakaoTalk profile).")],
+    label: Annotated[Optional[list[str]], typer.Option(help="A name for each photo, in order (default: its file name; repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the registered sources as JSON.")] = False,
+) -> None:
+    """Register, with her consent, photos she fears were used to make fakes: scans then report
+    posts that are edited copies of them (kind "derived"), with which region changed. Only their
+    local features and region hashes are kept, encrypted; never the photos."""
+    jk, actor = core()
+    rows = jk.subject_sources.add(actor, subject_id, photos, label or [])
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        out.print(f"Registered {len(rows)} source photo(s) of subject {subject_id}: "
+                  + ", ".join(f"{r['id']} ({r['label']})" for r in rows) + "; the photos are not kept.")
+
+
+@sources_app.command("list")
+def sources_list(subject_id: int,
+                 as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Her registered source photos (labels only: the photos are not kept)."""
+    jk, actor = core()
+    rows = jk.subject_sources.list(actor, subject_id)
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("id", "label", "size", "registered by", "registered")
+    for r in rows:
+        table.add_row(str(r["id"]), r["label"], f"{r['width']} x {r['height']}", r["created_by"], clock.local(r["created_at"]))
+    out.print(table)
+
+
+@sources_app.command("remove")
+def sources_remove(subject_id: int, source_id: int) -> None:
+    """Delete a source photo's features: scans stop looking for copies of it."""
+    jk, actor = core()
+    row = jk.subject_sources.remove(actor, subject_id, source_id)
+    out.print(f"Removed source photo {source_id} ({row['label']}) of subject {subject_id}.")
 
 
 @subject_app.command("remove")

@@ -33,6 +33,7 @@ MESSAGES = {
     "reason.bank": "matches bank '%(bank)s' (%(kind)s)",
     "reason.bank.distance": "matches bank '%(bank)s' (%(kind)s, distance %(distance)g)",
     "reason.nudity": "exposed nudity (%(exposed).2f), no known subject",
+    "reason.derived": "edited copy of the photo '%(source)s' of subject '%(subject)s' (%(changed)s%% of it changed)",
     "subject.other_case": "(a person enrolled in another case)",
     # Role names, as parameters of refusals
     "role.admin": "admin",
@@ -183,6 +184,9 @@ MESSAGES = {
     "status.cancelled": "cancelled",
     # The HTML scan report (jikimi/reports/templates/report.html) and its match lines (reports/render.py)
     "match.face.other_case": "face · matches a person enrolled in another case",
+    "match.derived.other_case": "derived · an edited copy of a photo of a person enrolled in another case",
+    "match.derived": "derived · edited copy of the photo '%(source)s' of subject %(subject)s "
+                     "(%(changed)s%% of it changed, %(inliers)s matching points)",
     "match.face": "face · subject %(subject)s (distance %(distance).2f)",
     "match.face.confident": "face · subject %(subject)s (confident match, distance %(distance).2f)",
     "match.face.possible": "face · subject %(subject)s (possible match, distance %(distance).2f)",
@@ -236,6 +240,10 @@ MESSAGES = {
     "report.custody_keep": "Keep a copy of this report off this machine:",
     "report.custody_fails": "this file fails if the log no longer contains that head.",
     "report.unfinished": "unfinished",
+    # Source photos of a subject (jikimi/subject_sources.py)
+    "sources.no_photo": "give at least one source photo",
+    "sources.no_features": "%(file)s: too plain to recognise (%(found)s distinctive points, need %(need)s)",
+    "sources.not_found": "no source photo with id %(id)s of subject %(subject)s",
 }
 
 # What a read error says in other languages, by its code (jikimi/error_codes.py).

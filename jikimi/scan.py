@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -33,7 +34,10 @@ from jikimi.cases import get_case, load_templates
 from jikimi.keys import encrypt, workspace_key
 from jikimi.match import Found, Matcher, SubjectMatcher, face_associated_data
 from jikimi import messages
-from jikimi.triage import FaceMatch, triage
+from jikimi.match_sources import SourceMatcher
+from jikimi.media.images import open_image
+from jikimi.subject_sources import load_sources
+from jikimi.triage import DerivedMatch, FaceMatch, triage
 from jikimi.signals.content import MEDIA_SUFFIXES, ContentSignals, compute_signals
 from jikimi.signals.crypto import file_digests
 from jikimi.sources import open_source
@@ -303,9 +307,10 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
     with ws.session() as session:
         templates = load_templates(ws, session, options.case_id, options.only_case)
         subjects = SubjectMatcher(templates, workspace_key(ws.home) if templates else b"")
+        sources = load_sources(ws, session, options.case_id, options.only_case)
         # A reason is read by every case the item reaches: it names only the scanning case's subjects.
         other = messages.message("subject.other_case")
-        names = {t.subject_id: t.subject_name if t.case_id == options.case_id else other for t in templates}
+        names = {t.subject_id: t.subject_name if t.case_id == options.case_id else other for t in templates + sources}
         own = {t.subject_id for t in templates if t.case_id == options.case_id}
         rows = session.execute(  # "known": hashed already, by an earlier scan
             select(Item.id, Item.sha256, Content.sha256.is_not(None))
@@ -324,7 +329,7 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
     progress.phase("Hashing and matching", len(pending) + len(reused))
     to_hash = [(item_id, sha) for item_id, sha in pending if sha not in known]
     with _BatchedSession(ws, COMMIT_EVERY_SECONDS / 4) as session:
-        writer = _ResultWriter(session, matcher, subjects, names, own, ws, progress)
+        writer = _ResultWriter(session, matcher, subjects, names, own, ws, progress, SourceMatcher(sources), options.limits)
         for item_id, sha in reused:
             writer.rematch(item_id, sha)
         for item_id, sha in pending:
@@ -363,9 +368,9 @@ class _ResultWriter:
     """Stores each content's signals and the item's matches in the same transaction."""
 
     def __init__(self, session: Session, matcher: Matcher, subjects: SubjectMatcher, names: dict[int, str | dict],
-                 own: set[int], ws: Workspace, progress: Progress):
+                 own: set[int], ws: Workspace, progress: Progress, sources: SourceMatcher, limits: Limits):
         self.session, self.matcher, self.subjects, self.ws, self.progress = session, matcher, subjects, ws, progress
-        self.names, self.own = names, own
+        self.names, self.own, self.sources, self.limits = names, own, sources, limits
         self.key: bytes | None = None
 
     def write(self, item_id: int, sha256: str, signals: ContentSignals | None) -> None:
@@ -409,8 +414,11 @@ class _ResultWriter:
             return [], allow
         # Only a confident match reaches another case's team: a merely possible one could put
         # a stranger's picture in front of another victim's case workers (docs/faces.md).
-        return found + [f for f in self.subjects.match(content)
-                        if f.subject_id in self.own or f.detail["level"] == "confident"], []
+        found += [f for f in self.subjects.match(content)
+                  if f.subject_id in self.own or f.detail["level"] == "confident"]
+        if features:
+            found += self.sources.match(features, lambda: _post_pixels(self.ws.vault, content.sha256, self.limits))
+        return found, []
 
     def _add(self, item: Item, found: list[Found]) -> None:
         """Store the item's new matches (with their webhook event) and triage it on all its matches."""
@@ -428,8 +436,10 @@ class _ResultWriter:
             [FaceMatch(self.names.get(m.subject_id, other), m.distance, m.detail["threshold"], m.detail["level"])
              for m in every if m.kind == "face"],
             [(banks[m.bank_id].name if m.bank_id in banks else m.bank.name, m.kind, m.distance)
-             for m in every if m.kind != "face"],
+             for m in every if m.bank_id is not None],
             ((content.nudity if content else None) or {}).get("max_exposed", 0.0),
+            [DerivedMatch(self.names.get(m.subject_id, other), m.detail["source"], m.detail["changed_fraction"])
+             for m in every if m.kind == "derived"],
         )
         item.priority, item.reason, item.reason_message = result.priority, result.reason, result.message
 
@@ -456,6 +466,18 @@ class _ResultWriter:
         return content
 
 
+def _post_pixels(vault: Vault, sha256: str, limits: Limits):
+    """The post's pixels, to see what changed in a source photo it was made from; None when
+    it cannot be decoded (its signals were computed, so this is rare)."""
+    try:
+        with vault.plain_file(sha256) as path:
+            return np.asarray(open_image(path, limits))
+    except StorageError:
+        raise
+    except (JikimiError, OSError):
+        return None
+
+
 def _posted_as_media(item: Item) -> bool:
     return any(
         Path(locator.fields.get("path", "")).suffix.lower() in MEDIA_SUFFIXES
@@ -465,9 +487,12 @@ def _posted_as_media(item: Item) -> bool:
 
 
 def _match_key(match: Found | Match) -> tuple:
-    """What makes a match the same one again: a subject is matched once per item (by its best face)."""
+    """What makes a match the same one again: a subject is matched once per item (by its best face),
+    a source photo of hers once."""
     if match.kind == "face":
         return ("face", match.subject_id)
+    if match.kind == "derived":
+        return ("derived", match.subject_id, match.detail["source_id"])
     content_id = match.content_id if isinstance(match, Found) else match.bank_content_id
     return (match.kind, match.bank_id, content_id)
 

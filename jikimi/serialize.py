@@ -13,7 +13,7 @@ from jikimi.error_codes import error_code
 from jikimi.store.audit_models import AuditEntry
 from collections.abc import Callable
 
-from jikimi.store.models import Bank, Case, Content, ContentFace, Decision, Item, Match, Subject
+from jikimi.store.models import SUBJECT_MATCH_KINDS, Bank, Case, Content, ContentFace, Decision, Item, Match, Subject
 from jikimi.store.takedown_models import Notice
 
 OTHER_CASE = "matches a person enrolled in another case"
@@ -41,6 +41,14 @@ def subject_json(subject: Subject) -> dict:
 
 def match_json(match: Match, hidden: bool = False) -> dict:
     """A hash match names its bank and banked file; a face match names its subject (`target`)."""
+    if match.kind == "derived":
+        if hidden:  # her source photo's label would name her, or what she posted
+            return {"kind": "derived", "target": None, "subject_id": None, "case_id": None, "source": None,
+                    "other_case": True, "note": OTHER_CASE, "changed_fraction": match.detail.get("changed_fraction"),
+                    "inliers": match.detail.get("inliers"), "box": match.detail.get("box")}
+        return {"kind": "derived", "target": match.subject.name if match.subject else None,
+                "subject_id": match.subject_id, "case_id": match.subject.case_id if match.subject else None,
+                "distance": None, "other_case": False, **match.detail}
     if match.kind != "face":
         return {"kind": match.kind, "bank": match.bank.name if match.bank else None,
                 "target": match.bank_content.label if match.bank_content else None,
@@ -71,7 +79,7 @@ def item_json(item: Item, content: Content | None, hidden: Callable[[int], bool]
         "duration": content.duration if content else None,
         "pdq": content.pdq if content else None,
         "pdq_quality": content.pdq_quality if content else None,
-        "matches": [match_json(m, m.kind == "face" and hidden(m.subject.case_id)) for m in item.matches],
+        "matches": [match_json(m, m.kind in SUBJECT_MATCH_KINDS and hidden(m.subject.case_id)) for m in item.matches],
         "allowed_by": item.allowed_by,
         "priority": item.priority,
         "reason": reason_json(item, hidden),
@@ -89,7 +97,7 @@ def reason_json(item: Item, hidden: Callable[[int], bool]) -> str | None:
     reasons that way; this also covers items scanned before they did)."""
     reason = item.reason
     for match in item.matches:
-        if reason and match.kind == "face" and match.subject and hidden(match.subject.case_id):
+        if reason and match.kind in SUBJECT_MATCH_KINDS and match.subject and hidden(match.subject.case_id):
             reason = reason.replace(f"'{match.subject.name}'", f"'{OTHER_CASE_NAME}'")
     return reason
 
@@ -100,7 +108,7 @@ def reason_message_json(item: Item, hidden: Callable[[int], bool]) -> dict | Non
     if not stored:
         return None
     names = {match.subject.name for match in item.matches
-             if match.kind == "face" and match.subject and hidden(match.subject.case_id)}
+             if match.kind in SUBJECT_MATCH_KINDS and match.subject and hidden(match.subject.case_id)}
     params = dict(stored.get("params") or {})
     if isinstance(params.get("subject"), str) and params["subject"] in names:
         params["subject"] = {"code": "subject.other_case", "params": {}}

@@ -1,7 +1,8 @@
 """Triage: which items a reviewer should see first, and a one-line reason why.
 
 The order is the issue's: a face matching an enrolled subject together with sexual content,
-then a subject match alone, then a hash match with a known abusive file, then sexual content
+then an edited copy of one of her registered source photos (the strongest sign of a fake of
+her, found even when her face is turned away or covered), then a subject match alone, then a hash match with a known abusive file, then sexual content
 without a known subject. Within a tier, closer faces and stronger nudity scores come first.
 
 `SEXUAL_SCORE` is NudeNet's own customary cut-off. It cannot be tuned on labelled sexual
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from jikimi import messages
 
 SEXUAL_SCORE = 0.5
-SUBJECT_AND_SEXUAL, SUBJECT, HASH, SEXUAL, NOTHING = 4, 3, 2, 1, 0
+SUBJECT_AND_SEXUAL, DERIVED, SUBJECT, HASH, SEXUAL, NOTHING = 5, 4, 3, 2, 1, 0
 TIER_SPAN = 1000  # priority = tier * TIER_SPAN + a 0-999 score within the tier
 
 
@@ -39,10 +40,22 @@ class FaceMatch:
     level: str  # "possible" | "confident"
 
 
+@dataclass(frozen=True)
+class DerivedMatch:
+    subject: str | dict  # as in FaceMatch
+    source: str  # the label of her source photo
+    changed_fraction: float
+
+
 def triage(face_matches: list[FaceMatch], hash_matches: list[tuple[str, str, float | None]],
-           max_exposed: float) -> Triage:
-    """`hash_matches`: (bank, kind, distance). Confident face matches rank above possible ones."""
+           max_exposed: float, derived: list[DerivedMatch] = ()) -> Triage:
+    """`hash_matches`: (bank, kind, distance). Confident face matches rank above possible ones;
+    among derived copies, the more changed comes first."""
     sexual = max_exposed >= SEXUAL_SCORE
+    if derived and not (face_matches and sexual):
+        match = max(derived, key=lambda m: m.changed_fraction)
+        return Triage(_priority(DERIVED, match.changed_fraction), messages.message(
+            "reason.derived", subject=match.subject, source=match.source, changed=round(100 * match.changed_fraction)))
     if face_matches:
         match = max(face_matches, key=lambda m: (m.level == "confident", -m.distance / m.threshold))
         closeness = max(0.0, 1 - match.distance / match.threshold) / 2 + (0.5 if match.level == "confident" else 0.0)
@@ -60,6 +73,7 @@ def triage(face_matches: list[FaceMatch], hash_matches: list[tuple[str, str, flo
     if sexual:
         return Triage(_priority(SEXUAL, max_exposed), messages.message("reason.nudity", exposed=round(max_exposed, 4)))
     return Triage(NOTHING, None)
+
 
 def _priority(tier: int, score: float) -> int:
     return tier * TIER_SPAN + min(TIER_SPAN - 1, int(score * TIER_SPAN))

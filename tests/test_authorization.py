@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from conftest import jpeg_bytes, picture
-from jikimi import accounts, keys
+from conftest import jpeg_bytes, picture, save_jpeg
+from jikimi import accounts, keys, subject_sources
 from jikimi.core import Actor, Jikimi, NotFound
 from jikimi.core.access import PERMISSIONS
 from jikimi.media.thumbnails import blurred_thumbnail
@@ -28,7 +28,7 @@ from jikimi.scan import ScanOptions
 from jikimi.store.audit_models import AuditEntry
 from jikimi.store.job_models import Job
 from jikimi.store.models import (Bank, BankContent, Case, Content, ContentFace, Item, ItemLocator, Match, Scan,
-                                 Subject, SubjectTemplate)
+                                 Subject, SubjectSource, SubjectTemplate)
 from jikimi.store.takedown_models import Notice, NoticeItem
 from jikimi.store.web_models import AllowedPath, ApiToken, CaseMember
 from jikimi.takedown.hosts import ensure_builtin_hosts, get_host
@@ -105,6 +105,12 @@ def populate(ws) -> None:
         session.flush()
         add_notice(session, first.id, item)
         accounts.create_token(session, users["admin"], "matrix")
+        photo = save_jpeg(picture("coffee"), ws.home.parent / "her_photo.jpg")
+        source, = subject_sources.add_sources(ws, session, subject, [photo], ["profile photo"], "setup")  # source 1
+        SOURCE_ROW.update({c.name: getattr(source, c.name) for c in SubjectSource.__table__.columns})
+
+
+SOURCE_ROW: dict = {}  # her source photo 1 as stored, to put back after a member removed it
 
 
 def add_notice(session, case_id: int, item: Item) -> None:
@@ -124,6 +130,8 @@ def restore(ws) -> None:
     with ws.session() as session:
         session.execute(update(Subject).values(removed_at=None))
         session.execute(update(ApiToken).values(revoked_at=None))
+        if session.get(SubjectSource, 1) is None:
+            session.add(SubjectSource(**SOURCE_ROW))
         if session.get(AllowedPath, 1) is None:
             session.add(AllowedPath(id=1, path=str(ws.home.parent), added_by="setup"))
         roles = dict(PERSONAS)
@@ -257,6 +265,9 @@ def test_the_core_refuses_a_non_member_from_the_cli(world, tmp_path):
         "subjects.get": lambda: jk.subjects.get(nora, 1),
         "subjects.faces_in": lambda: jk.subjects.faces_in(nora, 1, tmp_path / "x.jpg"),
         "subjects.reference_crop": lambda: jk.subjects.reference_crop(nora, 1),
+        "subject_sources.add": lambda: jk.subject_sources.add(nora, 1, [tmp_path / "x.jpg"]),
+        "subject_sources.list": lambda: jk.subject_sources.list(nora, 1),
+        "subject_sources.remove": lambda: jk.subject_sources.remove(nora, 1, 1),
         "scans.get": lambda: jk.scans.get(nora, 1),
         "scans.report": lambda: jk.scans.report(nora, 1, "json"),
         "scans.resume": lambda: jk.scans.resume(nora, 1),

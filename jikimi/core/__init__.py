@@ -22,6 +22,7 @@ from jikimi.core.jobs import Jobs
 from jikimi.core.platform import Platform
 from jikimi.core.review import Review
 from jikimi.core.scans import Scans
+from jikimi.core.subject_sources import SubjectSources
 from jikimi.core.takedown import Takedown
 from jikimi.core.settings import Settings
 from jikimi.core.webhooks import Webhooks
@@ -36,6 +37,7 @@ class Jikimi:
         self.ws = ws
         self.cases = Cases(ws)
         self.subjects = Subjects(ws)
+        self.subject_sources = SubjectSources(ws)
         self.scans = Scans(ws)
         self.review = Review(ws)
         self.banks = Banks(ws)

@@ -18,7 +18,7 @@ from jikimi import messages
 from jikimi.audit import AuditLog
 from jikimi.core.actor import Actor
 from jikimi.errors import JikimiError, WorkspaceError
-from jikimi.store.models import Case, Item, Match, Scan, Subject
+from jikimi.store.models import SUBJECT_MATCH_KINDS, Case, Item, Match, Scan, Subject
 from jikimi.store.web_models import CaseMember
 
 # What each permission allows, and the roles that have it (workspace roles and case roles alike).
@@ -177,7 +177,7 @@ class Access:
 def item_cases(session: Session, item: Item) -> list[int | None]:
     """The cases an item belongs to: its scan's first, then those of the subjects it matched."""
     routed = session.scalars(select(Subject.case_id).join(Match, Match.subject_id == Subject.id)
-                             .where(Match.item_id == item.id, Match.kind == "face").distinct())
+                             .where(Match.item_id == item.id, Match.kind.in_(SUBJECT_MATCH_KINDS)).distinct())
     cases = [item.scan.case_id]
     cases += sorted(c for c in routed if c != item.scan.case_id)
     return cases

@@ -11,13 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from jikimi.errors import JikimiError, WorkspaceError
-from jikimi.store.models import Decision, Item, Match, Scan, Subject
+from jikimi.store.models import SUBJECT_MATCH_KINDS, Decision, Item, Match, Scan, Subject
 
 
 def case_item_ids(session: Session, case_id: int) -> set[int]:
     scanned = select(Item.id).join(Scan).where(Scan.case_id == case_id)
     routed = (select(Match.item_id).join(Subject, Subject.id == Match.subject_id)
-              .where(Match.kind == "face", Subject.case_id == case_id))
+              .where(Match.kind.in_(SUBJECT_MATCH_KINDS), Subject.case_id == case_id))
     decided = select(Decision.item_id).where(Decision.case_id == case_id)
     return set(session.scalars(scanned.union(routed, decided)))
 

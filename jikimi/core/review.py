@@ -28,13 +28,14 @@ from jikimi.review import VERDICTS, record_decision, withdraw_decision
 from jikimi.serialize import decision_json, item_json, reason_json, reason_message_json
 from jikimi.signals.face_embedding import EMBEDDERS
 from jikimi.store.audit_models import AuditEntry
-from jikimi.store.models import Content, Decision, Item, ItemLocator, Match, Scan, Subject, SubjectTemplate, utcnow
+from jikimi.store.models import (SUBJECT_MATCH_KINDS, Content, Decision, Item, ItemLocator, Match, Scan, Subject,
+                                 SubjectTemplate, utcnow)
 from jikimi.triage import TIER_SPAN
 
 UPCOMING = 12
 UNDO_SECONDS = 10  # the confirmation offers "undo" this long
 UNDO_GRACE_SECONDS = 5  # a click in the last second still arrives in time
-TIERS = (4, 3, 2, 1, 0)  # triage's tiers, most urgent first (jikimi/triage.py)
+TIERS = (5, 4, 3, 2, 1, 0)  # triage's tiers, most urgent first (jikimi/triage.py)
 BULK_MAX = 500
 CHAT_CHOICES = 200
 CHAT_SAMPLE = 5_000  # the latest posts whose chats the filter menu offers
@@ -134,7 +135,7 @@ def review_item_json(session: Session, access: Access, item: Item, with_faces: b
         "face_matched": any(m["kind"] == "face" for m in data["matches"]),
         "scan_id": item.scan_id if access.sees(scan_case) else None,
         "case_id": scan_case if access.sees(scan_case) else next(
-            (m["case_id"] for m in data["matches"] if m["kind"] == "face" and m["case_id"] is not None), None),
+            (m["case_id"] for m in data["matches"] if m["kind"] in SUBJECT_MATCH_KINDS and m["case_id"] is not None), None),
         "routed": not access.sees(scan_case),
         "thumbnail": f"/media/thumbs/{item.id}" if content is not None and content.thumbnail else None,
         "decisions": [decision_json(d) for d in decisions if access.sees(d.case_id)],

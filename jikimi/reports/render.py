@@ -82,8 +82,11 @@ def describe_match(match: dict, lang: str = "en") -> str:
     def say(code: str, **params) -> str:
         return messages.render(code, params, lang)
 
-    if match["kind"] == "face" and match.get("other_case"):
-        return say("match.face.other_case")
+    if match["kind"] in ("face", "derived") and match.get("other_case"):
+        return say(f"match.{match['kind']}.other_case")
+    if match["kind"] == "derived":
+        return say("match.derived", source=match["source"], subject=match["target"],
+                   changed=round(100 * match["changed_fraction"]), inliers=match["inliers"])
     if match["kind"] == "face":
         level = match.get("level") if match.get("level") in ("confident", "possible") else None
         text = say(f"match.face.{level}" if level else "match.face", subject=match["target"],

@@ -128,6 +128,7 @@ class Subject(Base):
     removed_at: Mapped[datetime | None] = mapped_column()
     case: Mapped[Case] = relationship(back_populates="subjects")
     templates: Mapped[list[SubjectTemplate]] = relationship(cascade="all, delete-orphan")
+    sources: Mapped[list[SubjectSource]] = relationship(cascade="all, delete-orphan", order_by="SubjectSource.id")
 
 
 class SubjectTemplate(Base):
@@ -141,6 +142,22 @@ class SubjectTemplate(Base):
     photo: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted JPEG, only with --keep-photos
     reference_crop: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted face JPEG, with --keep-reference-crops
     photo_name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SubjectSource(Base):
+    """A photo of hers she fears was used to make fakes (registered with her consent): only its
+    local features and region hashes, each AES-GCM encrypted and bound to the row, never pixels."""
+
+    __tablename__ = "subject_sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    features: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted LocalFeatures.to_bytes()
+    regions: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted RegionGrid.to_bytes()
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -240,6 +257,10 @@ class ItemLocator(Base):
     # posts without reading every post (jikimi.core.review.chat_of writes the same expression).
     __table_args__ = (UniqueConstraint("scan_id", "ordinal"),
                       Index("ix_item_locators_chat", text("json_extract(fields, '$.chat')")).ddl_if(dialect="sqlite"))
+
+
+# Matches that name a subject: they route an item to her case, and hide her name from others.
+SUBJECT_MATCH_KINDS = ("face", "derived")
 
 
 class Match(Base):

@@ -26,7 +26,8 @@ from jikimi.web.render import done, is_api, language, page, respond
 from jikimi.web.password_checks import Busy, PasswordChecks
 from jikimi.web.security import SecurityHeaders
 from jikimi.web.uploads import UploadTooLarge
-from jikimi.web.views import admin, audit, banks, cases, evidence, hma, items, media, review, scans, takedown, webhooks
+from jikimi.web.views import (admin, audit, banks, cases, evidence, hma, items, media, review, scans, subject_sources,
+                              takedown, webhooks)
 from jikimi.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
@@ -48,7 +49,8 @@ def create_app(ws: Workspace, max_upload_bytes: int = scans.MAX_SOURCE_BYTES,
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_error_handlers(app)
     _add_core_routes(app)
-    for module in (cases, scans, banks, review, media, admin, audit, evidence, takedown, webhooks, hma, items):
+    for module in (cases, scans, banks, review, media, admin, audit, evidence, takedown, webhooks, hma, items,
+                   subject_sources):
         app.include_router(module.router)
     return app
 

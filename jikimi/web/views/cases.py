@@ -147,9 +147,17 @@ def show_subject(request: Request, subject_id: int, caller: Caller = Depends(aut
 
 
 def _subject_page(request: Request, caller: Caller, subject_id: int, status: int = 200, **extra):
-    data = {**request.app.state.core.subjects.get(caller.actor, subject_id),
-            "enrolled": request.query_params.get("enrolled") == "1", "remove_problem": None, **extra}
-    return respond(request, "subject.html", data, status)
+    return respond(request, "subject.html", {**subject_page_data(request, caller, subject_id), **extra}, status)
+
+
+def subject_page_data(request: Request, caller: Caller, subject_id: int) -> dict:
+    core = request.app.state.core
+    data = core.subjects.get(caller.actor, subject_id)
+    removed = data["subject"]["removed_at"] is not None
+    return {**data, "enrolled": request.query_params.get("enrolled") == "1", "remove_problem": None,
+            "sources": [] if removed else core.subject_sources.list(caller.actor, subject_id),
+            "sources_added": forms.number(request.query_params.get("sources_added"), "sources_added"),
+            "source_removed": request.query_params.get("source_removed") == "1", "sources_problem": None}
 
 
 @router.get("/media/subjects/{subject_id}/reference", include_in_schema=False)
