@@ -1,7 +1,7 @@
 """Source photos of a subject (local features and region hashes only); the "derived" triage tier
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0016
 Create Date: 2026-11-30 18:30:00.000000
 """
 
