@@ -455,17 +455,15 @@ def _compute_all(ws: Workspace, work: list[tuple[int, str]], options: ScanOption
     with ProcessPoolExecutor(options.jobs, mp_context=_worker_context(), initializer=_worker_init) as pool:
         try:
             for item_id, sha, future in _in_flight(pool, options.jobs * IN_FLIGHT_PER_WORKER, ws.vault, work, options):
-                try:
-                    signals = future.result()
-                except BrokenProcessPool:
-                    break
+                signals = future.result()
                 finished.add(item_id)
                 yield item_id, sha, signals
+        except BrokenProcessPool:
+            pass  # a decoder crashed a worker: the unfinished files are retried one at a time below
         except BaseException:
             _terminate_workers(pool)
             raise
-    # A decoder crashed a worker: retry the unfinished files one at a time to find it.
-    for item_id, sha in work:
+    for item_id, sha in work:  # none left unless a worker crashed
         if item_id not in finished:
             yield item_id, sha, _compute_isolated(ws.vault, sha, limits, analyse)
 
