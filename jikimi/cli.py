@@ -362,6 +362,7 @@ def scan(
     case: Annotated[Optional[int], typer.Option(help="Attach the scan and its items to this case.")] = None,
     only_case: Annotated[bool, typer.Option("--only-case", help="Look only for the case's own subjects (default: every enrolled subject; matches go to each subject's case).")] = False,
     hashes_only: Annotated[bool, typer.Option("--hashes-only", help="Skip faces, nudity and provenance (much faster).")] = False,
+    cluster: Annotated[Optional[str], typer.Option(help="Hash and analyse on the workers of this Dask scheduler (e.g. tcp://10.0.0.5:8786); they must see this workspace at the same path.")] = None,
 ) -> None:
     """Collect a source into the evidence vault, hash every file and match it against the banks.
 
@@ -375,12 +376,12 @@ def scan(
     options = ScanOptions(jobs=max(1, jobs), banks=bank or None,
                           limits=Limits(max_image_pixels=max_pixels, max_video_seconds=max_video_seconds,
                                         max_file_bytes=max_file_mb * 2**20),
-                          case_id=case, only_case=only_case, analyse=not hashes_only)
+                          case_id=case, only_case=only_case, analyse=not hashes_only, cluster=cluster)
     if options.analyse:
         _warn_reenrolment(jk, actor)
     with RichProgress(not as_json or sys.stderr.isatty()) as progress:
         if resume is not None:
-            scan_id = jk.scans.resume(actor, resume, progress, jobs=options.jobs)
+            scan_id = jk.scans.resume(actor, resume, progress, jobs=options.jobs, cluster=cluster)
         else:
             scan_id = jk.scans.start(actor, source, options, progress,
                                      on_start=lambda i: err.print(f"Scan {i} started (resume with --resume {i} if stopped)"))

@@ -3,8 +3,9 @@
 A scan is two resumable phases. Collecting walks the source in its fixed order, copies each
 file into the vault and records where it was posted; each batch commits together with the
 ordinals it covered, so a resumed scan skips exactly what was stored. Hashing and matching
-then works through the unique files not yet done, in parallel worker processes; each result
-commits with its matches, so a kill loses only the work in flight and a resume redoes it.
+then works through the unique files not yet done, in parallel worker processes or on the
+workers of a Dask cluster (`scan_cluster`); each result commits with its matches, so a kill
+loses only the work in flight and a resume redoes it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ from jikimi.store.vault import Vault
 from jikimi.webhooks import outbox
 from jikimi.workspace import Workspace, database_problem
 from jikimi.banks import get_bank
+from jikimi.scan_cluster import ClusterLost, cluster_executor, cluster_result
 
 COMMIT_EVERY_SECONDS = 2.0
 IN_FLIGHT_PER_WORKER = 4
@@ -68,13 +70,15 @@ class ScanOptions:
     only_case: bool = False  # match only the case's own subjects (default: every subject)
     analyse: bool = True  # faces, nudity and provenance besides the hashes
     started_by: str | None = None  # the person credited in the custody log (default: the OS user)
+    cluster: str | None = None  # a Dask scheduler's address: files are hashed on its workers
 
     def to_json(self) -> dict:
         return {**asdict(self), "limits": asdict(self.limits)}
 
     @classmethod
-    def from_json(cls, data: dict, jobs: int | None = None) -> ScanOptions:
-        return cls(**{**data, "jobs": jobs or data["jobs"], "limits": Limits(**data["limits"])})
+    def from_json(cls, data: dict, jobs: int | None = None, cluster: str | None = None) -> ScanOptions:
+        return cls(**{**data, "jobs": jobs or data["jobs"], "cluster": cluster or data.get("cluster"),
+                      "limits": Limits(**data["limits"])})
 
 
 class ScanInterrupted(JikimiError):
@@ -148,8 +152,9 @@ def _create(ws: Workspace, source: Path, options: ScanOptions, status: str) -> t
 
 
 def resume_scan(ws: Workspace, scan_id: int, progress: Progress = Progress(), jobs: int | None = None,
-                actor: str | None = None) -> int:
-    """Go on with an interrupted scan; what it collects from now on is credited to `actor`."""
+                actor: str | None = None, cluster: str | None = None) -> int:
+    """Go on with an interrupted scan (on its cluster, or on `cluster` if given); what it
+    collects from now on is credited to `actor`."""
     with ws.session() as session:
         scan = session.get(Scan, scan_id)
         if scan is None:
@@ -159,7 +164,7 @@ def resume_scan(ws: Workspace, scan_id: int, progress: Progress = Progress(), jo
             raise _already_running(session, scan)
         if status == "complete":
             return scan_id
-        options = ScanOptions.from_json(scan.options, jobs)
+        options = ScanOptions.from_json(scan.options, jobs, cluster)
         options.started_by = actor or options.started_by
         bank_ids = _bank_ids(session, options.banks)
         seen = (scan.status, scan.pid)
@@ -201,9 +206,9 @@ def _run(ws: Workspace, scan_id: int, source_path: Path, options: ScanOptions,
     except KeyboardInterrupt:
         _finish(ws, scan_id, "interrupted")
         raise ScanInterrupted(scan_id) from None
-    except (StorageError, OperationalError) as e:
-        # Our own disk or database failed, not the items: stop, and let a resume redo them.
-        reason = str(e) if isinstance(e, StorageError) else database_problem(e)
+    except (StorageError, OperationalError, ClusterLost) as e:
+        # Our own disk, database or cluster failed, not the items: stop, and let a resume redo them.
+        reason = database_problem(e) if isinstance(e, OperationalError) else str(e)
         _finish(ws, scan_id, "interrupted", reason)
         raise ScanInterrupted(scan_id, reason) from None
     except JikimiError as e:
@@ -504,39 +509,48 @@ def _match_row(item_id: int, found: Found) -> Match:
 
 def _compute_all(ws: Workspace, work: list[tuple[int, str]], options: ScanOptions
                  ) -> Iterator[tuple[int, str, ContentSignals]]:
-    """Compute signals for each (item, sha256), in this process for one job, else in workers."""
-    limits = options.limits
+    """Compute signals for each (item, sha256): on the cluster, in this process for one job,
+    else in worker processes."""
+    limits, analyse = options.limits, options.analyse
+    if options.cluster:
+        with cluster_executor(options.cluster) as (pool, slots):
+            for item_id, sha, future in _in_flight(pool, slots * IN_FLIGHT_PER_WORKER, ws.vault, work, options):
+                signals = cluster_result(future, options.cluster)
+                yield item_id, sha, signals or _crashed_decoder(ws.vault, sha)
+        return
     if options.jobs <= 1:
         for item_id, sha in work:
-            yield item_id, sha, stored_signals(ws.vault, sha, limits, options.analyse)
+            yield item_id, sha, stored_signals(ws.vault, sha, limits, analyse)
         return
-    suspects: list[tuple[int, str]] = []
-    queue = list(reversed(work))
+    finished: set[int] = set()
     with ProcessPoolExecutor(options.jobs, mp_context=_worker_context(), initializer=_worker_init) as pool:
-        running: dict[Future, tuple[int, str]] = {}
         try:
-            while queue or running:
-                while queue and len(running) < options.jobs * IN_FLIGHT_PER_WORKER:
-                    item_id, sha = queue.pop()
-                    future = pool.submit(stored_signals, ws.vault, sha, limits, options.analyse)
-                    running[future] = (item_id, sha)
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    item_id, sha = running.pop(future)
-                    try:
-                        yield item_id, sha, future.result()
-                    except BrokenProcessPool:
-                        suspects.append((item_id, sha))
-                if suspects:
-                    break
+            for item_id, sha, future in _in_flight(pool, options.jobs * IN_FLIGHT_PER_WORKER, ws.vault, work, options):
+                signals = future.result()
+                finished.add(item_id)
+                yield item_id, sha, signals
+        except BrokenProcessPool:
+            pass  # a decoder crashed a worker: the unfinished files are retried one at a time below
         except BaseException:
             _terminate_workers(pool)
             raise
-    if suspects or queue or running:
-        # A decoder crashed a worker: retry the unfinished files one at a time to find it.
-        rest = suspects + list(running.values()) + list(reversed(queue))
-        for item_id, sha in rest:
-            yield item_id, sha, _compute_isolated(ws.vault, sha, limits, options.analyse)
+    for item_id, sha in work:  # none left unless a worker crashed
+        if item_id not in finished:
+            yield item_id, sha, _compute_isolated(ws.vault, sha, limits, analyse)
+
+
+def _in_flight(pool: Executor, slots: int, vault: Vault, work: list[tuple[int, str]], options: ScanOptions
+               ) -> Iterator[tuple[int, str, Future]]:
+    """Keep `slots` files in flight on the pool, in the work's order; yield each as it is done."""
+    queue = list(reversed(work))
+    running: dict[Future, tuple[int, str]] = {}
+    while queue or running:
+        while queue and len(running) < slots:
+            item_id, sha = queue.pop()
+            running[pool.submit(stored_signals, vault, sha, options.limits, options.analyse)] = (item_id, sha)
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            yield *running.pop(future), future
 
 
 def stored_signals(vault: Vault, sha256: str, limits: Limits, analyse: bool) -> ContentSignals:
@@ -550,10 +564,15 @@ def _compute_isolated(vault: Vault, sha256: str, limits: Limits, analyse: bool) 
         try:
             return pool.submit(stored_signals, vault, sha256, limits, analyse).result()
         except BrokenProcessPool:
-            with vault.plain_file(sha256) as path, open(path, "rb") as f:
-                digests = file_digests(f)
-            return ContentSignals(kind="other", mime_type="application/octet-stream", digests=digests,
-                                  error="the decoder crashed on this file")
+            return _crashed_decoder(vault, sha256)
+
+
+def _crashed_decoder(vault: Vault, sha256: str) -> ContentSignals:
+    """What is known of a file whose decoder crashed its worker: its digests, and the error."""
+    with vault.plain_file(sha256) as path, open(path, "rb") as f:
+        digests = file_digests(f)
+    return ContentSignals(kind="other", mime_type="application/octet-stream", digests=digests,
+                          error="the decoder crashed on this file")
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:

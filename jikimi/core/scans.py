@@ -45,11 +45,12 @@ class Scans(Part):
             return scanner.run_queued_scan(self.ws, scan_id, progress)
         return scanner.resume_scan(self.ws, scan_id, progress, actor=actor.log_name)  # resumed after a stop
 
-    def resume(self, actor: Actor, scan_id: int, progress: Progress = Progress(), jobs: int | None = None) -> int:
+    def resume(self, actor: Actor, scan_id: int, progress: Progress = Progress(), jobs: int | None = None,
+               cluster: str | None = None) -> int:
         with self._open(actor) as (session, access):
             scan = access.scan(scan_id, "manage")
             _authorize(access, scan.case_id)
-        return scanner.resume_scan(self.ws, scan_id, progress, jobs=jobs, actor=actor.log_name)
+        return scanner.resume_scan(self.ws, scan_id, progress, jobs=jobs, actor=actor.log_name, cluster=cluster)
 
     def list(self, actor: Actor, limit: int | None = None, case_id: int | None = None) -> list[dict]:
         with self._open(actor) as (session, access):
