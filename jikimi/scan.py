@@ -217,11 +217,16 @@ def _run(ws: Workspace, scan_id: int, source_path: Path, options: ScanOptions,
     _finish(ws, scan_id, "complete")
 
 
+FINISH_LOCK_TIMEOUT = "10s"  # PostgreSQL's lock_timeout for recording how a scan ended
+
+
 def _finish(ws: Workspace, scan_id: int, status: str, error: str | None = None) -> None:
     """Record how the scan ended. If even that cannot be written, the scan row still says
     running with this process's id, which `effective_status` reads as interrupted once it exits."""
     try:
         with ws.session() as session:
+            if session.get_bind().dialect.name == "postgresql":  # never wait forever on a row lock
+                session.execute(select(func.set_config("lock_timeout", FINISH_LOCK_TIMEOUT, True)))
             scan = session.get(Scan, scan_id)
             scan.status, scan.error = status, error
             if status == "complete":
@@ -362,11 +367,15 @@ class _BatchedSession(Session):
             self.last_commit = time.monotonic()
 
     def __exit__(self, kind, value, traceback) -> None:
-        if kind is None:
-            self.commit()
-        else:
-            self.rollback()
-        self.close()
+        # close() even when the last commit is interrupted (Ctrl-C): a transaction left open
+        # would hold its row locks, and on PostgreSQL `_finish` would wait for them forever.
+        try:
+            if kind is None:
+                self.commit()
+            else:
+                self.rollback()
+        finally:
+            self.close()
 
 
 class _ResultWriter:

@@ -75,6 +75,20 @@ def test_database(postgres_cluster, module_database):
 
 
 @pytest.fixture
+def second_database(postgres_cluster):
+    """Another empty database for a second workspace in one test (None on SQLite, where each
+    workspace home has its own database file)."""
+    if postgres_cluster is None:
+        yield None
+        return
+    name = postgres_cluster.new_database()
+    try:
+        yield postgres_cluster.url(name)
+    finally:
+        postgres_cluster.drop_database(name)
+
+
+@pytest.fixture
 def ws(tmp_path, monkeypatch) -> Workspace:
     home = tmp_path / "home"
     monkeypatch.setenv("JIKIMI_HOME", str(home))

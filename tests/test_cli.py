@@ -90,14 +90,17 @@ def start_scan_process(home, source):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-def test_sigkill_at_any_moment_then_resume_gives_the_same_report(tmp_path, sample):
+def test_sigkill_at_any_moment_then_resume_gives_the_same_report(tmp_path, sample, second_database, monkeypatch):
     reference = tmp_path / "reference"
-    prepare(reference, sample)
-    started = time.monotonic()
-    summary = json.loads(run(reference, "scan", sample.export_dir, "--jobs", "2", "--json").stdout)
-    duration = time.monotonic() - started
-    assert summary["status"] == "complete" and summary["counts"]["matched"] > 0
-    expected = report_without_ids(reference, summary["id"])
+    with monkeypatch.context() as patch:
+        if second_database:  # the reference workspace has its own database, as its own file on SQLite
+            patch.setenv("JIKIMI_DATABASE_URL", second_database)
+        prepare(reference, sample)
+        started = time.monotonic()
+        summary = json.loads(run(reference, "scan", sample.export_dir, "--jobs", "2", "--json").stdout)
+        duration = time.monotonic() - started
+        assert summary["status"] == "complete" and summary["counts"]["matched"] > 0
+        expected = report_without_ids(reference, summary["id"])
 
     home = tmp_path / "killed"
     prepare(home, sample)
@@ -245,6 +248,7 @@ def read_only_home(tmp_path):
             path.chmod(path.stat().st_mode | 0o200)
 
 
+@sqlite_only  # read-only media hold a SQLite workspace; a server database's rights are the server's
 def test_a_read_only_workspace_can_still_be_read(read_only_home):
     home, scan_id = read_only_home
     assert [s["status"] for s in json.loads(run(home, "scans", "--json").stdout)] == ["complete"]

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from conftest import jpeg_bytes, picture, save_jpeg
+from conftest import jpeg_bytes, picture, save_jpeg, sqlite_only
 from jikimi.reports import render
 from jikimi.reports.data import scan_report
 from jikimi.scan import Progress, ScanInterrupted, ScanOptions, resume_scan, start_scan
@@ -150,6 +150,7 @@ def test_a_full_vault_interrupts_the_scan_and_resume_redoes_every_affected_item(
     assert not list((small_vault / "tmp").iterdir())
 
 
+@sqlite_only  # the database fills the small disk only as the workspace's own file; a full vault is tested above
 def test_a_full_disk_under_the_whole_workspace_interrupts_and_resume_loses_nothing(tmp_path, monkeypatch):
     from jikimi.workspace import Workspace
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from conftest import jpeg_bytes, picture
+from conftest import ON_POSTGRES, jpeg_bytes, picture
 from jikimi import clock, keys
 from jikimi.media.thumbnails import blurred_thumbnail
 from jikimi.store.audit_models import AuditEntry
@@ -235,6 +235,8 @@ def test_wellbeing_settings_and_the_daily_reveal_count(world):
     assert ada.get("/review?lang=ko").text.count("오늘 원본 0건") == 1  # each reviewer sees her own count
 
 
+@pytest.mark.skipif(ON_POSTGRES, reason="only SQLite's progress handler stops a count this small; "
+                    "PostgreSQL's timeout is tested with a slow count below")
 def test_a_count_that_takes_too_long_gives_way_to_the_page(world, monkeypatch):
     """A rare filter makes a count read every row: past COUNT_SECONDS the pager says "many"."""
     from jikimi.core import listing
@@ -247,3 +249,17 @@ def test_a_count_that_takes_too_long_gives_way_to_the_page(world, monkeypatch):
     page = cora.get("/review/table?per_page=5&lang=ko").text
     assert "여러 행" in page and 'rel="next"' in page and 'rel="last"' not in page
     assert cora.get("/review/table?per_page=5&page=2").status_code == 200
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's statement timeout")
+def test_on_postgresql_a_slow_count_is_cancelled_and_the_transaction_goes_on(world):
+    from sqlalchemy import func
+
+    from jikimi.core import listing
+    ws, _, _ = world
+    with ws.session() as session:
+        items = listing.timed_count(session, select(Item.id))
+        assert items > 0
+        assert listing.timed_count(session, select(func.pg_sleep(2 * listing.COUNT_SECONDS + 1))) is None
+        assert listing.timed_count(session, select(Item.id)) == items  # the page's transaction is still usable
+        assert session.scalar(select(func.current_setting("statement_timeout"))) == "0"

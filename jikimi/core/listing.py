@@ -48,9 +48,11 @@ def capped_count(session: Session, query: Select, cap: int = COUNT_CAP) -> int:
 
 
 def timed_count(session: Session, query: Select, cap: int = COUNT_CAP) -> int | None:
-    """`capped_count`, given up after COUNT_SECONDS on SQLite (None: "many"), as Datasette does:
-    a filter that few rows pass makes a count read the whole table, while a page stops early."""
+    """`capped_count`, given up after COUNT_SECONDS (None: "many"), as Datasette does: a filter
+    that few rows pass makes a count read the whole table, while a page stops early."""
     connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return _postgres_timed_count(session, query, cap)
     if connection.dialect.name != "sqlite":
         return capped_count(session, query, cap)
     raw = connection.connection.driver_connection
@@ -64,6 +66,23 @@ def timed_count(session: Session, query: Select, cap: int = COUNT_CAP) -> int | 
         return None
     finally:
         raw.set_progress_handler(None, 0)
+
+
+def _postgres_timed_count(session: Session, query: Select, cap: int) -> int | None:
+    """The server cancels the count after COUNT_SECONDS (statement_timeout, 0 would mean never);
+    the savepoint keeps the page's transaction usable after the cancel and undoes the setting."""
+    milliseconds = max(1, round(COUNT_SECONDS * 1000))
+    savepoint = session.begin_nested()
+    try:
+        session.execute(select(func.set_config("statement_timeout", str(milliseconds), True)))
+        total = capped_count(session, query, cap)
+    except OperationalError as error:
+        savepoint.rollback()
+        if "statement timeout" not in str(error):
+            raise
+        return None
+    savepoint.rollback()  # nothing was written: rolling back also restores the statement timeout
+    return total
 
 
 def read_page(session: Session, query: Select, page: Page, scalars: bool = True) -> tuple[list, dict]:
