@@ -14,7 +14,7 @@ Commit order: on PostgreSQL two transactions can take sequence numbers 7 and 8 a
 8 first; a reader that saw 8 would never look at 7 again. So writers take one transaction
 lock (`pg_advisory_xact_lock`) before they take a number, and hold it until they commit:
 numbers become visible in order. Bank writes are rare and short (the lock is taken at the
-end of a large import), so the cost is small. SQLite has one writer at a time anyway.
+end of a large import or `bank add`), so the cost is small. SQLite has one writer at a time anyway.
 PostgreSQL also gets a `NOTIFY` with each commit, so listeners need not poll.
 """
 
@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import URL, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from jikimi.audit import AUDIT_LOCK_KEY
 from jikimi.store.models import BankChange, utcnow
 
 KINDS = ("add", "remove", "state", "bank")
@@ -45,6 +46,9 @@ def record(session: Session, kind: str, bank_id: int, content_ids: Iterable[int 
         return
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
+        # The custody log's lock first, as every bank write also appends to the log: writers
+        # that took the two locks in opposite orders would deadlock each other.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
         session.execute(text(f"NOTIFY {CHANNEL}"))
     session.execute(insert(BankChange), rows)

@@ -108,6 +108,7 @@ def add_files(
             result.warnings.append(f"{path}: added by exact hash only ({signals.error})")
         result.added += 1
         result.content_ids.append(content.id)
+    bank_feed.record(session, "add", bank.id, result.content_ids)  # last: the feed's lock is held only until commit
     return result
 
 
@@ -229,6 +230,7 @@ def add_content(session: Session, bank: Bank, content: Content, label: str) -> B
     rows += [("vpdq", f.pdq, f.quality, f.timestamp) for f in content.frames]
     banked = BankContent(bank=bank, kind=content.kind, label=label)
     _add_signals(session, bank, banked, rows)
+    bank_feed.record(session, "add", bank.id, [banked.id])
     return banked
 
 
@@ -236,6 +238,7 @@ def add_signal_rows(session: Session, bank: Bank, kind: str, label: str, rows: l
     """A new bank content from hashes alone: rows of (signal_type, value, quality, timestamp)."""
     content = BankContent(bank=bank, kind=kind, label=label)
     _add_signals(session, bank, content, rows)
+    bank_feed.record(session, "add", bank.id, [content.id])
     return content
 
 
@@ -253,4 +256,3 @@ def _add_signals(session: Session, bank: Bank, content: BankContent, rows: list[
             )
         )
     session.flush()
-    bank_feed.record(session, "add", bank.id, [content.id])

@@ -321,7 +321,7 @@ def _hash_and_match(ws: Workspace, scan_id: int, options: ScanOptions, bank_ids:
         # A reason is read by every case the item reaches: it names only the scanning case's subjects.
         other = messages.message("subject.other_case")
         names = {t.subject_id: t.subject_name if t.case_id == options.case_id else other for t in templates + sources}
-        own = {t.subject_id for t in templates if t.case_id == options.case_id}
+        own = {t.subject_id for t in templates + sources if t.case_id == options.case_id}
         rows = session.execute(  # "known": hashed already, by an earlier scan
             select(Item.id, Item.sha256, Content.sha256.is_not(None))
             .outerjoin(Content, Content.sha256 == Item.sha256)
@@ -452,7 +452,8 @@ class _ResultWriter:
             [(banks[m.bank_id].name if m.bank_id in banks else m.bank.name, m.kind, m.distance)
              for m in every if m.bank_id is not None],
             ((content.nudity if content else None) or {}).get("max_exposed", 0.0),
-            [DerivedMatch(self.names.get(m.subject_id, other), m.detail["source"], m.detail["changed_fraction"])
+            [DerivedMatch(self.names.get(m.subject_id, other), m.detail["source"] if m.subject_id in self.own else other,
+                          m.detail["changed_fraction"])
              for m in every if m.kind == "derived"],
         )
         item.priority, item.reason, item.reason_message = result.priority, result.reason, result.message

@@ -99,6 +99,8 @@ def reason_json(item: Item, hidden: Callable[[int], bool]) -> str | None:
     for match in item.matches:
         if reason and match.kind in SUBJECT_MATCH_KINDS and match.subject and hidden(match.subject.case_id):
             reason = reason.replace(f"'{match.subject.name}'", f"'{OTHER_CASE_NAME}'")
+            if match.kind == "derived":  # her source photo's label names her as surely as her name
+                reason = reason.replace(f"'{match.detail['source']}'", f"'{OTHER_CASE_NAME}'")
     return reason
 
 
@@ -107,11 +109,15 @@ def reason_message_json(item: Item, hidden: Callable[[int], bool]) -> dict | Non
     stored = item.reason_message
     if not stored:
         return None
-    names = {match.subject.name for match in item.matches
-             if match.kind in SUBJECT_MATCH_KINDS and match.subject and hidden(match.subject.case_id)}
+    hidden_matches = [match for match in item.matches
+                      if match.kind in SUBJECT_MATCH_KINDS and match.subject and hidden(match.subject.case_id)]
+    names = {match.subject.name for match in hidden_matches}
+    labels = {match.detail["source"] for match in hidden_matches if match.kind == "derived"}
     params = dict(stored.get("params") or {})
     if isinstance(params.get("subject"), str) and params["subject"] in names:
         params["subject"] = {"code": "subject.other_case", "params": {}}
+    if isinstance(params.get("source"), str) and params["source"] in labels:
+        params["source"] = {"code": "subject.other_case", "params": {}}
     return {"code": stored["code"], "params": params}
 
 

@@ -43,7 +43,7 @@ class FaceMatch:
 @dataclass(frozen=True)
 class DerivedMatch:
     subject: str | dict  # as in FaceMatch
-    source: str  # the label of her source photo
+    source: str | dict  # the label of her source photo, or "another case" (a message) when it is not this one
     changed_fraction: float
 
 

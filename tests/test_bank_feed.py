@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
+from sqlalchemy import select
 
 from conftest import ON_POSTGRES
 from jikimi import bank_feed
@@ -49,3 +51,29 @@ def test_a_listener_hears_each_committed_change(ws):
         time.sleep(0.2)
         assert not heard.is_set()  # not before the commit
     assert heard.wait(HEARD_SECONDS)
+
+
+def test_a_deleted_bank_leaves_the_index_even_when_a_new_bank_takes_its_id(ws):
+    """Deleting a bank removes its hashes from a loaded index; on SQLite the next bank may get
+    the same id, and must not inherit the deleted bank's hashes."""
+    from jikimi import banks as bank_store
+    from jikimi.core import Actor, Jikimi
+    from jikimi.index.bank_pdq import BankPDQIndex
+    from jikimi.store.models import Bank
+
+    pdq = "f" * 16 + "0" * 48
+    core, index = Jikimi(ws), BankPDQIndex()
+    core.banks.create(Actor.cli(), "old")
+    with ws.session() as session:
+        index.catch_up(session)  # loaded before the hash exists: it must come through the feed
+        old = session.scalar(select(Bank).where(Bank.name == "old"))
+        bank_store.add_signal_rows(session, old, "image", "a picture", [("pdq", pdq, 100, None)])
+    query = np.frombuffer(bytes.fromhex(pdq), dtype=np.uint8).reshape(1, -1)
+    with ws.session() as session:
+        index.catch_up(session)
+    assert [hit.bank_id for hit in index.search(query)[0]] == [old.id]
+    core.banks.delete(Actor.cli(), "old")
+    core.banks.create(Actor.cli(), "new")
+    with ws.session() as session:
+        index.catch_up(session)
+    assert index.search(query) == [[]] and index.live == 0

@@ -244,3 +244,36 @@ def test_cli_adds_lists_and_removes_source_photos(ws, tmp_path, subject):
     again = run(ws.home, "subject", "sources", "remove", subject_id, added[0]["id"], check=False)
     assert again.returncode != 0 and again.stderr.strip().splitlines() == [
         f"error: no source photo with id {added[0]['id']} of subject {subject_id}"]
+
+
+def test_an_edited_copy_found_by_another_case_waits_in_hers_and_names_neither_her_nor_her_photo(ws, tmp_path):
+    """Case one's scan finds an edited copy of a source photo of case two's subject: it waits in
+    case two's queue with her photo's label; case one reads only "another case"."""
+    from jikimi import accounts
+    from test_cross_case import actor
+    from test_web_support import PASSWORD
+
+    with ws.session() as session:
+        for name in ("cora", "nora"):
+            accounts.add_user(session, name, "caseworker", PASSWORD)
+    jk, cora, nora = Jikimi(ws), actor(ws, "cora"), actor(ws, "nora")
+    first, second = jk.cases.create(cora, "case one"), jk.cases.create(nora, "case two")
+    photo = save_jpeg(picture("astronaut"), tmp_path / "ref" / "astronaut.jpg", quality=95)
+    subject = jk.subjects.enrol(nora, second["id"], "Eileen", [photo], scope="face_matching")
+    label = "her profile photo"
+    kept = save_jpeg(picture("chelsea"), tmp_path / "her" / "chelsea.jpg", quality=92)
+    jk.subject_sources.add(nora, subject["id"], [kept], [label])
+    edited = repainted(picture("chelsea"), box_of(picture("chelsea"), 0.25, 0.5, 0.5), "flat")
+    save_jpeg(edited, tmp_path / "room" / "posted.jpg", quality=85)
+    jk.scans.start(cora, tmp_path / "room", ScanOptions(case_id=first["id"], jobs=1, analyse=False))
+
+    queue = jk.review.queue(nora, case_id=second["id"])
+    assert queue["waiting"] == 1 and queue["current"]["routed"] is True, queue
+    derived = [m for m in queue["current"]["matches"] if m["kind"] == "derived"]
+    assert [(m["target"], m["source"]) for m in derived] == [("Eileen", label)]
+    assert jk.review.awaiting(nora)["routed_to_my_cases"] == 1
+    item_id = queue["current"]["id"]
+    theirs = jk.review.queue(cora, case_id=first["id"])
+    assert theirs["current"]["id"] == item_id
+    seen_by_case_one = json.dumps(theirs["current"], ensure_ascii=False)
+    assert label not in seen_by_case_one and "Eileen" not in seen_by_case_one

@@ -257,3 +257,18 @@ def test_the_html_scan_report_speaks_korean(world):
     english = cora.get(f"/scans/{scan_id}/report.html?lang=en").text
     assert '<html lang="en">' in english and "face · subject" in english and "empty file" in english
     cora.cookies.set("jikimi_lang", "ko")  # ?lang=en remembered English: back to Korean for the next test
+
+
+def test_the_html_scan_report_shows_faces_alone_only_to_reviewers(world):
+    """A viewer of the case gets blurred thumbnails, never a face cut out of an original."""
+    cora, case, base = world["cora"], world["case"], world["base"]
+    scan_id = world["scan"]["scan"]["id"]
+    added = cora.post(f"/api/cases/{case['id']}/members", headers=api(cora),
+                      json={"user": ROLE_USERS["viewer"], "role": "viewer"})
+    assert added.status_code in (200, 201), added.text
+    assert '<figure class="crop">' in cora.get(f"/scans/{scan_id}/report.html").text
+    vic = login(base, ROLE_USERS["viewer"])
+    html = vic.get(f"/scans/{scan_id}/report.html")
+    vic.close()
+    assert html.status_code == 200 and "data:image/jpeg;base64," in html.text  # the blurred thumbnails
+    assert '<figure class="crop">' not in html.text

@@ -153,6 +153,17 @@ class Access:
                              message=messages.message("refusal.case_role"))
         return item, allowed[0]
 
+    def face_cases(self, face_id: int) -> list[int]:
+        """The visible cases whose subjects this face matched."""
+        cases = self.session.scalars(select(Subject.case_id).join(Match, Match.subject_id == Subject.id)
+                                     .where(Match.face_id == face_id))
+        return [c for c in set(cases) if self.sees(c)]
+
+    def may_see_face(self, face_id: int) -> bool:
+        """A matched face alone is shown only to reviewers of the case of the subject it matched:
+        viewers and read-only tokens get blurred thumbnails."""
+        return any(self.can("review", c) for c in self.face_cases(face_id))
+
     def hides_subject_of(self, case_id: int | None) -> bool:
         """A face match to a subject of this case is shown without her name, id or face."""
         return not self.sees(case_id)

@@ -103,15 +103,16 @@ class Banks(Part):
             row = self._bank(access, bank, change=True)
             if session.scalar(select(func.count()).where(Match.bank_id == row.id)):
                 raise JikimiError.coded("error.bank_in_use", bank=repr(row.name))
-            contents = session.scalar(select(func.count()).where(BankContent.bank_id == row.id))
+            content_ids = list(session.scalars(select(BankContent.id).where(BankContent.bank_id == row.id)))
             session.execute(delete(ExchangeRecord).where(
                 ExchangeRecord.content_id.in_(select(BankContent.id).where(BankContent.bank_id == row.id))))
             session.execute(delete(BankSignal).where(BankSignal.bank_id == row.id))
             session.execute(delete(BankFeatures).where(BankFeatures.bank_id == row.id))
             session.execute(delete(BankContent).where(BankContent.bank_id == row.id))
-            self._log(session, actor, "bank_delete", f"bank:{row.id}", {"name": row.name, "contents": contents},
+            self._log(session, actor, "bank_delete", f"bank:{row.id}", {"name": row.name, "contents": len(content_ids)},
                       row.case_id)
             session.delete(row)
+            bank_feed.record(session, "remove", row.id, content_ids)  # its hashes leave every index
             bank_feed.record(session, "bank", row.id)
             return {"deleted": row.name}
 

@@ -14,12 +14,17 @@ from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.store.models import SUBJECT_MATCH_KINDS, Decision, Item, Match, Scan, Subject
 
 
-def case_item_ids(session: Session, case_id: int) -> set[int]:
-    scanned = select(Item.id).join(Scan).where(Scan.case_id == case_id)
+def case_items_select(case_id: int):
+    """The ids of the case's items, as a query to filter or count."""
+    scanned = select(Item.id).join(Scan, Scan.id == Item.scan_id).where(Scan.case_id == case_id)
     routed = (select(Match.item_id).join(Subject, Subject.id == Match.subject_id)
               .where(Match.kind.in_(SUBJECT_MATCH_KINDS), Subject.case_id == case_id))
     decided = select(Decision.item_id).where(Decision.case_id == case_id)
-    return set(session.scalars(scanned.union(routed, decided)))
+    return scanned.union(routed, decided)
+
+
+def case_item_ids(session: Session, case_id: int) -> set[int]:
+    return set(session.scalars(case_items_select(case_id)))
 
 
 def confirmed_item_ids(session: Session, case_id: int) -> list[int]:

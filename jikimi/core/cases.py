@@ -17,7 +17,7 @@ from jikimi.reports.data import scan_summary
 from jikimi.serialize import audit_json, case_json, decision_json, iso, subject_json
 from jikimi.store.audit_models import AuditEntry
 from jikimi.signals.faces import FaceAnalyzer
-from jikimi.store.models import Case, Decision, Item, Match, Scan, Subject
+from jikimi.store.models import SUBJECT_MATCH_KINDS, Case, Decision, Item, Match, Scan, Subject
 from jikimi.store.takedown_models import Notice, NoticeItem
 from jikimi.store.web_models import CASE_ROLES, CaseMember, WebUser
 
@@ -220,13 +220,13 @@ def subject_profile(session, access, subject: Subject) -> dict:
     per_scan = session.execute(
         select(Scan.id, Scan.case_id, Scan.started_at, func.count(func.distinct(Match.item_id)))
         .join(Item, Item.scan_id == Scan.id).join(Match, Match.item_id == Item.id)
-        .where(Match.subject_id == subject.id, Match.kind == "face")
+        .where(Match.subject_id == subject.id, Match.kind.in_(SUBJECT_MATCH_KINDS))
         .group_by(Scan.id).order_by(Scan.started_at)).all()
     timeline = [{"scan_id": scan_id if access.sees(case_id) else None, "started_at": iso(started), "found": n}
                 for scan_id, case_id, started, n in per_scan]
     confirmed_ids = list(session.scalars(
         select(Decision.item_id).join(Match, Match.item_id == Decision.item_id)
-        .where(Match.subject_id == subject.id, Match.kind == "face", Decision.case_id == subject.case_id,
+        .where(Match.subject_id == subject.id, Match.kind.in_(SUBJECT_MATCH_KINDS), Decision.case_id == subject.case_id,
                Decision.verdict == "confirm").distinct().order_by(Decision.item_id)))
     notices = session.execute(
         select(NoticeItem.item_id, Notice).join(Notice, Notice.id == NoticeItem.notice_id)

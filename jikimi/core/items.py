@@ -18,7 +18,8 @@ from jikimi.core.listing import Page, csv_text, read_page
 from jikimi.core.review import TIERS, recent_chats, chat_of, tier_of
 from jikimi.review import VERDICTS
 from jikimi.serialize import reason_json, reason_message_json
-from jikimi.store.models import Decision, Item, ItemLocator, Match, Scan, Subject
+from jikimi.core.case_items import case_items_select
+from jikimi.store.models import Decision, Item, ItemLocator, Match
 from jikimi.triage import TIER_SPAN
 
 UNDECIDED, ERRORS = "undecided", "error"  # the decision filter's and the reason filter's extra choices
@@ -32,11 +33,8 @@ def _latest_decisions(case_id: int):
 
 
 def _query(case_id: int, filters: dict, dialect: str):
-    scanned = select(Item.id).join(Scan, Scan.id == Item.scan_id).where(Scan.case_id == case_id)
-    routed = (select(Match.item_id).join(Subject, Subject.id == Match.subject_id)
-              .where(Match.kind == "face", Subject.case_id == case_id))
     decided = select(Decision.item_id).where(Decision.case_id == case_id)
-    query = select(Item).where(Item.id.in_(scanned.union(routed, decided)))
+    query = select(Item).where(Item.id.in_(case_items_select(case_id)))
     decision = filters.get("decision")
     if decision == UNDECIDED:
         query = query.where(Item.id.not_in(decided))

@@ -73,7 +73,7 @@ def _waiting_select(visible: set[int] | None, case_id: int | None = None, scan_i
     each item (not a union of (item, case) pairs), so the queue is read in priority order
     and stops after a page."""
     routed = (select(Match.id).join(Subject, Subject.id == Match.subject_id)
-              .where(Match.item_id == Item.id, Match.kind == "face",
+              .where(Match.item_id == Item.id, Match.kind.in_(SUBJECT_MATCH_KINDS),
                      ~exists().where(Decision.item_id == Item.id, Decision.case_id == Subject.case_id)
                      .correlate_except(Decision)))
     own = ~exists().where(Decision.item_id == Item.id, Decision.case_id.is_not_distinct_from(Scan.case_id))
@@ -101,7 +101,7 @@ def routed_count(session: Session, access: Access) -> int:
     visible = access.visible_cases()
     routed = (select(Match.item_id).join(Subject, Subject.id == Match.subject_id).join(Item, Item.id == Match.item_id)
               .join(Scan, Scan.id == Item.scan_id)
-              .where(Match.kind == "face", Scan.case_id.is_distinct_from(Subject.case_id),
+              .where(Match.kind.in_(SUBJECT_MATCH_KINDS), Scan.case_id.is_distinct_from(Subject.case_id),
                      ~exists().where(Decision.item_id == Item.id, Decision.case_id == Subject.case_id)
                      .correlate_except(Decision)))
     if visible is not None:
@@ -386,12 +386,9 @@ class Review(Part):
     def face_crop(self, actor: Actor, face_id: int) -> bytes:
         """A matched face alone, only to reviewers of the case of the subject it matched."""
         with self._open(actor) as (session, access):
-            cases = set(session.scalars(select(Subject.case_id).join(Match, Match.subject_id == Subject.id)
-                                        .where(Match.face_id == face_id)))
-            visible = [c for c in cases if access.sees(c)]
-            if not visible:
+            if not access.face_cases(face_id):
                 raise NotFound.coded("notfound.face", id=face_id)
-            if not any(access.can("review", c) for c in visible):
+            if not access.may_see_face(face_id):
                 raise NotAllowed.coded("refusal.faces")
             try:
                 return face_crop_jpeg(self.ws, session, face_id)

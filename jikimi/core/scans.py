@@ -91,7 +91,8 @@ class Scans(Part):
         with self._open(actor) as (session, access):
             access.scan(scan_id)
             data = scan_report(session, scan_id, hidden=access.hides_subject_of)
-            media = render.report_media(self.ws, session, data, actor.log_name) if fmt == "html" else None
+            media = (render.report_media(self.ws, session, data, actor.log_name, access.may_see_face)
+                     if fmt == "html" else None)
             if fmt != "csv":  # a CSV row has no place for it
                 data["custody_head"] = sign_head(session, self.ws.home).to_json()
         return render.render(data, fmt, media, lang)

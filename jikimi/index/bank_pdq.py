@@ -116,6 +116,7 @@ class BankPDQIndex:
         kind = run[0].kind
         if kind == "bank":
             self._read_banks(session)
+            self._kill_banks_gone()
             return
         ids = [c.content_id for c in run if c.content_id is not None]
         for start in range(0, len(ids), CHANGE_BATCH):
@@ -154,6 +155,13 @@ class BankPDQIndex:
     def _kill(self, content_ids: list[int]) -> None:
         size = len(self.index)
         rows = np.flatnonzero(np.isin(self._content[:size], content_ids) & self._alive[:size])
+        self._alive[rows] = False
+        self.live -= len(rows)
+
+    def _kill_banks_gone(self) -> None:
+        """Rows of a deleted bank go with it (SQLite may give its id to the next bank)."""
+        size = len(self.index)
+        rows = np.flatnonzero(~np.isin(self._bank[:size], list(self.banks)) & self._alive[:size])
         self._alive[rows] = False
         self.live -= len(rows)
 

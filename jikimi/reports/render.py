@@ -6,6 +6,7 @@ import base64
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ from jikimi.errors import ExportFormatError, JikimiError
 from jikimi.private_output import write_private
 from jikimi.reports.crops import face_crop_jpeg
 from jikimi.reports.data import posted_in
-from jikimi.store.models import Content, Item, Match
+from jikimi.store.models import SUBJECT_MATCH_KINDS, Content, Item, Match
 from jikimi.workspace import Workspace
 
 FORMATS = ("json", "csv", "html")
@@ -39,15 +40,17 @@ class ReportMedia:
     face_crops: dict[int, bytes] = field(default_factory=dict)  # by face id
 
 
-def report_media(ws: Workspace, session: Session, report: dict, actor: str) -> ReportMedia:
-    """Collect the report's pictures; cutting faces out of originals is logged as an access."""
+def report_media(ws: Workspace, session: Session, report: dict, actor: str,
+                 may_see_face: Callable[[int], bool]) -> ReportMedia:
+    """Collect the report's pictures; cutting faces out of originals is logged as an access.
+    A face is cut out only where `may_see_face` allows it (a viewer gets thumbnails only)."""
     matched = [item for item in report["items"] if item["matches"]]
     thumbnails = {sha: ws.vault.open_thumbnail(sha, stored) for sha, stored in session.execute(
         select(Content.sha256, Content.thumbnail).distinct()
         .join(Item, Item.sha256 == Content.sha256).join(Match, Match.item_id == Item.id)
         .where(Item.id.in_(posted_in(report["scan"]["id"])), Content.thumbnail.is_not(None)))}
     face_ids = sorted({m["face_id"] for item in matched for m in item["matches"]
-                       if m["kind"] == "face" and m["face_id"] is not None})
+                       if m["kind"] == "face" and m["face_id"] is not None and may_see_face(m["face_id"])})
     crops = {}
     for face_id in face_ids:
         try:
@@ -82,7 +85,7 @@ def describe_match(match: dict, lang: str = "en") -> str:
     def say(code: str, **params) -> str:
         return messages.render(code, params, lang)
 
-    if match["kind"] in ("face", "derived") and match.get("other_case"):
+    if match["kind"] in SUBJECT_MATCH_KINDS and match.get("other_case"):
         return say(f"match.{match['kind']}.other_case")
     if match["kind"] == "derived":
         return say("match.derived", source=match["source"], subject=match["target"],
