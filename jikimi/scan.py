@@ -411,7 +411,9 @@ class _ResultWriter:
         item = self.session.get(Item, item_id)
         content = self.session.get(Content, sha256)
         if content is not None and item.allowed_by is None:
-            found, _ = self._found(content, None)
+            found, allow = self._found(content, None)
+            if allow:  # listed in an allow bank since: cleared as a new item would be
+                item.allowed_by = ", ".join(allow)
             had = {_match_key(m) for m in item.matches}
             self._add(item, [f for f in found if _match_key(f) not in had])
         self.progress.advance()

@@ -3,7 +3,8 @@
 The cluster is only another executor for the scan's own per-file function: the client keeps
 the database, the index and the order of commits, so a scan on the cluster resumes, matches
 and reports exactly as a local one. Workers read the vault from the same path as the client
-(a shared file system), and the workspace key from `JIKIMI_KEY` or that workspace's keys/.
+(a shared file system), and the workspace key from `JIKIMI_KEY`, `JIKIMI_KEY_FILE` or that
+workspace's keys/.
 Dask rather than Ray: see docs/scale.md.
 """
 

@@ -28,8 +28,8 @@ CHANGED_BITS = 20
 FLAT_CONTRAST = 6.0  # grey standard deviation (0-255) below which a cell is flat
 CHANGED_BRIGHTNESS = 24  # grey levels between two flat cells
 CONTRAST_RATIO = 3.0  # a cell whose contrast fell or rose this many times changed
-MIN_COVERED = 0.5
-MIN_CHANGED_NEIGHBOURS = 2  # of 8  # a cell counts only when the post shows at least this share of it
+MIN_COVERED = 0.5  # a cell counts only when the post shows at least this share of it
+MIN_CHANGED_NEIGHBOURS = 2  # of 8
 _BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1)
 
 
