@@ -26,8 +26,11 @@ ROLE_USERS = {"admin": "ada", "caseworker": "cora", "reviewer": "rhee", "viewer"
 
 @contextmanager
 def worker(ws):
-    """A real `jikimi worker` process on the workspace, as `jikimi serve` starts one; yields it."""
-    env = {**os.environ, "JIKIMI_HOME": str(ws.home), "PYTHONPATH": str(REPO)}
+    """A real `jikimi worker` process on the workspace, as `jikimi serve` starts one; yields it.
+
+    The workspace's own database is named: on PostgreSQL a module's workspace outlives the
+    JIKIMI_DATABASE_URL of the test using it, and a worker on that one would find no job."""
+    env = {**os.environ, "JIKIMI_HOME": str(ws.home), "JIKIMI_DATABASE_URL": ws.database_url, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen([sys.executable, "-m", "jikimi", "worker"], env=env, cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
