@@ -257,16 +257,21 @@ def reference_crop(image: Image.Image, face: FaceSignal) -> Image.Image:
     return crop
 
 
-def load_templates(ws: Workspace, session: Session, case_id: int | None = None,
-                   only_case: bool = False) -> list[Template]:
-    """Decrypt the templates of the subjects a scan for `case_id` looks for: the case's own
-    with `only_case`, else every subject but those who chose not to be searched for by
-    other cases."""
-    query = select(SubjectTemplate, Subject).join(Subject).where(Subject.removed_at.is_(None))
+def searched_rows(session: Session, model, case_id: int | None, only_case: bool) -> list[tuple]:
+    """(row of `model`, its subject) for the subjects a scan for `case_id` looks for: the
+    case's own with `only_case`, else every subject but those who chose not to be searched
+    for by other cases. `model` is SubjectTemplate or SubjectSource."""
+    query = select(model, Subject).join(Subject).where(Subject.removed_at.is_(None))
     if only_case:
         query = query.where(Subject.case_id == case_id)
-    rows = [(t, subject) for t, subject in session.execute(query.order_by(SubjectTemplate.id)).all()
+    return [(row, subject) for row, subject in session.execute(query.order_by(model.id)).all()
             if subject.case_id == case_id or subject.consent.get("cross_case", True)]
+
+
+def load_templates(ws: Workspace, session: Session, case_id: int | None = None,
+                   only_case: bool = False) -> list[Template]:
+    """Decrypt the templates of the subjects a scan for `case_id` looks for (`searched_rows`)."""
+    rows = searched_rows(session, SubjectTemplate, case_id, only_case)
     if not rows:
         return []
     key = keys.workspace_key(ws.home)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jikimi import keys, messages
 from jikimi.audit import AuditLog
+from jikimi.cases import searched_rows
 from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.index.local_features import MIN_INLIERS
 from jikimi.limits import Limits
@@ -96,12 +96,8 @@ def remove_source(ws: Workspace, session: Session, subject: Subject, source_id: 
 
 def load_sources(ws: Workspace, session: Session, case_id: int | None = None, only_case: bool = False) -> list[Source]:
     """Decrypt the sources of the subjects a scan for `case_id` looks for (the same subjects as
-    its face templates: jikimi.cases.load_templates)."""
-    query = select(SubjectSource, Subject).join(Subject).where(Subject.removed_at.is_(None))
-    if only_case:
-        query = query.where(Subject.case_id == case_id)
-    rows = [(s, subject) for s, subject in session.execute(query.order_by(SubjectSource.id)).all()
-            if subject.case_id == case_id or subject.consent.get("cross_case", True)]
+    its face templates: jikimi.cases.searched_rows)."""
+    rows = searched_rows(session, SubjectSource, case_id, only_case)
     if not rows:
         return []
     key = keys.workspace_key(ws.home)

@@ -26,7 +26,7 @@ LEAKS = re.compile(r"object at 0x|<_io\.|<built-in|Traceback|/vault/|\bat at\b")
 def check_report(ws, scan_id, expected_entries):
     with ws.session() as session:
         report = scan_report(session, scan_id)
-        media = render.report_media(ws, session, report, "fuzz")
+        media = render.report_media(ws, session, report, "fuzz", lambda face_id: True)
     counts = report["scan"]["counts"]
     assert report["scan"]["status"] == "complete", report["scan"]
     assert counts["locators"] == expected_entries and counts["pending"] == 0, counts

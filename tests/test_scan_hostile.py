@@ -28,7 +28,7 @@ class StopAfter(Progress):
 def every_format(ws, scan_id):
     with ws.session() as s:
         report = scan_report(s, scan_id)
-        media = render.report_media(ws, s, report, "tester")
+        media = render.report_media(ws, s, report, "tester", lambda face_id: True)
     for fmt in ("json", "csv", "html"):
         render.render(report, fmt, media).encode("utf-8")
     return report

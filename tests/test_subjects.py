@@ -93,7 +93,7 @@ def test_scan_finds_the_subject_and_ranks_her_first(ws, tmp_path, enrolled):
     scan_id = start_scan(ws, suspect_folder(tmp_path), ScanOptions(jobs=1, case_id=case_id))
     with ws.session() as s:
         report = scan_report(s, scan_id)
-        media = report_media(ws, s, report, "tester")
+        media = report_media(ws, s, report, "tester", lambda face_id: True)
     items = {item["locators"][0]["path"]: item for item in report["items"]}
     showing_her = {"small_recompressed.jpg", "grayscale.jpg", "cropped_rotated.jpg", "inside_a_bigger_picture.jpg"}
     found = {path for path, item in items.items() if any(m["kind"] == "face" for m in item["matches"])}
