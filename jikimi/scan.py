@@ -54,6 +54,7 @@ from jikimi.scan_cluster import ClusterLost, cluster_executor, cluster_result
 
 COMMIT_EVERY_SECONDS = 2.0
 IN_FLIGHT_PER_WORKER = 4
+SCANNER_WATCH_SECONDS = 2.0  # how often a worker process checks that its scanner still runs
 # Telegram media types that promise a picture or a video: a post that promises one (by this
 # or by its file name) but holds bytes no decoder recognises is reported, not filed as "other".
 MEDIA_TYPES = {"photo", "thumbnail", "video_file", "animation", "video_message", "round_video_message"}
@@ -535,7 +536,8 @@ def _compute_all(ws: Workspace, work: list[tuple[int, str]], options: ScanOption
             yield item_id, sha, stored_signals(ws.vault, sha, limits, analyse)
         return
     finished: set[int] = set()
-    with ProcessPoolExecutor(options.jobs, mp_context=_worker_context(), initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(options.jobs, mp_context=_worker_context(), initializer=_worker_init,
+                             initargs=(os.getpid(),)) as pool:
         try:
             for item_id, sha, future in _in_flight(pool, options.jobs * IN_FLIGHT_PER_WORKER, ws.vault, work, options):
                 signals = future.result()
@@ -572,7 +574,8 @@ def stored_signals(vault: Vault, sha256: str, limits: Limits, analyse: bool) -> 
 
 
 def _compute_isolated(vault: Vault, sha256: str, limits: Limits, analyse: bool) -> ContentSignals:
-    with ProcessPoolExecutor(1, mp_context=_worker_context(), initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(1, mp_context=_worker_context(), initializer=_worker_init,
+                             initargs=(os.getpid(),)) as pool:
         try:
             return pool.submit(stored_signals, vault, sha256, limits, analyse).result()
         except BrokenProcessPool:
@@ -608,9 +611,26 @@ def _start_forkserver_ignoring_ctrl_c() -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-def _worker_init() -> None:
-    """Workers leave Ctrl-C to the main process, which stops them cleanly."""
+def _worker_init(scanner_pid: int) -> None:
+    """Workers leave Ctrl-C to the main process, which stops them cleanly, and exit when it is
+    gone: a scanner killed outright (SIGKILL, out of memory) cannot stop them, and they and
+    the forkserver hold each other's pipes open, so nothing else would end them."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(scanner_pid,), name="jikimi-scanner-watch", daemon=True).start()
+
+
+def _exit_with(pid: int) -> None:
+    while process_alive(pid) and not _zombie(pid):
+        time.sleep(SCANNER_WATCH_SECONDS)
+    os._exit(1)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process its parent has not reaped yet still answers `kill(pid, 0)`."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _terminate_workers(pool: ProcessPoolExecutor) -> None:

@@ -44,6 +44,23 @@ def wait_for(check, what: str, seconds: float = WAIT_SECONDS):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (read from /proc)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
 def job_of(client: httpx.Client, scan_id: int) -> dict:
     return client.get(f"/api/scans/{scan_id}").json()["scan"]["progress"]
 
@@ -114,8 +131,12 @@ def world(tmp_path_factory):
                            and j["done"] >= 1 and j, "the worker to hash the first file")
             facts["running_job"] = job
             facts["worker_pid"] = first.pid
+            helpers = descendants(first.pid)  # its scan pool, their forkserver, the resource tracker
+            assert helpers
             first.send_signal(signal.SIGKILL)  # the machine dies in the middle of the scan
             first.wait()
+            facts["orphans"] = wait_for(lambda: not [p for p in helpers if Path(f"/proc/{p}").exists()] and ["none"],
+                                        "the killed worker's scan processes to exit", seconds=60)
         facts["interrupted"] = cora.get(f"/api/scans/{scan_id}").json()["scan"]
         facts["scan_page"] = cora.get(f"/scans/{scan_id}?lang=ko").text
         resumed = cora.post(f"/scans/{scan_id}/resume", data={"csrf_token": form_csrf(cora, f"/scans/{scan_id}")})
