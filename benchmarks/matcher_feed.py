@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from api_lookup import SERVER, fill_workspace, free_port, make_hashes, rss_gb
+from api_lookup import SERVER, fill_workspace, free_port, make_hashes, rss_gb, until_serving
 
 ADDERS = 5  # of the clients, these add through A and wait for B; the rest look up on B
 WARM_UP_SECONDS = 5.0
@@ -57,23 +57,6 @@ def start_server(home: Path, env: dict) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", SERVER, str(home), str(port)], env=env)
     return process, f"http://127.0.0.1:{port}"
-
-
-def until_serving(base: str, token: str, started: float) -> tuple[float, float]:
-    """(seconds from `started` to the first answer with the index loaded, of which the load)."""
-    import httpx
-
-    while True:
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    asked = time.perf_counter()
-    answer = httpx.get(f"{base}/m/index/status", headers={"Authorization": f"Bearer {token}"}, timeout=3600)
-    answer.raise_for_status()
-    done = time.perf_counter()
-    return done - started, done - asked
 
 
 async def soak(a: str, b: str, token: str, queries: list[str], clients: int, seconds: float, b_pid: int) -> dict:
