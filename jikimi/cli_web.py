@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -31,6 +31,8 @@ WORKER_STOP_SECONDS = 60  # a scan stops at its next file; a long video may take
 # What `serve` starts beside the web app, each a process of its own: a server restart neither
 # stops nor loses a scan, and a delivery half-sent is retried when its lease ends.
 BACKGROUND = {"worker": ["worker"], "webhooks": ["webhook", "send", "--watch"]}
+CLUSTER_HELP = ("Hash and analyse the web's scans on the workers of this Dask scheduler (e.g. tcp://10.0.0.5:8786); "
+                "they must see this workspace at the same path.")
 
 
 
@@ -46,6 +48,7 @@ def serve(
                                               "evidence packages asked for on the web.")] = True,
     webhooks: Annotated[bool, typer.Option(help="Also start the webhook sender (`jikimi webhook send --watch`), "
                                                 "which posts the webhooks of matches and decisions.")] = True,
+    cluster: Annotated[Optional[str], typer.Option(envvar="JIKIMI_CLUSTER", help=CLUSTER_HELP)] = None,
 ) -> None:
     """Serve the web app on this workspace: cases, scans, banks, the review queue."""
     import uvicorn
@@ -58,7 +61,8 @@ def serve(
     # the process would die there, leaving its children behind, instead of stopping them below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     wanted = {"worker": worker, "webhooks": webhooks}
-    processes = [subprocess.Popen([sys.executable, "-m", "jikimi", *BACKGROUND[name]])
+    processes = [subprocess.Popen([sys.executable, "-m", "jikimi", *BACKGROUND[name],
+                                   *(["--cluster", cluster] if cluster and name == "worker" else [])])
                  for name, on in wanted.items() if on]
     try:
         uvicorn.Server(server_config(create_app(ws), host, port, forwarded_allow_ips)).run()
@@ -84,11 +88,13 @@ def server_config(app, host: str, port: int, forwarded_allow_ips: str = ""):
 @app.command("worker")
 def worker_command(
     once: Annotated[bool, typer.Option("--once", help="Run the queued jobs, then exit.")] = False,
+    cluster: Annotated[Optional[str], typer.Option(envvar="JIKIMI_CLUSTER", help=CLUSTER_HELP)] = None,
 ) -> None:
     """Run the scans and evidence packages asked for on the web, one at a time, as the user who asked.
 
     Start as many as the machine can take (each scan also uses a process per core). On start
-    it resumes the jobs a stopped worker left behind.
+    it resumes the jobs a stopped worker left behind. With --cluster, scans hash and analyse
+    their files on a Dask cluster's workers instead (see docs/scale.md).
     """
     from jikimi.core.worker import Worker, stop_on_signals
 
@@ -97,7 +103,7 @@ def worker_command(
     stop_on_signals(stop)
     typer.echo(f"Jikimi worker {os.getpid()} on {jk.ws.home}; stop with Ctrl-C", err=True)
     try:
-        Worker(jk).run(once=once, stop=stop)
+        Worker(jk, cluster).run(once=once, stop=stop)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
 

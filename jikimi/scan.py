@@ -117,13 +117,13 @@ def queue_scan(ws: Workspace, source: Path, options: ScanOptions) -> int:
     return _create(ws, source, options, "queued")[0]
 
 
-def run_queued_scan(ws: Workspace, scan_id: int, progress: Progress = Progress()) -> int:
-    """Run a queued scan in this process; of two workers only one gets it."""
+def run_queued_scan(ws: Workspace, scan_id: int, progress: Progress = Progress(), cluster: str | None = None) -> int:
+    """Run a queued scan in this process (hashing on `cluster` if given); of two workers only one gets it."""
     with ws.session() as session:
         scan = session.get(Scan, scan_id)
         if scan is None:
             raise WorkspaceError(f"no scan with id {scan_id}: see `jikimi scans`")
-        options = ScanOptions.from_json(scan.options)
+        options = ScanOptions.from_json(scan.options, cluster=cluster)
         bank_ids = _bank_ids(session, options.banks)
         claimed = session.execute(update(Scan).where(Scan.id == scan_id, Scan.status == "queued").values(
             status="running", pid=os.getpid(), host=socket.gethostname(), started_at=utcnow())).rowcount

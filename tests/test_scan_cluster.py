@@ -71,3 +71,34 @@ def test_an_unreachable_cluster_interrupts_the_scan_with_one_line(tmp_path, samp
     assert result.stderr.strip().splitlines()[-1].startswith(
         "scan 1 interrupted: cannot reach the cluster at tcp://127.0.0.1:9: Timed out")
     assert json.loads(run(home, "scans", "--json").stdout)[0]["status"] == "interrupted"
+
+
+def test_a_scan_asked_for_on_the_web_runs_on_the_cluster_through_the_worker(tmp_path, sample, cluster, local_scan):
+    from jikimi.core import Jikimi
+    from jikimi.core.actor import Actor
+    from jikimi.scan import ScanOptions
+    from jikimi.store.web_models import WebUser
+    from jikimi.workspace import Workspace
+
+    home = tmp_path / "home"
+    prepare(home, sample)
+    jk = Jikimi(Workspace(home))
+    jk.accounts.add_user(Actor.cli(), "kim", "admin", "a long enough passphrase 42")
+    with jk.ws.session() as session:
+        kim = Actor.of_user(session.query(WebUser).filter_by(name="kim").one(), "web")
+    job = jk.jobs.scan(kim, sample.export_dir, ScanOptions(), "export")
+    scan_id = job["scan_id"]
+    computed_before = cluster_compute_seconds(cluster)
+    run(home, "worker", "--once", "--cluster", cluster)
+    assert cluster_compute_seconds(cluster) > computed_before  # hashed there, not in the worker's process
+    [scan] = json.loads(run(home, "scans", "--json").stdout)
+    assert scan["id"] == scan_id and scan["status"] == "complete"
+    assert report_without_ids(home, scan_id) == local_scan[0]
+    assert jk.jobs.get(kim, job["id"])["status"] == "complete"
+
+
+def cluster_compute_seconds(address: str) -> float:
+    """Seconds the cluster's workers have spent computing tasks so far."""
+    with distributed.Client(address, set_as_default=False) as client:
+        return client.run_on_scheduler(lambda dask_scheduler: sum(
+            prefix.all_durations.get("compute", 0.0) for prefix in dask_scheduler.task_prefixes.values()))

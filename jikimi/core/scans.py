@@ -35,15 +35,16 @@ class Scans(Part):
               on_start: Callable[[int], None] = lambda _: None) -> int:
         return scanner.start_scan(self.ws, Path(source), self.options(actor, options), progress, on_start)
 
-    def run_queued(self, actor: Actor, scan_id: int, progress: Progress = Progress()) -> int:
-        """Run (or go on with) a scan queued from the web (`jk.jobs`), in this process, as the person who asked."""
+    def run_queued(self, actor: Actor, scan_id: int, progress: Progress = Progress(), cluster: str | None = None) -> int:
+        """Run (or go on with) a scan queued from the web (`jk.jobs`), in this process, as the person
+        who asked; its files are hashed on the Dask cluster at `cluster` if given."""
         with self._open(actor) as (session, access):
             scan = access.scan(scan_id, "manage")
             _authorize(access, scan.case_id)
             queued = scan.status == "queued"
         if queued:
-            return scanner.run_queued_scan(self.ws, scan_id, progress)
-        return scanner.resume_scan(self.ws, scan_id, progress, actor=actor.log_name)  # resumed after a stop
+            return scanner.run_queued_scan(self.ws, scan_id, progress, cluster)
+        return scanner.resume_scan(self.ws, scan_id, progress, actor=actor.log_name, cluster=cluster)  # after a stop
 
     def resume(self, actor: Actor, scan_id: int, progress: Progress = Progress(), jobs: int | None = None,
                cluster: str | None = None) -> int:

@@ -82,8 +82,9 @@ class JobProgress(Progress):
 
 
 class Worker:
-    def __init__(self, core: Jikimi):
+    def __init__(self, core: Jikimi, cluster: str | None = None):
         self.core = core
+        self.cluster = cluster  # a Dask scheduler's address: the scans' files are hashed on its workers
 
     def run(self, once: bool = False, stop: threading.Event | None = None) -> int:
         """Run jobs until `stop` is set (or, with `once`, until the queue is empty); how many ran."""
@@ -137,7 +138,7 @@ class Worker:
         try:
             with progress:
                 if kind == "scan":
-                    self.core.scans.run_queued(actor, scan_id, progress)
+                    self.core.scans.run_queued(actor, scan_id, progress, self.cluster)
                     result = {}
                 else:
                     result = self._build_package(actor, job_id, case_id, args, progress)
