@@ -26,10 +26,10 @@ a longer compilation, which abusers post as often as clips).
 
 from __future__ import annotations
 
-from time import time as unix_time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from time import time as unix_time
 from typing import TYPE_CHECKING
 
 import numpy as np
