@@ -145,8 +145,10 @@ class Matcher:
         if content_ids is not None:
             signals = signals.where(BankSignal.content_id.in_(content_ids))
             features = features.where(BankFeatures.content_id.in_(content_ids))
-        usable = [r for r in session.execute(signals) if r.signal_type in INDEXED_TYPES and r.id not in self.indexed
+        usable = [r for r in session.execute(signals).all() if r.signal_type in INDEXED_TYPES
                   and (r.quality is None or r.quality >= PDQ_QUALITY_THRESHOLD)]
+        if content_ids is not None:  # a change applied twice adds nothing twice
+            usable = [r for r in usable if r.id not in self.indexed]
         for r in usable:
             self.indexed[r.id] = _Indexed(r.bank_id, r.content_id, r.signal_type, r.value, r.timestamp)
             if r.signal_type == "vpdq":
