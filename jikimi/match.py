@@ -128,7 +128,8 @@ class Matcher:
             self._forget_contents(ids)
         elif kind == "add":
             self._add_contents(session, ids)
-        if gone := bank_feed.read_states(session, ids, self.disabled):  # deleted since
+        gone = bank_feed.read_states(session, ids, self.disabled)
+        if gone and kind != "remove":  # deleted since
             self._forget_contents(gone)
 
     def _add_contents(self, session: Session, content_ids: list[int] | None) -> None:

@@ -109,7 +109,8 @@ class BankPDQIndex:
             self._kill(ids)
         elif kind == "add":
             self._add(session.execute(_pdq_rows().where(BankSignal.content_id.in_(ids))).all())
-        if gone := bank_feed.read_states(session, ids, self.disabled):  # deleted since: their rows go too
+        gone = bank_feed.read_states(session, ids, self.disabled)
+        if gone and kind != "remove":  # deleted since: their rows go too
             self._kill(gone)
 
     def _add(self, rows) -> None:
