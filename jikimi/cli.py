@@ -185,6 +185,25 @@ def bank_delete(name: str) -> None:
     out.print(f"Deleted bank {name!r}")
 
 
+@bank_app.command("compact-feed")
+def bank_compact_feed(
+    keep_days: Annotated[float, typer.Option(min=0, help="Keep the changes of the last N days.")] = 7.0,
+) -> None:
+    """Delete old changes from the banks' change feed (admins; logged).
+
+    Every matcher (each `jikimi serve`, each running scan) keeps its index current by reading the feed's new changes, so the feed grows with every bank write. Changes older than --keep-days are deleted, the newest one always kept.
+
+    A matcher that has not read the feed since then notices the gap and loads every bank again (what a restart costs), so no change is ever missed: keep more days than any matcher stays idle.
+
+    Run it daily, e.g. from cron: `jikimi bank compact-feed --keep-days 7`.
+    """
+    jk, actor = core()
+    result = jk.banks.compact_feed(actor, keep_days)
+    oldest = result["oldest_kept"]
+    out.print(f"Removed {result['removed']} change(s) older than {keep_days:g} day(s)"
+              + (f"; the feed now starts at change {oldest}" if oldest is not None else "; the feed is empty"))
+
+
 @bank_app.command("list")
 def bank_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List banks with their thresholds and sizes."""

@@ -3,7 +3,7 @@
 Exact hashes come from the database; PDQ and video frame hashes go through one in-memory
 FAISS index of every bank's image and frame hashes, which is how images are found in videos
 (a still cut from a known video) and videos in images (a slideshow of known photos).
-The index is topped up with new bank rows before each lookup, never rebuilt.
+The index follows the banks' change feed before each lookup, never rebuilt.
 
 An image is also looked up by its query variants (signals/pdq_variants.py: turned, mirrored,
 the picture inside a screenshot or border). A match found only through a variant says which
@@ -27,13 +27,17 @@ a longer compilation, which abusers post as often as clips).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from time import time as unix_time
 from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jikimi import bank_feed
+from jikimi.index.bank_pdq import INDEXED_TYPES
 from jikimi.index.faces import FaceIndex
 from jikimi.index.local_features import LocalFeatureIndex
 from jikimi.index.pdq import PDQIndex, pdq_hex_to_bytes
@@ -70,61 +74,108 @@ class _Indexed:
 
 
 class Matcher:
-    """Holds the PDQ index of the selected banks (all banks when `bank_ids` is None)."""
+    """Holds the PDQ index of the selected banks (all banks when `bank_ids` is None).
+
+    Loaded at the first refresh, then kept current from the banks' change feed (bank_feed.py),
+    as the platform API's index is: a content added, deleted or disabled, or a bank's new
+    threshold, applies from the next refresh on, whichever process made it. A deleted
+    content's rows stay in the index, skipped."""
 
     def __init__(self, bank_ids: set[int] | None = None):
         self.bank_ids = bank_ids
+        self._reset()
+
+    def _reset(self) -> None:
         self.banks: dict[int, Bank] = {}
         self.index = PDQIndex()
-        self.indexed: dict[int, _Indexed] = {}
+        self.indexed: dict[int, _Indexed] = {}  # bank signal row -> what a hit on it means
         self.video_frames: dict[int, set[str]] = defaultdict(set)  # bank video -> unique frames
-        self.last_signal_id = 0
         self.partial = LocalFeatureIndex()
         self.partial_owner: dict[int, tuple[int, int]] = {}  # features row -> (bank, content)
-        self.last_features_id = 0
+        self.disabled: dict[int, int] = {}  # content -> disable_until_ts, for contents not plainly enabled
+        self.seq: int | None = None  # the last change of the feed applied; None until loaded
 
     def refresh(self, session: Session) -> None:
-        """Add bank rows written since the last call (by this process or another)."""
-        query = select(Bank)
+        """Apply the banks' changes since the last call (one query when there are none); load
+        in full the first time, or when the feed was compacted past what was applied."""
+        if self.seq is not None:
+            try:
+                self.seq, _ = bank_feed.follow(session, self.seq, lambda kind, ids: self._apply(session, kind, ids))
+                return
+            except bank_feed.FeedGap:
+                self._reset()
+        seq = bank_feed.latest(session)  # changes after it are applied next; twice does no harm
+        self._read_banks(session)
+        self.disabled = bank_feed.disabled_contents(session)
+        self._add_contents(session, None)
+        self.seq = seq
+
+    def _read_banks(self, session: Session) -> None:
+        # populate_existing: a scan's session keeps its rows across commits, with the old threshold.
+        query = select(Bank).execution_options(populate_existing=True)
         if self.bank_ids is not None:
             query = query.where(Bank.id.in_(self.bank_ids) | Bank.is_allow)
         self.banks = {bank.id: bank for bank in session.scalars(query)}
+        if self.banks:
+            self.index.ensure_radius(max(b.pdq_threshold for b in self.banks.values()))
+
+    def _apply(self, session: Session, kind: str, ids: list[int]) -> None:
+        if kind == "bank":
+            self._read_banks(session)
+            self._forget(lambda bank_id, _: bank_id not in self.banks)  # a deleted bank's rows go with it
+            return
+        if kind == "remove":
+            self._forget_contents(ids)
+        elif kind == "add":
+            self._add_contents(session, ids)
+        gone = bank_feed.read_states(session, ids, self.disabled)
+        if gone and kind != "remove":  # deleted since
+            self._forget_contents(gone)
+
+    def _add_contents(self, session: Session, content_ids: list[int] | None) -> None:
+        """PDQ and frame rows, and local features, of these contents (all when None) in the selected banks."""
         if not self.banks:
             return
-        self.index.ensure_radius(max(b.pdq_threshold for b in self.banks.values()))
-        self._refresh_features(session)
-        # The id range alone, types checked here: with `signal_type IN` SQLite picks the
-        # (signal_type, value) index and sorts every PDQ row, 2 s per refresh at 1M hashes.
-        rows = session.execute(
-            select(BankSignal.id, BankSignal.bank_id, BankSignal.content_id, BankSignal.signal_type,
-                   BankSignal.value, BankSignal.quality, BankSignal.timestamp)
-            .where(BankSignal.id > self.last_signal_id)
-            .where(BankSignal.bank_id.in_(self.banks))
-            .order_by(BankSignal.id)
-        ).all()
-        usable = [r for r in rows if r.signal_type in ("pdq", "vpdq")
+        # Types checked here: with `signal_type IN` SQLite picks the (signal_type, value) index
+        # and sorts every PDQ row.
+        signals = (select(BankSignal.id, BankSignal.bank_id, BankSignal.content_id, BankSignal.signal_type,
+                          BankSignal.value, BankSignal.quality, BankSignal.timestamp)
+                   .where(BankSignal.bank_id.in_(self.banks)).order_by(BankSignal.id))
+        features = (select(BankFeatures.id, BankFeatures.bank_id, BankFeatures.content_id, BankFeatures.features)
+                    .where(BankFeatures.bank_id.in_(self.banks)).order_by(BankFeatures.id))
+        if content_ids is not None:
+            signals = signals.where(BankSignal.content_id.in_(content_ids))
+            features = features.where(BankFeatures.content_id.in_(content_ids))
+        usable = [r for r in session.execute(signals).all() if r.signal_type in INDEXED_TYPES
                   and (r.quality is None or r.quality >= PDQ_QUALITY_THRESHOLD)]
-        if rows:
-            self.last_signal_id = rows[-1].id
-        if not usable:
-            return
+        if content_ids is not None:  # a change applied twice adds nothing twice
+            usable = [r for r in usable if r.id not in self.indexed]
         for r in usable:
             self.indexed[r.id] = _Indexed(r.bank_id, r.content_id, r.signal_type, r.value, r.timestamp)
             if r.signal_type == "vpdq":
                 self.video_frames[r.content_id].add(r.value)
-        self.index.add(pdq_hex_to_bytes([r.value for r in usable]), np.array([r.id for r in usable], dtype=np.int64))
+        if usable:
+            self.index.add(pdq_hex_to_bytes([r.value for r in usable]), np.array([r.id for r in usable], dtype=np.int64))
+        for r in session.execute(features):
+            if r.id not in self.partial_owner:
+                self.partial_owner[r.id] = (r.bank_id, r.content_id)
+                self.partial.add(r.id, LocalFeatures.from_bytes(r.features))
 
-    def _refresh_features(self, session: Session) -> None:
-        rows = session.execute(
-            select(BankFeatures.id, BankFeatures.bank_id, BankFeatures.content_id, BankFeatures.features)
-            .where(BankFeatures.id > self.last_features_id, BankFeatures.bank_id.in_(self.banks))
-            .order_by(BankFeatures.id)
-        ).all()
-        for r in rows:
-            self.partial_owner[r.id] = (r.bank_id, r.content_id)
-            self.partial.add(r.id, LocalFeatures.from_bytes(r.features))
-        if rows:
-            self.last_features_id = rows[-1].id
+    def _forget_contents(self, content_ids: list[int]) -> None:
+        gone = set(content_ids)
+        self._forget(lambda _, content_id: content_id in gone)
+
+    def _forget(self, dead: Callable[[int, int], bool]) -> None:
+        """Rows for which `dead(bank, content)` stop matching (SQLite may give their ids to new rows)."""
+        contents = {s.content_id for s in self.indexed.values() if dead(s.bank_id, s.content_id)}
+        self.indexed = {sid: s for sid, s in self.indexed.items() if not dead(s.bank_id, s.content_id)}
+        self.partial_owner = {row: owner for row, owner in self.partial_owner.items() if not dead(*owner)}
+        for content_id in contents:
+            self.video_frames.pop(content_id, None)
+
+    def _enabled(self, content_id: int, now: float) -> bool:
+        state = self.disabled.get(content_id)
+        return state is None or bank_feed.is_enabled(state, now)
 
     def match(self, session: Session, content: Content, local_features: bytes | None = None) -> list[Found]:
         """`local_features` (of a content just hashed) enable the second stage."""
@@ -143,7 +194,9 @@ class Matcher:
         return found
 
     def _partial(self, features: LocalFeatures) -> list[Found]:
-        return [Found("partial", *self.partial_owner[m.key], None, m.detail()) for m in self.partial.search(features)]
+        now = unix_time()
+        return [Found("partial", *self.partial_owner[m.key], None, m.detail()) for m in self.partial.search(features)
+                if m.key in self.partial_owner and self._enabled(self.partial_owner[m.key][1], now)]
 
     def _exact(self, session: Session, content: Content) -> list[Found]:
         rows = session.execute(
@@ -156,18 +209,21 @@ class Matcher:
             )
             .order_by(BankSignal.id)
         ).all()
-        unique = dict.fromkeys((r.signal_type, r.bank_id, r.content_id) for r in rows)
+        now = unix_time()
+        unique = dict.fromkeys((r.signal_type, r.bank_id, r.content_id) for r in rows if self._enabled(r.content_id, now))
         return [Found(kind, bank, target, 0) for kind, bank, target in unique]
 
     def _hits(self, hashes: list[str]) -> list[list[tuple[_Indexed, int]]]:
-        """Per query hash: indexed signals within their own bank's threshold."""
+        """Per query hash: live, enabled signals within their own bank's threshold."""
         radius = max(b.pdq_threshold for b in self.banks.values())
         results = self.index.search(pdq_hex_to_bytes(hashes), radius)
+        now, indexed = unix_time(), self.indexed
         return [
             [
-                (self.indexed[sid], dist)
+                (indexed[sid], dist)
                 for sid, dist in hits
-                if dist <= self.banks[self.indexed[sid].bank_id].pdq_threshold
+                if sid in indexed and dist <= self.banks[indexed[sid].bank_id].pdq_threshold
+                and self._enabled(indexed[sid].content_id, now)
             ]
             for hits in results
         ]

@@ -393,6 +393,8 @@ class _ResultWriter:
         content = session.get(Content, sha256)
         if content is None:
             content = self._store_content(sha256, signals)
+        else:
+            self._backfill_sha1(content)
         item = session.get(Item, item_id)
         if content.kind == "other" and content.error is None and _posted_as_media(item):
             item.error = "not a readable image or video, although it was posted as one"
@@ -412,6 +414,7 @@ class _ResultWriter:
         item = self.session.get(Item, item_id)
         content = self.session.get(Content, sha256)
         if content is not None and item.allowed_by is None:
+            self._backfill_sha1(content)
             found, allow = self._found(content, None)
             if allow:  # listed in an allow bank since: cleared as a new item would be
                 item.allowed_by = ", ".join(allow)
@@ -419,6 +422,13 @@ class _ResultWriter:
             self._add(item, [f for f in found if _match_key(f) not in had])
         self.progress.advance()
         self.session.maybe_commit()
+
+    def _backfill_sha1(self, content: Content) -> None:
+        """A content hashed before SHA-1 was kept (migration 0016) gets it from the vault when
+        a scan meets it again, so NCMEC's SHA-1 lists match it too; one whose file is gone
+        from the vault stays without."""
+        if content.sha1 is None:
+            content.sha1 = self.ws.vault.digest(content.sha256, "sha1")
 
     def _found(self, content: Content, features: bytes | None) -> tuple[list[Found], list[str]]:
         """What the content matches, and the allow banks that clear it (then nothing else counts)."""

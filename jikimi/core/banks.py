@@ -116,6 +116,18 @@ class Banks(Part):
             bank_feed.record(session, "bank", row.id)
             return {"deleted": row.name}
 
+    def compact_feed(self, actor: Actor, keep_days: float) -> dict:
+        """Delete the banks' change feed older than `keep_days` days (bank_feed.compact). An
+        admin's act on every matcher, so it is in the custody log."""
+        with self._open(actor) as (session, access):
+            access.require_admin("compact the banks' change feed")
+            if keep_days < 0:
+                raise JikimiError("--keep-days cannot be negative")
+            result = bank_feed.compact(session, keep_days)
+            details = {"keep_days": keep_days, "removed": result.removed, "oldest_kept": result.oldest_kept}
+            self._log(session, actor, "bank_feed_compact", "bank_feed", details, None)
+            return details
+
     def _bank(self, access: Access, bank: int | str, change: bool = False) -> Bank:
         session = access.session
         row = session.get(Bank, bank) if isinstance(bank, int) else session.scalar(select(Bank).where(Bank.name == bank))

@@ -49,7 +49,6 @@ FEED_POLL_LISTENING_SECONDS = 5.0
 # HMA's limits: at most 1,000 hashes per batch here; a content disabled for at most 5 years.
 BATCH_LIMIT = 1000
 MAX_DISABLE_SECONDS = 5 * 365 * 24 * 3600
-ENABLED, DISABLED = 1, 0  # disable_until_ts magic values, as in HMA
 NOTE_MAX = 255
 NO_DISTANCE = "-"  # threatexchange's distance string for exact signal types
 ALL_ZERO_PDQ = "0" * 64
@@ -132,7 +131,7 @@ class LookupIndex:
     def enabled(self, hits: list[Hit]) -> list[Hit]:
         """Hits whose content is enabled now (HMA's disable_until_ts), from the feed's state."""
         now, disabled = time.time(), self.index.disabled
-        return [h for h in hits if _is_enabled(disabled.get(h.content_id, ENABLED), now)]
+        return [h for h in hits if bank_feed.is_enabled(disabled.get(h.content_id, bank_feed.ENABLED), now)]
 
     def size(self) -> int:
         return self.index.live
@@ -366,12 +365,6 @@ def _hashes(path: Path, content_type: str) -> dict[str, str]:
     if not signals.pdq:
         raise JikimiError(f"the picture could not be hashed ({signals.error or 'no PDQ hash'})")
     return {"pdq": signals.pdq}
-
-
-def _is_enabled(disable_until_ts: int, now: float) -> bool:
-    if disable_until_ts in (ENABLED, DISABLED):
-        return disable_until_ts == ENABLED
-    return disable_until_ts <= now
 
 
 def _bank(session: Session, name: str) -> Bank:

@@ -26,7 +26,6 @@ from jikimi.store.models import Bank, BankContent, BankSignal
 
 ENABLED = 1  # BankContent.disable_until_ts of an enabled content (HMA's magic value)
 LOAD_CHUNK = 200_000  # rows per step of the start-up read: bounded memory on the way in
-CHANGE_BATCH = 1000  # contents read per query when applying changes
 INDEXED_TYPES = ("pdq", "vpdq")  # a picture is also found as a frame of a known video
 
 
@@ -55,16 +54,16 @@ class BankPDQIndex:
         return self.seq is not None
 
     def catch_up(self, session: Session) -> int:
-        """Load on first use, then apply the changes since the last call; how many were applied."""
-        if self.seq is None:
-            self._load(session)
-            return 0
-        applied = 0
-        while changes := bank_feed.since(session, self.seq):
-            self._apply(session, changes)
-            self.seq = changes[-1].seq
-            applied += len(changes)
-        return applied
+        """Load on first use, then apply the changes since the last call; how many were applied.
+        A process that fell behind a compaction of the feed loads in full again."""
+        if self.seq is not None:
+            try:
+                self.seq, applied = bank_feed.follow(session, self.seq, lambda kind, ids: self._apply(session, kind, ids))
+                return applied
+            except bank_feed.FeedGap:
+                self.__init__()
+        self._load(session)
+        return 0
 
     def search(self, queries: np.ndarray) -> list[list[BankHit]]:
         """Per query, each live content within its own bank's threshold, at its closest distance."""
@@ -101,43 +100,18 @@ class BankPDQIndex:
         if self.banks:
             self.index.ensure_radius(max(b.pdq_threshold for b in self.banks.values()))
 
-    def _apply(self, session: Session, changes: list) -> None:
-        """Runs of one kind, in feed order (SQLite may give a deleted content's id to a new one)."""
-        run: list = []
-        for change in changes:
-            if run and change.kind != run[0].kind:
-                self._apply_run(session, run)
-                run = []
-            run.append(change)
-        if run:
-            self._apply_run(session, run)
-
-    def _apply_run(self, session: Session, run: list) -> None:
-        kind = run[0].kind
+    def _apply(self, session: Session, kind: str, ids: list[int]) -> None:
         if kind == "bank":
             self._read_banks(session)
             self._kill_banks_gone()
             return
-        ids = [c.content_id for c in run if c.content_id is not None]
-        for start in range(0, len(ids), CHANGE_BATCH):
-            batch = ids[start:start + CHANGE_BATCH]
-            if kind == "remove":
-                self._kill(batch)
-            elif kind == "add":
-                self._add(session.execute(_pdq_rows().where(BankSignal.content_id.in_(batch))).all())
-            self._read_states(session, batch)
-
-    def _read_states(self, session: Session, ids: list[int]) -> None:
-        states = dict(session.execute(select(BankContent.id, BankContent.disable_until_ts)
-                                      .where(BankContent.id.in_(ids))).all())
-        for content_id in ids:
-            state = states.get(content_id)
-            if state is None:  # gone since: its rows go too
-                self._kill([content_id])
-            if state is None or state == ENABLED:
-                self.disabled.pop(content_id, None)
-            else:
-                self.disabled[content_id] = state
+        if kind == "remove":
+            self._kill(ids)
+        elif kind == "add":
+            self._add(session.execute(_pdq_rows().where(BankSignal.content_id.in_(ids))).all())
+        gone = bank_feed.read_states(session, ids, self.disabled)
+        if gone and kind != "remove":  # deleted since: their rows go too
+            self._kill(gone)
 
     def _add(self, rows) -> None:
         if rows:

@@ -113,6 +113,18 @@ class Vault:
         finally:
             tmp.unlink(missing_ok=True)
 
+    def digest(self, sha256: str, name: str) -> str | None:
+        """Another digest of the original (hashlib's `name`, e.g. "sha1"), or None when its
+        file is gone, damaged, or not the original it is named after."""
+        named, other = hashlib.sha256(), hashlib.new(name, usedforsecurity=False)
+        try:
+            for chunk in self.chunks(sha256):
+                named.update(chunk)
+                other.update(chunk)
+        except (FileNotFoundError, VaultFileDamaged):
+            return None
+        return other.hexdigest() if named.hexdigest() == sha256 else None
+
     def verify(self, sha256: str) -> bool:
         """True when the stored file still decrypts to the original it is named by."""
         digest = hashlib.sha256()
