@@ -137,12 +137,15 @@ class PDQIndex:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], numbers: dict[str, int]) -> PDQIndex:
-        """The index `arrays()` described, its tables taken as they are (nothing re-sorted)."""
+        """The index `arrays()` described, its tables taken as they are (nothing re-sorted);
+        without tables (`table_bits` 0), they are built as `add` would."""
         index = cls(numbers["max_radius"])
-        index._codes, index._ids, index._size = arrays["codes"], arrays["ids"], len(arrays["ids"])
+        index._codes, index._ids, index._size = _as_codes(arrays["codes"]), arrays["ids"], len(arrays["ids"])
         if numbers["table_bits"]:
             index._tables = _SubstringTables(numbers["table_bits"], numbers["table_size"],
                                              arrays["offsets"], arrays["rows"])
+        if index._size - index._indexed > TAIL_LIMIT:
+            index._index_tail()
         return index
 
     @property
