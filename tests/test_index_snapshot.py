@@ -211,12 +211,12 @@ def test_a_snapshot_the_feed_has_moved_past_is_not_used(ws, filled, tmp_path, ca
     assert _answers(restored, codes[2:3]) == [[]]
 
 
-def test_a_snapshot_of_another_workspace_is_not_used(tmp_path, caplog):
+def test_a_snapshot_of_another_workspace_is_not_used(ws, tmp_path, caplog, second_database):
     """Two workspaces with the same feed numbers: the anchor's time tells them apart."""
-    homes = [Workspace(tmp_path / name) for name in ("one", "two")]
+    homes = [ws, Workspace(tmp_path / "two", second_database)]
+    homes[1].init()
     rng = np.random.default_rng(9)
     for ws in homes:
-        ws.init()
         Jikimi(ws).platform.create_bank(Actor.cli(), "BANK")
         Jikimi(ws).platform.add_signals(Actor.cli(), "BANK", {"pdq": _codes(rng, 1)[0].tobytes().hex()}, None)
     path = tmp_path / bank_snapshot.FILE_NAME
@@ -225,8 +225,7 @@ def test_a_snapshot_of_another_workspace_is_not_used(tmp_path, caplog):
     assert "feed does not hold" in caplog.text
     first_code = first.index.arrays()[0]["codes"]
     assert _answers(second, first_code) == [[]]
-    for ws in homes:
-        ws.engine.dispose()
+    homes[1].engine.dispose()
 
 
 def test_an_unwritable_snapshot_place_leaves_the_matcher_serving(ws, filled, tmp_path, caplog):
