@@ -35,6 +35,11 @@ from api_lookup import SERVER, fill_workspace, free_port, make_hashes, rss_gb, u
 
 ADDERS = 5  # of the clients, these add through A and wait for B; the rest look up on B
 WARM_UP_SECONDS = 5.0
+PLANTED = 500  # near-duplicates of stored hashes looked up after a restart (--restart)
+RADIUS = 31  # they are up to this many bits away: the bank's threshold
+CHANGES_AFTER = 200  # hashes added (and half as many contents deleted) after the snapshot
+LOOKUP_CLIENTS = 20
+FILLED = ".bench-filled"  # in a kept --home: "size token" once the hashes are stored
 FRESHNESS_POLL_SECONDS = 0.01
 BASELINE = """
 import json, sys, time
@@ -51,6 +56,111 @@ with open("/proc/self/status") as f:
     peak = next(int(l.split()[1]) for l in f if l.startswith("VmHWM")) / 1024**2
 print(json.dumps({"load_s": load, "rows": len(matcher.index), "peak_rss_gb": peak}))
 """
+
+
+def fill(home: Path, stored: np.ndarray) -> str:
+    """`fill_workspace`, with PostgreSQL's rows sent by COPY (10M rows in minutes, not an hour),
+    and one change in the feed (the bank's creation) for a snapshot to be anchored to."""
+    from jikimi import bank_feed
+    from jikimi.workspace import Workspace
+
+    ws = Workspace(home)
+    if not ws.database_url.startswith("postgresql"):
+        token = fill_workspace(home, stored)
+    else:
+        token = fill_workspace(home, stored[:0])
+        with ws.engine.begin() as connection:
+            cursor = connection.connection.driver_connection.cursor()
+            with cursor.copy("COPY bank_contents (id, bank_id, kind, label, created_at, disable_until_ts) "
+                             "FROM STDIN") as copy:
+                for i in range(1, len(stored) + 1):
+                    copy.write(f"{i}\t1\timage\t\t2026-01-01 00:00:00+00\t1\n")
+            with cursor.copy("COPY bank_signals (id, bank_id, content_id, signal_type, value) FROM STDIN") as copy:
+                for i, row in enumerate(stored, 1):
+                    copy.write(f"{i}\t1\t{i}\tpdq\t{row.tobytes().hex()}\n")
+            for table in ("bank_contents", "bank_signals"):
+                connection.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+    with ws.session() as session:
+        bank_feed.record(session, "bank", 1)
+    ws.engine.dispose()
+    return token
+
+
+def planted(stored: np.ndarray, count: int, rng: np.random.Generator) -> tuple[list[str], list[int]]:
+    """Near-duplicates of `count` stored hashes (1 to RADIUS bits flipped), and which ones they are."""
+    rows = rng.choice(len(stored), count, replace=False)
+    near = stored[rows].copy()
+    for row in near:
+        for bit in rng.choice(256, rng.integers(1, RADIUS + 1), replace=False):
+            row[bit // 8] ^= 1 << (bit % 8)
+    return [row.tobytes().hex() for row in near], [int(r) for r in rows]
+
+
+def recall(base: str, token: str, queries: list[str], expected: list[int], absent: list[str]) -> tuple[float, int]:
+    """(share of queries that find their content, how many of `absent` were found anyway)."""
+    import httpx
+
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        def found(pdq: str) -> list[int]:
+            answer = client.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": pdq})
+            answer.raise_for_status()
+            return answer.json()["matches"]
+
+        hits = sum(content in found(q) for q, content in zip(queries, expected))
+        wrong = sum(bool(found(q)) for q in absent)
+    return hits / len(queries), wrong
+
+
+def restart(home: Path, env: dict, token: str, stored: np.ndarray, query_hex: list[str], seconds: float) -> None:
+    """Start to serving without a snapshot and with one (before and after changes), recall after
+    a snapshot load plus the feed's changes, then lookups for `seconds` (RSS growth)."""
+    from jikimi.core import Actor, Jikimi
+    from jikimi.index import bank_snapshot
+    from jikimi.workspace import Workspace
+
+    rng = np.random.default_rng(11)
+    near, rows = planted(stored, PLANTED, rng)
+    near_ids = [row + 1 for row in rows]  # content i holds stored[i - 1]
+    snapshot = bank_snapshot.path_for(home)
+    snapshot.unlink(missing_ok=True)
+
+    def serve(label: str, keep: bool = False):
+        started = time.perf_counter()
+        process, base = start_server(home, env)
+        serving, load = until_serving(base, token, started)
+        print(f"{label}: serving {serving:.1f} s after start (index load {load:.1f} s), "
+              f"RSS {rss_gb(process.pid, 'VmRSS'):.2f} GB, peak {rss_gb(process.pid, 'VmHWM'):.2f} GB", flush=True)
+        if keep:
+            return process, base
+        process.terminate()
+        process.wait(60)
+
+    serve("no snapshot (full load, then the snapshot written)")
+    print(f"  snapshot: {snapshot.stat().st_size / 1024**3:.2f} GB", flush=True)
+    serve("from the snapshot")
+    platform, actor = Jikimi(Workspace(home)).platform, Actor.cli()
+    added = rng.integers(0, 256, (CHANGES_AFTER, 32), dtype=np.uint8)
+    added_ids = [platform.add_signals(actor, "BENCH", {"pdq": code.tobytes().hex()}, None)["id"] for code in added]
+    removed = [int(i) + 1 for i in rng.choice(len(stored), CHANGES_AFTER // 2, replace=False) if int(i) + 1 not in near_ids]
+    deleted = sum(platform.delete_content(actor, "BENCH", content_id) for content_id in removed)
+    print(f"after the snapshot: {len(added_ids)} hashes added, {deleted} contents deleted "
+          "(a kept --home already lacks those an earlier run deleted)", flush=True)
+    process, base = serve("from the snapshot + the feed's changes since", keep=True)
+    try:
+        added_near, rows = planted(added, len(added), rng)
+        share, wrong = recall(base, token, near + added_near, near_ids + [added_ids[row] for row in rows],
+                              [stored[i - 1].tobytes().hex() for i in removed])
+        print(f"  recall at radius {RADIUS}: {share:.4f} of {len(near)} planted near-duplicates of stored hashes "
+              f"and {len(added)} of hashes added after the snapshot; deleted contents found: {wrong}", flush=True)
+        result = asyncio.run(soak(base, base, token, query_hex, LOOKUP_CLIENTS, seconds, process.pid))
+        print(f"  lookups for {seconds:.0f} s ({LOOKUP_CLIENTS} clients, {ADDERS} of them adding): "
+              f"{result['lookups_per_s']:.0f}/s, errors {result['errors']}, RSS {result['rss_warm_gb']:.2f} GB "
+              f"after warm-up -> {result['rss_end_gb']:.2f} GB ({result['rss_growth_percent']:+.1f} %), "
+              f"peak {rss_gb(process.pid, 'VmHWM'):.2f} GB", flush=True)
+    finally:
+        process.terminate()
+        process.wait(60)
 
 
 def start_server(home: Path, env: dict) -> tuple[subprocess.Popen, str]:
@@ -155,16 +265,28 @@ def main() -> None:
     parser.add_argument("--load-only", action="store_true",
                         help="start one server, report its start to serving and RSS, and stop (large sizes)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--restart", action="store_true",
+                        help="restarts with and without the index snapshot, recall after one, RSS under lookups")
+    parser.add_argument("--home", type=Path, help="keep the filled workspace here and reuse it in later runs "
+                        "(same --size and --seed, same JIKIMI_DATABASE_URL)")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="jikimi-feed-bench-"))
-    home = root / "home"
+    home = args.home or Path(tempfile.mkdtemp(prefix="jikimi-feed-bench-")) / "home"
     stored, queries = make_hashes(args.size, args.seed)
-    started = time.perf_counter()
-    token = fill_workspace(home, stored)
-    print(f"stored {args.size:,} hashes in {time.perf_counter() - started:.0f} s", flush=True)
-    del stored
+    filled = home / FILLED
+    if filled.exists() and filled.read_text().split()[0] == str(args.size):
+        token = filled.read_text().split()[1]
+        print(f"reusing the {args.size:,} hashes stored in {home}", flush=True)
+    else:
+        started = time.perf_counter()
+        token = fill(home, stored)
+        filled.write_text(f"{args.size} {token}")
+        print(f"stored {args.size:,} hashes in {time.perf_counter() - started:.0f} s", flush=True)
     query_hex = [row.tobytes().hex() for row in queries]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    if args.restart:
+        restart(home, env, token, stored, query_hex, args.seconds)
+        return
+    del stored
 
     if args.load_only:
         started = time.perf_counter()

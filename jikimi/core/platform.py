@@ -29,6 +29,7 @@ from jikimi.core.actor import Actor
 from jikimi.core.banks import Banks
 from jikimi.core.base import Part
 from jikimi.errors import JikimiError
+from jikimi.index import bank_snapshot
 from jikimi.index.bank_pdq import BankPDQIndex
 from jikimi.index.pdq import pdq_hex_to_bytes
 from jikimi.limits import Limits
@@ -93,8 +94,8 @@ class LookupIndex:
     It reads the banks' change feed at most every FEED_POLL_SECONDS, at once after a change
     made through this process, and at once after a PostgreSQL NOTIFY (`FeedListener`)."""
 
-    def __init__(self) -> None:
-        self.index = BankPDQIndex()
+    def __init__(self, snapshot: Path | None = None) -> None:
+        self.index = BankPDQIndex(snapshot)
         self.lock = threading.Lock()
         self.polled_at = 0.0  # time.time() of the last read of the feed, HMA's `built_to`
         self.stale = threading.Event()
@@ -118,7 +119,8 @@ class LookupIndex:
         every = FEED_POLL_LISTENING_SECONDS if listening else FEED_POLL_SECONDS
         if self.stale.is_set() or time.time() - self.polled_at >= every:
             self.stale.clear()
-            self.index.catch_up(session)
+            self.index.changes_since_snapshot += self.index.catch_up(session)
+            self.index.snapshot_if_behind(session)
             self.polled_at = time.time()
 
     def search(self, session: Session, pdqs: list[str]) -> list[list[Hit]]:
@@ -142,7 +144,7 @@ class Platform(Part):
 
     def __init__(self, ws) -> None:
         super().__init__(ws)
-        self.index = LookupIndex()
+        self.index = LookupIndex(bank_snapshot.path_for(ws.home))
 
     # Hashing
 

@@ -126,6 +126,28 @@ class PDQIndex:
             out.append(self._results(np.concatenate([rows, tail_rows]), np.concatenate([dists, tail_dists])))
         return out
 
+    def arrays(self) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+        """The index as arrays and numbers, for a snapshot on disk (`from_arrays` takes them back)."""
+        arrays = {"codes": self._codes[: self._size], "ids": self._ids[: self._size]}
+        numbers = {"max_radius": self.max_radius, "table_bits": 0, "table_size": 0}
+        if self._tables is not None:
+            arrays |= {"offsets": self._tables.offsets, "rows": self._tables.rows}
+            numbers |= {"table_bits": self._tables.bits, "table_size": self._tables.size}
+        return arrays, numbers
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], numbers: dict[str, int]) -> PDQIndex:
+        """The index `arrays()` described, its tables taken as they are (nothing re-sorted);
+        without tables (`table_bits` 0), they are built as `add` would."""
+        index = cls(numbers["max_radius"])
+        index._codes, index._ids, index._size = _as_codes(arrays["codes"]), arrays["ids"], len(arrays["ids"])
+        if numbers["table_bits"]:
+            index._tables = _SubstringTables(numbers["table_bits"], numbers["table_size"],
+                                             arrays["offsets"], arrays["rows"])
+        if index._size - index._indexed > TAIL_LIMIT:
+            index._index_tail()
+        return index
+
     @property
     def _indexed(self) -> int:
         """Rows [0, _indexed) are in the tables; the rest are scanned."""
@@ -172,9 +194,14 @@ class _SubstringTables:
         n, buckets = len(codes), 1 << bits
         offsets = np.zeros(NUM_SUBSTRINGS * buckets + 1, dtype=np.int32)
         rows = np.empty(NUM_SUBSTRINGS * n, dtype=np.int32)
+        # Sorting (key, row) packed in one uint64 is twice as fast as a stable argsort of keys.
+        row_bits = max(1, (n - 1).bit_length())
+        packed_rows = np.arange(n, dtype=np.uint64)
         for j in range(NUM_SUBSTRINGS):
             keys = _substring_keys(codes, j, bits)
-            rows[j * n : (j + 1) * n] = np.argsort(keys, kind="stable")
+            packed = (keys.view(np.uint64) << np.uint64(row_bits)) | packed_rows
+            packed.sort()
+            rows[j * n : (j + 1) * n] = packed & np.uint64((1 << row_bits) - 1)
             ends = np.cumsum(np.bincount(keys, minlength=buckets))
             offsets[j * buckets + 1 : (j + 1) * buckets + 1] = j * n + ends
         return cls(bits, n, offsets, rows)
