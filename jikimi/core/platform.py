@@ -177,7 +177,7 @@ class Platform(Part):
             good = [v for v in checked if isinstance(v, str)]
             hits = iter(self._hits(session, signal_type, good))
             visible = {i: b for i, b in self.index.banks(session).items() if b.case_id is None or access.sees(b.case_id)}
-            flip = random.Random(seed).random() if not bypass_coinflip else 0.0
+            flip = random.Random(seed).random() if enabled_only and not bypass_coinflip else 0.0
             out = []
             for value in checked:
                 if isinstance(value, BadSignal):
