@@ -1,7 +1,7 @@
 """Platform API benchmark: HMA's `/m/raw_lookup` and our batch lookup over loopback HTTP,
 against HMA's own matcher (threatexchange's PDQ index) on the same hashes in the same run.
 
-    python benchmarks/api_lookup.py --size 1000000 --seconds 20
+    python benchmarks/api_lookup.py --size 1000000 --seconds 20 [--compare-with /path/to/older/tree]
 
 Stores `--size` random PDQ hashes in one bank of a fresh workspace (SQLite, or PostgreSQL
 when JIKIMI_DATABASE_URL is set), serves the app with uvicorn in its own process (one
@@ -10,10 +10,15 @@ worker), and measures:
   a stored hash with 1-15 bits flipped, half random; lookups/s, p50 and p99 latency;
 - batch lookups: `POST /m/lookup/batch` with 1,000 hashes, hashes/s;
 - the server's peak RSS (VmHWM) and its RSS after warm-up;
+- the CPU the server and the clients used (cores, and server CPU per lookup or per hash: on a
+  machine shared with other work, what a lookup costs is the steadier figure);
+- with `--compare-with TREE`: the same against the code of another checkout (e.g. the main
+  branch before a change), served on the same workspace as it was before httptools and uvloop
+  were dependencies (`--http h11 --loop asyncio`), in the same run;
 - the baseline: threatexchange's `PDQIndex` (faiss `IndexBinaryMultiHash`, radius 31, what
   HMA's matcher serves from) built from the same hashes in its own process, queried in
   process (no HTTP) with the same queries: lookups/s on one thread, build time, peak RSS.
-The client shares the machine's cores with the server: on 2 cores it takes about one.
+The clients share the machine's cores with the server (their CPU is printed).
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import numpy as np
 
@@ -40,7 +47,8 @@ from pathlib import Path
 from jikimi.web import create_app
 from jikimi.workspace import Workspace
 uvicorn.run(create_app(Workspace(Path(sys.argv[1]))), host="127.0.0.1", port=int(sys.argv[2]),
-            log_level="warning", access_log=False, timeout_keep_alive=120)
+            log_level="warning", access_log=False, timeout_keep_alive=120,
+            http=(sys.argv[3:] or ["auto"])[0], loop=(sys.argv[4:] or ["auto"])[0])
 """
 BASELINE = """
 import json, sys, time, resource
@@ -89,6 +97,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU of a process (this one when None) so far."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, run, count: str) -> dict:
+    """`run()`'s figures with the CPU the server (`pid`) and this process (the clients) used meanwhile."""
+    server, clients, started = cpu_seconds(pid), cpu_seconds(), time.perf_counter()
+    figures = run()
+    elapsed = time.perf_counter() - started
+    server, clients = cpu_seconds(pid) - server, cpu_seconds() - clients
+    return {**figures, "server_cores": server / elapsed, "client_cores": clients / elapsed,
+            "server_cpu_ms_each": 1000 * server / max(figures[count], 1)}
 
 
 def rss_gb(pid: int, field: str) -> float:
@@ -140,36 +168,46 @@ def fill_workspace(home: Path, stored: np.ndarray) -> str:
 
 
 async def single_lookups(base: str, token: str, queries: list[str], seconds: float) -> dict:
-    import httpx
+    """CLIENTS keep-alive connections, each asking one lookup after the other.
 
+    A few lines of HTTP/1.1 over asyncio streams rather than httpx: httpx's client spends
+    several milliseconds of CPU per request with 50 connections, more than the server, so
+    on a shared 2-core machine it measured itself. The answers are still parsed and checked.
+    """
     latencies, matched, errors = [], 0, 0
+    host, port = base.removeprefix("http://").split(":")
     deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits,
-                                 timeout=60) as client:
 
-        async def one_client(k: int) -> None:
-            nonlocal matched, errors
-            i = k
+    async def one_client(k: int) -> None:
+        nonlocal matched, errors
+        reader, writer = await asyncio.open_connection(host, int(port))
+        i = k
+        try:
             while time.perf_counter() < deadline:
+                query = urlencode({"signal_type": "pdq", "signal": queries[i % len(queries)]})
+                i += CLIENTS
                 started = time.perf_counter()
-                try:
-                    answer = await client.get("/m/raw_lookup",
-                                              params={"signal_type": "pdq", "signal": queries[i % len(queries)]})
-                except httpx.TransportError:
-                    errors += 1
-                    continue
-                finally:
-                    latencies.append(time.perf_counter() - started)
-                    i += CLIENTS
-                if answer.status_code != 200:
+                writer.write(f"GET /m/raw_lookup?{query} HTTP/1.1\r\nHost: {host}\r\n"
+                             f"Authorization: Bearer {token}\r\n\r\n".encode())
+                head = await reader.readuntil(b"\r\n\r\n")
+                status, length = int(head.split(b" ", 2)[1]), 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length)
+                latencies.append(time.perf_counter() - started)
+                if status != 200:
                     errors += 1
                 else:
-                    matched += bool(answer.json()["matches"])
+                    matched += bool(json.loads(body)["matches"])
+        except (ConnectionError, asyncio.IncompleteReadError):
+            errors += 1
+        finally:
+            writer.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one_client(k) for k in range(CLIENTS)))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(one_client(k) for k in range(CLIENTS)))
+    elapsed = time.perf_counter() - started
     times = np.array(latencies)
     return {"lookups": len(times), "lookups_per_s": len(times) / elapsed, "p50_ms": 1000 * np.percentile(times, 50),
             "p99_ms": 1000 * np.percentile(times, 99), "errors": errors, "matched": matched / len(times)}
@@ -191,11 +229,48 @@ def batch_lookups(base: str, token: str, queries: list[str], seconds: float) -> 
     return {"hashes": done, "hashes_per_s": done / elapsed, "matched": matched / done}
 
 
+def serve_and_measure(tree: Path, home: Path, token: str, queries: list[str], seconds: float,
+                      http: str, loop: str) -> dict:
+    """Serve the workspace with the code of `tree`, then single and batch lookups against it."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(home), str(port), http, loop],
+                              env={**os.environ, "PYTHONPATH": str(tree)})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _, load = until_serving(base, token, time.perf_counter())
+        warm_rss = rss_gb(server.pid, "VmRSS")
+        print(f"{tree}: index loaded in {load:.1f} s, RSS {warm_rss:.2f} GB", flush=True)
+        single = measured(server.pid, lambda: asyncio.run(single_lookups(base, token, queries, seconds)), "lookups")
+        print(f"single: {json.dumps(single)}", flush=True)
+        batch = measured(server.pid, lambda: batch_lookups(base, token, queries, seconds), "hashes")
+        print(f"batch: {json.dumps(batch)}", flush=True)
+        return {"single": single, "batch": batch, "load": load, "warm_rss": warm_rss,
+                "peak": rss_gb(server.pid, "VmHWM"), "after": rss_gb(server.pid, "VmRSS")}
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def report(name: str, run: dict) -> None:
+    single, batch = run["single"], run["batch"]
+    print(f"  {name}")
+    print(f"    /m/raw_lookup     {single['lookups_per_s']:8.0f} lookups/s  p50 {single['p50_ms']:.1f} ms  "
+          f"p99 {single['p99_ms']:.1f} ms  errors {single['errors']}  matched {single['matched']:.1%}  "
+          f"server CPU {single['server_cpu_ms_each']:.2f} ms/lookup ({single['server_cores']:.2f} cores), "
+          f"clients {single['client_cores']:.2f} cores")
+    print(f"    /m/lookup/batch   {batch['hashes_per_s']:8.0f} hashes/s  matched {batch['matched']:.1%}  "
+          f"server CPU {1000 * batch['server_cpu_ms_each']:.0f} us/hash ({batch['server_cores']:.2f} cores), "
+          f"client {batch['client_cores']:.2f} cores")
+    print(f"    server RSS        warm {run['warm_rss']:.2f} GB, after load {run['after']:.2f} GB, "
+          f"peak {run['peak']:.2f} GB; index load {run['load']:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--compare-with", type=Path, help="another checkout, served as before (h11, asyncio)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="jikimi-api-bench-"))
     stored, queries = make_hashes(args.size, args.seed)
@@ -207,39 +282,31 @@ def main() -> None:
     query_hex = [row.tobytes().hex() for row in queries]
     del stored
 
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(root / "home"), str(port)], env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _, load = until_serving(base, token, time.perf_counter())
-        warm_rss = rss_gb(server.pid, "VmRSS")
-        print(f"server index loaded in {load:.1f} s, RSS {warm_rss:.2f} GB", flush=True)
-        single = asyncio.run(single_lookups(base, token, query_hex, args.seconds))
-        print(f"single: {json.dumps(single)}", flush=True)
-        batch = batch_lookups(base, token, query_hex, args.seconds)
-        print(f"batch: {json.dumps(batch)}", flush=True)
-        peak = rss_gb(server.pid, "VmHWM")
-        after = rss_gb(server.pid, "VmRSS")
-    finally:
-        server.terminate()
-        server.wait(30)
+    this = Path(__file__).resolve().parents[1]
+    runs = {"this tree": serve_and_measure(this, root / "home", token, query_hex, args.seconds, "auto", "auto")}
+    if args.compare_with:
+        runs[f"{args.compare_with} (h11, asyncio)"] = serve_and_measure(
+            args.compare_with.resolve(), root / "home", token, query_hex, args.seconds, "h11", "asyncio")
     baseline = json.loads(subprocess.run(
         [sys.executable, "-c", BASELINE, str(root / "stored.npy"), str(root / "queries.npy"), str(args.seconds)],
         check=True, capture_output=True, text=True).stdout)
     print(f"baseline threatexchange PDQIndex (in process, no HTTP): {json.dumps(baseline)}")
-    print(f"\n{args.size:,} stored hashes; 50 concurrent HTTP clients; batch of {BATCH}")
-    print(f"  /m/raw_lookup     {single['lookups_per_s']:8.0f} lookups/s  p50 {single['p50_ms']:.1f} ms  "
-          f"p99 {single['p99_ms']:.1f} ms  errors {single['errors']}  matched {single['matched']:.1%}")
-    print(f"  /m/lookup/batch   {batch['hashes_per_s']:8.0f} hashes/s  matched {batch['matched']:.1%}")
-    print(f"  server RSS        warm {warm_rss:.2f} GB, after load {after:.2f} GB, peak {peak:.2f} GB; "
-          f"index load {load:.1f} s")
+    print(f"\n{args.size:,} stored hashes; {CLIENTS} concurrent HTTP clients; batch of {BATCH}")
+    for name, run in runs.items():
+        report(name, run)
     print(f"  threatexchange    {baseline['lookups_per_s']:8.0f} lookups/s in process (one thread)  "
           f"p50 {baseline['p50_ms']:.2f} ms  p99 {baseline['p99_ms']:.2f} ms  build {baseline['build_s']:.0f} s  "
           f"peak RSS {baseline['peak_rss_gb']:.2f} GB  matched {baseline['matched']:.1%}")
-    print(f"  ratios vs baseline: HTTP single {single['lookups_per_s'] / baseline['lookups_per_s']:.2f}x, "
-          f"HTTP batch {batch['hashes_per_s'] / baseline['lookups_per_s']:.2f}x, "
-          f"peak RSS {peak / baseline['peak_rss_gb']:.2f}x")
+    ours = runs["this tree"]
+    print(f"  ratios vs baseline: HTTP single {ours['single']['lookups_per_s'] / baseline['lookups_per_s']:.2f}x, "
+          f"HTTP batch {ours['batch']['hashes_per_s'] / baseline['lookups_per_s']:.2f}x, "
+          f"peak RSS {ours['peak'] / baseline['peak_rss_gb']:.2f}x")
+    for name, run in list(runs.items())[1:]:
+        print(f"  this tree vs {name}: single {ours['single']['lookups_per_s'] / run['single']['lookups_per_s']:.1f}x "
+              f"lookups/s, {run['single']['server_cpu_ms_each'] / ours['single']['server_cpu_ms_each']:.1f}x less "
+              f"server CPU per lookup; batch {ours['batch']['hashes_per_s'] / run['batch']['hashes_per_s']:.1f}x "
+              f"hashes/s, {run['batch']['server_cpu_ms_each'] / ours['batch']['server_cpu_ms_each']:.1f}x less "
+              f"server CPU per hash")
 
 
 if __name__ == "__main__":

@@ -129,3 +129,24 @@ def test_bad_shapes_are_rejected():
         index.add(np.zeros((2, 31), np.uint8), np.arange(2))
     with pytest.raises(ValueError, match="ids"):
         index.add(np.zeros((2, 32), np.uint8), np.arange(3))
+
+
+def test_a_batch_finds_what_each_query_finds_alone(monkeypatch):
+    """The batch path (whole-array probes, in chunks) answers as one query at a time does."""
+    monkeypatch.setattr(pdq, "TAIL_LIMIT", 500)
+    monkeypatch.setattr(pdq, "TABLE_WORK_VS_SCAN", 0)
+    monkeypatch.setattr(pdq, "BATCH_CHUNK", 5)
+    rng = np.random.default_rng(3)
+    codes = random_hashes(rng, 3000)
+    index = PDQIndex()
+    index.add(codes, np.arange(len(codes)) * 7)
+    index.add(codes[:100], np.arange(100) + 10**6)  # a tail not yet in the tables, and duplicate hashes
+    queries = np.array([flip_bits(codes[i], rng.choice(256, i % 40, replace=False)) for i in range(23)]
+                       + [random_hashes(rng, 1)[0], codes[5]])
+    assert index._tables is not None and index._tables.size < len(index)
+
+    batch = index.search(queries, 31)
+
+    assert batch == [index.search(q[None], 31)[0] for q in queries]
+    assert batch == brute_force(index._codes[:len(index)], index._ids[:len(index)], queries, 31)
+    assert sum(map(len, batch)) > 20

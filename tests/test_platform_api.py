@@ -289,3 +289,48 @@ def test_scopes_of_the_platform_api(api, photo_pdq):
     assert c["caseworker"].post(f"{base}/c/banks", json={"name": "NOPE"}).status_code == 403
     anonymous = requests.get(f"{base}/m/raw_lookup", params={"signal_type": "pdq", "signal": photo_pdq})
     assert anonymous.status_code == 401
+
+
+def test_a_changed_token_or_owner_is_refused_on_the_very_next_lookup(api, photo_pdq):
+    """Lookups read the token and its owner afresh each time: nothing cached outlives a change."""
+    from sqlalchemy import select, update
+
+    from jikimi.core import Actor, Jikimi
+    from jikimi.store.web_models import ApiToken, WebUser
+
+    ws, base, _ = api
+    core, cli = Jikimi(ws), Actor.cli()
+    core.accounts.add_user(cli, "matcher-1", "caseworker", PASSWORD)
+    params = {"signal_type": "pdq", "signal": photo_pdq}
+
+    def lookup(token: str) -> int:
+        return requests.get(f"{base}/m/raw_lookup", params=params, headers={"Authorization": f"Bearer {token}"},
+                            timeout=30).status_code
+
+    def new_token() -> str:
+        with ws.session() as session:
+            return accounts.create_token(session, accounts.get_user(session, "matcher-1"), "m", scopes=("lookup",))
+
+    token = new_token()
+    assert [lookup(token), lookup(token)] == [200, 200]
+    core.accounts.set_role(cli, "matcher-1", "viewer")  # a viewer may not look up
+    assert lookup(token) == 403
+    core.accounts.set_role(cli, "matcher-1", "caseworker")
+    assert lookup(token) == 200
+    with ws.session() as session:
+        token_id = session.scalar(select(ApiToken.id).where(ApiToken.token_hash == accounts.hash_token(token)))
+    core.accounts.revoke_token(cli, token_id)
+    assert lookup(token) == 401
+
+    token = new_token()
+    assert lookup(token) == 200
+    with ws.session() as session:  # expired since the last request
+        session.execute(update(ApiToken).where(ApiToken.token_hash == accounts.hash_token(token))
+                        .values(expires_at=accounts.utcnow() - accounts.timedelta(seconds=1)))
+    assert lookup(token) == 401
+
+    token = new_token()
+    assert lookup(token) == 200
+    with ws.session() as session:  # disabled by hand, tokens left alone: the owner's state alone refuses it
+        session.execute(update(WebUser).where(WebUser.name == "matcher-1").values(disabled_at=accounts.utcnow()))
+    assert lookup(token) == 401

@@ -49,7 +49,8 @@ def create_app(ws: Workspace, max_upload_bytes: int = scans.MAX_SOURCE_BYTES,
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_error_handlers(app)
     _add_core_routes(app)
-    for module in (cases, scans, banks, review, media, admin, audit, evidence, takedown, webhooks, hma, items,
+    # The platform API first: routes are tried in order, and its lookups are the busiest calls.
+    for module in (hma, cases, scans, banks, review, media, admin, audit, evidence, takedown, webhooks, items,
                    subject_sources):
         app.include_router(module.router)
     return app

@@ -108,16 +108,19 @@ def authenticate(request: Request) -> Caller | None:
         return request.state.caller
     ws = request.app.state.ws
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credential:
+        # A plain connection, not an ORM session: a platform's lookups call this thousands of times a second.
+        with ws.engine.begin() as connection:
+            found = accounts.find_token(connection, credential.strip())
+        if found is None:
+            return None
+        user, scopes = found
+        return Caller(user, None, None, scopes)
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
     with ws.session() as session:
-        if scheme.lower() == "bearer" and credential:
-            found = accounts.find_token(session, credential.strip())
-            if found is None:
-                return None
-            user, scopes = found
-            session.expunge(user)
-            return Caller(user, None, None, scopes)
-        token = request.cookies.get(SESSION_COOKIE)
-        found = accounts.find_session(session, token) if token else None
+        found = accounts.find_session(session, token)
         if found is None:
             return None
         web_session, user = found

@@ -52,6 +52,15 @@ class HMARoute(APIRoute):
 router = APIRouter(route_class=HMARoute)
 
 
+async def _lookup(request: Request, *args, **kwargs) -> list[dict]:
+    """`core.platform.lookup`, on the event loop when the index is ready (a hop to the threadpool
+    and back costs more than the lookup itself), in the threadpool while it loads or is busy."""
+    platform = request.app.state.core.platform
+    if platform.index.ready():
+        return platform.lookup(*args, **kwargs)
+    return await run_in_threadpool(platform.lookup, *args, **kwargs)
+
+
 def _banks_param(banks: str | None) -> set[str] | None:
     return set(banks.split(",")) if banks else None
 
@@ -130,10 +139,10 @@ async def hash_upload(request: Request, caller: Caller = Depends(auth.lookup)):
 
 
 @router.get("/m/raw_lookup", tags=["hma"], summary="HMA: content ids matching one hash (per-bank thresholds)")
-def raw_lookup(request: Request, signal: str, signal_type: str, banks: str | None = None,
-               include_distance: bool = False, caller: Caller = Depends(auth.lookup)):
-    [result] = request.app.state.core.platform.lookup(
-        caller.actor, _check_type(signal_type), [signal], _banks_param(banks), enabled_only=False)
+async def raw_lookup(request: Request, signal: str, signal_type: str, banks: str | None = None,
+                     include_distance: bool = False, caller: Caller = Depends(auth.lookup)):
+    [result] = await _lookup(
+        request, caller.actor, _check_type(signal_type), [signal], _banks_param(banks), enabled_only=False)
     if "error" in result:
         raise JikimiError(result["error"])
     hits = [hit for hit, _ in result["matches"]]
@@ -143,15 +152,15 @@ def raw_lookup(request: Request, signal: str, signal_type: str, banks: str | Non
 
 
 @router.get("/m/lookup", tags=["hma"], summary="HMA: matches of one hash, by bank")
-def lookup_get(request: Request, signal: str | None = None, signal_type: str | None = None,
-               url: str | None = None, banks: str | None = None, seed: str | None = None,
-               bypass_coinflip: bool = False, caller: Caller = Depends(auth.lookup)):
+async def lookup_get(request: Request, signal: str | None = None, signal_type: str | None = None,
+                     url: str | None = None, banks: str | None = None, seed: str | None = None,
+                     bypass_coinflip: bool = False, caller: Caller = Depends(auth.lookup)):
     if url:
         raise JikimiError(NO_URL_FETCHING)
     if not signal or not signal_type:
         raise JikimiError("Either url or both signal and signal_type are required")
-    [result] = request.app.state.core.platform.lookup(
-        caller.actor, _check_type(signal_type), [signal], _banks_param(banks), seed=seed,
+    [result] = await _lookup(
+        request, caller.actor, _check_type(signal_type), [signal], _banks_param(banks), seed=seed,
         bypass_coinflip=bypass_coinflip)
     if "error" in result:
         raise JikimiError(result["error"])
@@ -196,7 +205,8 @@ async def lookup_batch(request: Request, caller: Caller = Depends(auth.lookup)):
         else:
             results.append({"signal": result["signal"], "matches": _matches_by_bank(result["matches"]),
                             "allowed_by": result["allowed_by"]})
-    return {"signal_type": signal_type, "results": results}
+    # Plain JSON values already: FastAPI's own encoder would walk every one of them (tens of ms a batch).
+    return JSONResponse({"signal_type": signal_type, "results": results})
 
 
 @router.post("/m/compare", tags=["hma"], summary="HMA: distance between pairs of hashes, per signal type")
