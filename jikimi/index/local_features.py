@@ -109,6 +109,13 @@ class LocalFeatureIndex:
             return None
         if not 1 / MAX_AREA_CHANGE <= area_change <= MAX_AREA_CHANGE:
             return None
+        # RANSAC's model is fitted to a few pairs, and ORB places corners found on coarse
+        # pyramid levels a few pixels off: a 5 % crop came out 3 % too large, enough to mark
+        # a fifth of an unedited photo "changed" (region_grid). A least-squares fit to all
+        # inliers came within 0.5 %.
+        inlier = mask.ravel().astype(bool)
+        refined = cv2.findHomography(source[inlier], target[inlier], 0)[0]
+        transform = transform if refined is None else refined
         # Query pixels -> banked pixels, in original pixels of both pictures.
         to_banked = np.diag([1 / banked.scale, 1 / banked.scale, 1]) @ transform @ np.diag([query.scale, query.scale, 1])
         return PartialMatch(self._keys[picture], inliers, np.round(to_banked, 5).tolist(), _box(to_banked, banked, query))
