@@ -7,10 +7,12 @@ from sqlalchemy import select
 
 from conftest import picture, save_jpeg
 from jikimi import banks
+from jikimi.cases import create_case
+from jikimi.review import record_decision
 from jikimi.index.local_features import MIN_INLIERS
 from jikimi.reports.data import scan_report
 from jikimi.scan import ScanOptions, start_scan
-from jikimi.store.models import BankFeatures
+from jikimi.store.models import BankFeatures, Item
 
 
 def test_crops_turns_and_edited_copies_are_found_as_partial_matches(ws, tmp_path):
@@ -84,3 +86,22 @@ def test_copies_of_smooth_pictures_and_pictures_in_screenshots_are_found(ws, tmp
         [match] = matches[path]
         assert match["kind"] == "partial" and match["target"] == target, (path, match)
         assert match["inliers"] >= MIN_INLIERS
+
+
+def test_a_confirmed_item_is_banked_with_its_local_features_so_its_crops_match(ws, tmp_path):
+    known = picture("astronaut").resize((1024, 1024))
+    save_jpeg(known, tmp_path / "first" / "posted.jpg")
+    with ws.session() as s:
+        case_id = create_case(ws, s, "case 1", "counsellor-park").id
+    first = start_scan(ws, tmp_path / "first", ScanOptions(jobs=1, case_id=case_id, analyse=False))
+    with ws.session() as s:
+        [item_id] = s.scalars(select(Item.id).where(Item.scan_id == first))
+        record_decision(s, ws.home, item_id, "confirm", "counsellor-park")
+    with ws.session() as s:
+        assert len(s.scalars(select(BankFeatures)).all()) == 1
+    save_jpeg(known.crop((100, 80, 980, 1000)), tmp_path / "second" / "cropped.jpg")
+    second = start_scan(ws, tmp_path / "second", ScanOptions(jobs=1, case_id=case_id, analyse=False))
+    with ws.session() as s:
+        [item] = scan_report(s, second)["items"]
+    [match] = item["matches"]
+    assert match["kind"] == "partial" and match["inliers"] >= MIN_INLIERS
