@@ -50,7 +50,7 @@ from jikimi.limits import Limits
 from jikimi.media.video import sample_frames
 from jikimi.signals.local_features import local_features
 from jikimi.signals.pdq import PDQ_QUALITY_THRESHOLD, pdq_from_array
-from jikimi.signals.pdq_variants import pdq_with_variants
+from jikimi.signals.pdq_variants import inner_rect, pdq_with_variants
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not SHARED.exists():
@@ -290,10 +290,10 @@ MEASURED_INLIERS = 8
 def query(pixels: np.ndarray, bank: np.ndarray, partial: LocalFeatureIndex) -> dict:
     """Distances to every known picture: the plain hash alone, and the best over all variants;
     and the second stage's inliers per known picture."""
-    inliers = np.zeros(len(bank), int)
-    for match in partial.search(local_features(pixels), MEASURED_INLIERS):
-        inliers[match.key] = match.inliers
     pdq, variants = pdq_with_variants(pixels)
+    inliers = np.zeros(len(bank), int)
+    for match in partial.search(local_features(pixels, inner_rect(variants)), MEASURED_INLIERS):
+        inliers[match.key] = match.inliers
     usable_plain = pdq.quality >= PDQ_QUALITY_THRESHOLD
     plain = distances([pdq.hex], bank)[0] if usable_plain else np.full(len(bank), 256)
     names = (["plain"] if usable_plain else []) + [v["variant"] for v in variants]

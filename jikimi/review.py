@@ -17,6 +17,7 @@ from jikimi.errors import JikimiError, WorkspaceError
 from jikimi.exchange import feedback
 from jikimi.store.models import (Bank, BankContent, BankFeatures, BankSignal, Case, Content, Decision, Item,
                                  Match)
+from jikimi.store.vault import Vault
 from jikimi.webhooks import outbox
 
 VERDICTS = ("confirm", "not_subject", "not_abusive", "unsure")
@@ -45,7 +46,8 @@ def record_decision(session: Session, home: Path, item_id: int, verdict: str, ac
     )
     if verdict == "confirm" and case_id is not None and item.sha256:
         content = session.get(Content, item.sha256)
-        banks.add_content(session, banks.case_bank(session, case_id), content, f"confirmed item {item_id}")
+        banks.add_content(session, banks.case_bank(session, case_id), content, f"confirmed item {item_id}",
+                          Vault(home / "vault", home))
     return decision
 
 

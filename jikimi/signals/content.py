@@ -19,7 +19,7 @@ from jikimi.signals.faces import FaceAnalyzer
 from jikimi.signals.nudity import SEXUAL_EXPOSED_CLASSES, NudityClassifier, NuditySummary
 from jikimi.signals.local_features import local_features
 from jikimi.signals.pdq import pdq_from_image
-from jikimi.signals.pdq_variants import pdq_with_variants
+from jikimi.signals.pdq_variants import inner_rect, pdq_with_variants
 from jikimi.signals.provenance import provenance_hints
 from jikimi.text import one_line
 from jikimi.signals.video import FrameHash, frame_hash
@@ -137,7 +137,8 @@ def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals, anal
     signals.thumbnail = blurred_thumbnail(img)
     if _analysable(*img.size):  # a strip has no shape worth matching, and ORB refuses it
         rgb = np.asarray(img)
-        signals.local_features = local_features(rgb).to_bytes()
+        inner = inner_rect(signals.pdq_variants or [], img.width / sized.width)
+        signals.local_features = local_features(rgb, inner).to_bytes()
         if analyse:
             signals.nudity = _nudity_dict([(None, _analyse_picture(rgb, None, signals))])
     if analyse:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jikimi.signals.inner_picture import find_inner_picture
+from jikimi.signals.inner_picture import Rect, find_inner_picture
 from jikimi.signals.pdq import PDQ_QUALITY_THRESHOLD, PdqHash
 from jikimi.signals.pdq_fast import dihedral_hashes, dihedral_hashes_of_pixels, hash_from_dct, pdq_dct
 
@@ -46,3 +46,12 @@ def _dihedral(rgb: np.ndarray, dct: np.ndarray) -> dict[str, str]:
     if max(rgb.shape[:2]) <= PIXEL_DIHEDRAL_MAX_SIDE:
         return dihedral_hashes_of_pixels(rgb)
     return dihedral_hashes(dct)
+
+
+def inner_rect(variants: list[dict], shrink: float = 1.0) -> Rect | None:
+    """Where the inner picture lies (if one was found), in pixels of an image `shrink` times
+    the size of the one hashed: the second stage adds that picture's own local features."""
+    box = next((v["box"] for v in variants if v["variant"] == INNER), None)
+    if box is None:
+        return None
+    return Rect(*(round(box[k] * shrink) for k in ("x", "y", "width", "height")))
