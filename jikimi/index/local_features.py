@@ -184,7 +184,7 @@ class _HashTable:
     def __init__(self) -> None:
         self._offsets = np.zeros((1 << KEY_BITS) + 1, np.int64)
         self._pictures = np.zeros(0, np.int32)
-        self._recent_keys = np.zeros(1024, np.int64)
+        self._recent_keys = np.zeros(1024, np.int32)
         self._recent_pictures = np.zeros(1024, np.int32)
         self._recent = 0
 
@@ -207,6 +207,10 @@ class _HashTable:
         # Each key's new pictures go after its old ones: numbers stay ascending within a key.
         self._pictures = np.insert(self._pictures, self._offsets[keys + 1], pictures)
         self._offsets[1:] += np.cumsum(np.bincount(keys, minlength=len(self._offsets) - 1))
+        # Emptied buffers go back to their first size: grown by a bulk load, they held as many
+        # postings as the table and would stay that large (1.3 GB of RSS at 100,000 pictures).
+        self._recent_keys = np.zeros(1024, np.int32)
+        self._recent_pictures = np.zeros(1024, np.int32)
         self._recent = 0
 
     def votes(self, keys: np.ndarray, pictures: int) -> np.ndarray:
