@@ -8,12 +8,33 @@ pictures share some patches (a corner of a letter, a window), but not a geometry
 places many of them consistently.
 
 The flat search costs (query descriptors x banked descriptors): 4.5 ms per query with 9
-banked pictures, 440 ms with 1,000 (one thread, measured). That suits a case's own bank; a
-bank of 100,000 pictures needs an inverted index of visual words as the shortlist.
+banked pictures, 440 ms with 1,000 (one thread, measured), and its descriptors take 16 KB
+of RAM per picture. So it is used only up to FLAT_LIMIT pictures (a case's own bank gets
+exactly its answers). Beyond that, candidate pictures come first, from locality-sensitive
+hashing of the descriptors (the ORB paper's and FLANN's index for binary descriptors): two
+tables keyed by KEY_BITS bits of each descriptor, a posting (picture number, 4 bytes) per
+descriptor and table. A crop or turn keeps a patch's descriptor within a few dozen bits, so
+its key often stays the same. Keys are weighed by their inverse frequency (tf-idf, as
+in bags of visual words): plain patches shared by thousands of pictures count for little
+(unweighted, 6 of 100 altered copies fell out of the top 8 at 10,000 banked mosaics;
+weighted, 1 of 100, a screenshot). The CANDIDATES pictures with most weight are then matched exactly as above
+(flat search over their descriptors only): the same ratio test, among fewer neighbours, and
+the same geometry.
+Why not the others (benchmarks/partial_lookup.py, docs/scanning.md "Second stage at
+scale"): a FAISS IVF or HNSW index over every descriptor keeps all 16 KB per picture in RAM
+(1.6 GB at 100,000) and still searches 500 neighbours per query; a bag of visual words needs
+a vocabulary trained on data we cannot ship or must retrain as the bank grows, while the
+hash keys need no training (ORB's bits were chosen to be uncorrelated and near 50 % on), so
+adds work at any time, with no rebuild, and answers do not depend on when adds were merged.
+
+The full features of banked pictures are kept in an unnamed temporary file (positions and
+descriptors, never pixels, as in the database): only the few candidates are read back.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 
 import cv2
@@ -42,6 +63,18 @@ MIN_INLIER_FRACTION = 0.6
 # A transform that shrinks or grows the area more than this is a degenerate fit.
 MAX_AREA_CHANGE = 20.0
 
+# Shortlist at scale (measured by benchmarks/partial_lookup.py, docs/scanning.md).
+# Pictures searched flat, exactly as ever (8 ms a query at 32 pictures, 17 ms at 64 against
+# 4-6 ms shortlisted, CPU time measured); more are shortlisted by hash keys.
+FLAT_LIMIT = 32
+KEY_BITS = 20  # bits of a descriptor that key a hash table (2^20 buckets, 8 MB of offsets each)
+TABLES = 2  # hash tables, each keyed by another 32-bit word of the descriptor
+CANDIDATES = 8  # pictures with most key collisions matched exactly
+IDF_SCALE = 16  # key weights are rounded to 1/16
+# Recent adds (postings) searched unsorted until a search merges them into the table: 8,192
+# cost a search 0.5 ms; the merge rewrites the table (about 0.2 s at 100,000 pictures).
+MERGE_AT = 1 << 13
+
 
 @dataclass(frozen=True)
 class PartialMatch:
@@ -55,12 +88,14 @@ class PartialMatch:
 
 
 class LocalFeatureIndex:
-    def __init__(self) -> None:
-        self._index = faiss.IndexBinaryFlat(DESCRIPTOR_BYTES * 8)
-        self._owner = np.zeros(0, np.int64)  # descriptor row -> picture number
+    def __init__(self, flat_limit: int = FLAT_LIMIT) -> None:
+        self._flat_limit = flat_limit
+        self._index: faiss.IndexBinaryFlat | None = faiss.IndexBinaryFlat(DESCRIPTOR_BYTES * 8)  # up to flat_limit
+        self._first_row: list[int] = []  # picture number -> its first descriptor row (flat search)
         self._keys: list[int] = []
-        self._features: list[LocalFeatures] = []
-        self._first_row: list[int] = []
+        self._features = _FeatureFile()
+        self._tables = [_HashTable() for _ in range(TABLES)]
+        self._descriptors = 0
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -68,31 +103,52 @@ class LocalFeatureIndex:
     def add(self, key: int, features: LocalFeatures) -> None:
         if not len(features.descriptors):
             return
-        self._first_row.append(self._index.ntotal)
-        self._owner = np.concatenate([self._owner, np.full(len(features.descriptors), len(self._keys))])
+        picture = len(self._keys)
         self._keys.append(key)
         self._features.append(features)
+        self._descriptors += len(features.descriptors)
+        for table, keys in zip(self._tables, _hash_keys(features.descriptors).T):
+            table.add(keys, picture)
+        if len(self._keys) > self._flat_limit:
+            self._index = None
+            self._first_row = []
+            return
+        self._first_row.append(self._index.ntotal)
         self._index.add(np.ascontiguousarray(features.descriptors))
 
     def search(self, query: LocalFeatures, min_inliers: int = MIN_INLIERS) -> list[PartialMatch]:
         """Banked pictures the query shows (part of); `min_inliers` is lowered only to measure."""
-        if self._index.ntotal < 2 or len(query.descriptors) < min_inliers:
+        if self._descriptors < 2 or len(query.descriptors) < min_inliers:
             return []
-        distances, rows = _single_threaded_search(self._index, np.ascontiguousarray(query.descriptors))
+        if self._index is not None:
+            pictures, index, first_row = np.arange(len(self._keys)), self._index, self._first_row
+        else:
+            pictures = self._candidates(query.descriptors)
+            if not len(pictures):
+                return []
+            index, first_row = _exact_index([self._features[p] for p in pictures])
+        distances, rows = _single_threaded_search(index, np.ascontiguousarray(query.descriptors))
         good = (distances[:, 0] <= MAX_DESCRIPTOR_DISTANCE) & (distances[:, 0] < RATIO * distances[:, 1])
         query_rows, banked_rows = np.flatnonzero(good), rows[good, 0]
-        owners = self._owner[banked_rows]
-        votes = np.bincount(owners, minlength=len(self._keys))
+        owners = np.searchsorted(first_row, banked_rows, side="right") - 1  # position in `pictures`
+        votes = np.bincount(owners, minlength=len(pictures))
         found = []
-        for picture in np.argsort(-votes)[:SHORTLIST]:
-            if votes[picture] < min_inliers:
+        for candidate in np.argsort(-votes)[:SHORTLIST]:
+            if votes[candidate] < min_inliers:
                 break
-            mine = owners == picture
-            match = self._verify(int(picture), query, query_rows[mine], banked_rows[mine] - self._first_row[picture],
-                                 min_inliers)
+            mine = owners == candidate
+            match = self._verify(int(pictures[candidate]), query, query_rows[mine],
+                                 banked_rows[mine] - first_row[candidate], min_inliers)
             if match:
                 found.append(match)
         return found
+
+    def _candidates(self, descriptors: np.ndarray) -> np.ndarray:
+        """The CANDIDATES picture numbers with most hash-key collisions, most first."""
+        keys = _hash_keys(descriptors)
+        votes = sum(table.votes(keys[:, t], len(self._keys)) for t, table in enumerate(self._tables))
+        top = np.flatnonzero(votes) if np.count_nonzero(votes) <= CANDIDATES else np.argpartition(-votes, CANDIDATES)[:CANDIDATES]
+        return top[np.lexsort((top, -votes[top]))]
 
     def _verify(self, picture: int, query: LocalFeatures, query_rows: np.ndarray, banked_rows: np.ndarray,
                 min_inliers: int) -> PartialMatch | None:
@@ -120,6 +176,103 @@ class LocalFeatureIndex:
         # Query pixels -> banked pixels, in original pixels of both pictures.
         to_banked = np.diag([1 / banked.scale, 1 / banked.scale, 1]) @ transform @ np.diag([query.scale, query.scale, 1])
         return PartialMatch(self._keys[picture], inliers, np.round(to_banked, 5).tolist(), _box(to_banked, banked, query))
+
+
+def _hash_keys(descriptors: np.ndarray) -> np.ndarray:
+    """(n, TABLES) bucket keys: the first KEY_BITS bits of each of the first TABLES 32-bit
+    words of a descriptor (ORB orders its bits by how well they tell patches apart)."""
+    words = np.ascontiguousarray(descriptors).view("<u4")[:, :TABLES]
+    return (words >> (32 - KEY_BITS)).astype(np.int64)
+
+
+class _HashTable:
+    """Picture numbers by bucket key: sorted by key (offsets per key) plus recent adds, merged
+    in when a search finds more than MERGE_AT of them (or they outgrow the sorted part)."""
+
+    def __init__(self) -> None:
+        self._offsets = np.zeros((1 << KEY_BITS) + 1, np.int64)
+        self._pictures = np.zeros(0, np.int32)
+        self._recent_keys = np.zeros(1024, np.int32)
+        self._recent_pictures = np.zeros(1024, np.int32)
+        self._recent = 0
+
+    def add(self, keys: np.ndarray, picture: int) -> None:
+        end = self._recent + len(keys)
+        if end > len(self._recent_keys):
+            capacity = 2 * end
+            self._recent_keys = np.resize(self._recent_keys, capacity)
+            self._recent_pictures = np.resize(self._recent_pictures, capacity)
+        self._recent_keys[self._recent:end] = keys
+        self._recent_pictures[self._recent:end] = picture
+        self._recent = end
+        if self._recent > max(MERGE_AT, len(self._pictures)):
+            self._merge()
+
+    def _merge(self) -> None:
+        keys, pictures = self._recent_keys[:self._recent], self._recent_pictures[:self._recent]
+        order = np.argsort(keys, kind="stable")
+        keys, pictures = keys[order], pictures[order]
+        # Each key's new pictures go after its old ones: numbers stay ascending within a key.
+        self._pictures = np.insert(self._pictures, self._offsets[keys + 1], pictures)
+        self._offsets[1:] += np.cumsum(np.bincount(keys, minlength=len(self._offsets) - 1))
+        # Emptied buffers go back to their first size: grown by a bulk load, they held as many
+        # postings as the table and would stay that large (1.3 GB of RSS at 100,000 pictures).
+        self._recent_keys = np.zeros(1024, np.int32)
+        self._recent_pictures = np.zeros(1024, np.int32)
+        self._recent = 0
+
+    def votes(self, keys: np.ndarray, pictures: int) -> np.ndarray:
+        """Per picture number, the weight of the query's `keys` found in its buckets: a key
+        weighs its inverse frequency (tf-idf), as a key that plain or repeated patches (flat
+        areas, borders, text) share in thousands of pictures says nothing of which one the
+        query shows. Whole weights: the sums do not depend on the order they are added in."""
+        if self._recent > MERGE_AT:
+            self._merge()
+        if not len(keys):
+            return np.zeros(pictures)
+        keys, counts = np.unique(keys, return_counts=True)
+        starts, lengths = self._offsets[keys], self._offsets[keys + 1] - self._offsets[keys]
+        found = lengths.copy()
+        if self._recent:
+            recent_keys = self._recent_keys[:self._recent]
+            at = np.minimum(np.searchsorted(keys, recent_keys), len(keys) - 1)
+            hit = keys[at] == recent_keys
+            found += np.bincount(at[hit], minlength=len(keys))
+        weights = np.round(IDF_SCALE * counts * np.log1p(pictures / np.maximum(found, 1)))
+        rows = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        votes = np.zeros(pictures)
+        votes += np.bincount(self._pictures[rows], np.repeat(weights, lengths), minlength=pictures)
+        if self._recent:
+            votes += np.bincount(self._recent_pictures[:self._recent][hit], weights[at[hit]], minlength=pictures)
+        return votes
+
+
+class _FeatureFile:
+    """Every banked picture's LocalFeatures in an unnamed temporary file (deleted when closed):
+    about 20 KB a picture that only the few candidates of a search are read back from. One
+    process's: an index is not shared with forked processes."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()
+        self._places: list[tuple[int, int]] = []  # picture number -> (offset, length)
+        self._end = 0
+
+    def append(self, features: LocalFeatures) -> None:
+        data = features.to_bytes()
+        os.pwrite(self._file.fileno(), data, self._end)
+        self._places.append((self._end, len(data)))
+        self._end += len(data)
+
+    def __getitem__(self, picture: int) -> LocalFeatures:
+        offset, length = self._places[picture]
+        return LocalFeatures.from_bytes(os.pread(self._file.fileno(), length, offset))
+
+
+def _exact_index(candidates: list[LocalFeatures]) -> tuple[faiss.IndexBinaryFlat, list[int]]:
+    """A flat index of the candidates' descriptors, and the first row of each candidate."""
+    index = faiss.IndexBinaryFlat(DESCRIPTOR_BYTES * 8)
+    index.add(np.ascontiguousarray(np.concatenate([f.descriptors for f in candidates])))
+    return index, np.cumsum([0] + [len(f.descriptors) for f in candidates[:-1]]).tolist()
 
 
 def _single_threaded_search(index: faiss.IndexBinaryFlat, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
