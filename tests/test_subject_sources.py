@@ -21,6 +21,8 @@ from jikimi.core import Actor, Jikimi
 from jikimi.errors import JikimiError
 from jikimi.reports.data import scan_report
 from jikimi.reports.render import render
+from jikimi.match_sources import MIN_INLIERS as SOURCE_MIN_INLIERS
+from jikimi.match_sources import MIN_KEPT
 from jikimi.scan import ScanOptions, start_scan
 from jikimi.store.models import SubjectSource
 from jikimi.signals.local_features import local_features
@@ -190,7 +192,7 @@ def test_edited_copies_of_her_photos_are_found_with_the_changed_region(ws, tmp_p
         match = derived[0]
         assert match["subject_id"] == subject_id and match["target"] == "Eileen" and match["source"] == label, name
         assert low <= match["changed_fraction"] <= high, (name, match["changed_fraction"])
-        assert match["inliers"] >= 80, name
+        assert match["inliers"] >= SOURCE_MIN_INLIERS and match["kept_fraction"] >= MIN_KEPT, name
         if box is not None:
             assert overlap(match["box"], box) >= 0.7, (name, match["box"], box)
         assert items[name]["priority"] // TIER_SPAN == DERIVED, name
@@ -200,6 +202,36 @@ def test_edited_copies_of_her_photos_are_found_with_the_changed_region(ws, tmp_p
     for name in ("unrelated_rocket.jpg", "unrelated_camera.jpg"):
         assert not items[name]["matches"] and items[name]["priority"] == 0
     assert DERIVED == SUBJECT_AND_SEXUAL - 1
+
+
+def large_edits() -> dict:
+    """40 % of a photo changed. A region filled with noise or pasted from another photo is all
+    corners: the post's 500 strongest features went there, and none to the kept part."""
+    s = sources()
+    return {
+        "noise_40.jpg": ("chelsea", s["chelsea"], box_of(s["chelsea"], 0.4, 0.5, 0.5), "noise"),
+        "paste_40.jpg": ("coffee", s["coffee"], box_of(s["coffee"], 0.4, 0.0, 1.0), "paste"),
+        "noise_40_corner.jpg": ("astronaut", s["astronaut"], box_of(s["astronaut"], 0.4, 1.0, 0.0), "noise"),
+        "paste_40_corner.jpg": ("grace_hopper", s["grace_hopper"], box_of(s["grace_hopper"], 0.4, 0.0, 0.0), "paste"),
+        "flat_40.jpg": ("coffee", s["coffee"], box_of(s["coffee"], 0.4, 1.0, 1.0), "flat"),
+        "blur_40.jpg": ("chelsea", s["chelsea"], box_of(s["chelsea"], 0.4, 0.0, 1.0), "blur"),
+    }
+
+
+def test_photos_with_40_percent_replaced_are_found_with_the_share_changed(ws, tmp_path, subject):
+    case_id, subject_id = subject
+    register(ws, tmp_path, subject_id)
+    posts = tmp_path / "room"
+    for name, (_, photo, box, how) in large_edits().items():
+        save_jpeg(repainted(photo, box, how), posts / name, quality=85)
+    scan_id = start_scan(ws, posts, ScanOptions(jobs=1, case_id=case_id, analyse=False))
+    with ws.session() as s:
+        items = {i["locators"][0]["path"]: i for i in scan_report(s, scan_id)["items"]}
+    for name, (label, _, box, _) in large_edits().items():
+        derived = [m for m in items[name]["matches"] if m["kind"] == "derived"]
+        assert [m["source"] for m in derived] == [label], (name, items[name]["matches"])
+        assert 0.3 <= derived[0]["changed_fraction"] <= 0.5, (name, derived[0]["changed_fraction"])
+        assert overlap(derived[0]["box"], box) >= 0.7, (name, derived[0]["box"], box)
 
 
 @pytest.mark.skipif(not JOHNS.exists(), reason="needs ../shared/data (faces/johns)")
