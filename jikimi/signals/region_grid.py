@@ -5,7 +5,9 @@ warped into the source's frame and both are cut into the same GRID x GRID cells.
 summarised by a 64-bit difference hash (signs of horizontal grey steps on 9 x 8 samples), its
 mean grey and its grey contrast. A cell changed when its texture differs (hash far apart), or
 when a textured cell became flat or a flat one textured, or a flat cell changed its brightness:
-repainted flat, blurred, filled with noise or pasted over.
+repainted flat, blurred, filled with noise or pasted over. The largest connected group of
+unchanged cells is also the check that the post is an edit of this photo at all: an edit
+keeps much of her photo in one piece, another photo of the same person or place does not.
 
 Only these numbers are kept for a source photo (about 2.5 KB, encrypted like face templates),
 never its pixels: 64 signs per cell, and a grey level and contrast per cell of a 16 x 16 grid.
