@@ -28,10 +28,10 @@ from jikimi.workspace import Workspace
 
 MAX_LABEL = 200
 # Points spread over the photo (signals/spread_features.py) a source needs to be found again
-# after a large edit. Measured with benchmarks/derived_eval.py --mode sources: the photos
-# below it (scikit-image's retina, a dark disc: 87; 150-px portraits: 50-209) had their 40 %
-# edits found rarely and were the only sources unrelated posts fitted 8-29 pairs with; every
-# other source photo has 800-2,006.
+# after a large edit. Measured with benchmarks/derived_eval.py --mode sources: without spread
+# features, scikit-image's retina (a dark disc, now 117 points) and 150-px portraits (now
+# 129-260) had their 40 % edits found rarely (0-37 pairs); the one 150-px portrait above it
+# (461) was the only source unrelated posts fitted 10-32 pairs with; every other photo has 972-2,048.
 MIN_SOURCE_POINTS = 300
 
 
