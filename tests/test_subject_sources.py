@@ -6,6 +6,7 @@ recolouring, a crop with a caption, the face covered by a flat sticker shape. No
 put in place of another.
 """
 
+import io
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from conftest import picture, save_jpeg
+from conftest import jpeg_bytes, picture, save_jpeg
 from jikimi import cases
 from jikimi.audit import AuditLog
 from jikimi.core import Actor, Jikimi
@@ -309,3 +310,33 @@ def test_an_edited_copy_found_by_another_case_waits_in_hers_and_names_neither_he
     assert theirs["current"]["id"] == item_id
     seen_by_case_one = json.dumps(theirs["current"], ensure_ascii=False)
     assert label not in seen_by_case_one and "Eileen" not in seen_by_case_one
+
+
+def test_the_other_view_of_a_stereo_pair_fits_a_plane_but_is_not_an_edit():
+    """The same street seen a little to the side, 40 % replaced: a homography fits over 100
+    of its pairs with her photo, more than MIN_INLIERS, but parallax changes almost every cell,
+    so no large part of her photo is kept unchanged. A true 40 % edit keeps about 60 %."""
+    from skimage import data
+
+    from jikimi.match_sources import SourceMatcher
+    from jikimi.signals.region_grid import region_grid
+    from jikimi.signals.spread_features import SOURCE_PER_CELL, spread_features
+    from jikimi.subject_sources import Source
+
+    left, right = (Image.fromarray(view) for view in data.stereo_motorcycle()[:2])
+    pixels = np.asarray(left)
+    source = Source(1, 1, "Eileen", 1, "street", spread_features(pixels, SOURCE_PER_CELL), region_grid(pixels),
+                    left.width, left.height)
+    matcher = SourceMatcher([source])
+
+    def posted(p: Image.Image) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(jpeg_bytes(p, quality=85))).convert("RGB"))
+
+    other_view = posted(repainted(right, box_of(right, 0.4, 0.0, 1.0), "noise"))
+    fits = matcher.candidates(other_view)
+    assert [(s.label, m.inliers >= SOURCE_MIN_INLIERS) for s, m, _ in fits] == [("street", True)]
+    assert fits[0][2].kept_fraction < MIN_KEPT
+    assert matcher.match(b"a picture", lambda: other_view) == []
+    edit = posted(repainted(left, box_of(left, 0.4, 0.0, 1.0), "noise"))
+    found = matcher.match(b"a picture", lambda: edit)
+    assert [f.detail["source"] for f in found] == ["street"] and found[0].detail["kept_fraction"] >= 0.5
