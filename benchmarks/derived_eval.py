@@ -459,9 +459,11 @@ SOURCE_EDITS: dict[str, EditFamily] = {
 
 
 def sources_main(args) -> None:
-    from jikimi.match_sources import SourceMatcher
+    from jikimi.match_sources import MIN_INLIERS as SOURCE_MIN_INLIERS
+    from jikimi.match_sources import MIN_KEPT, SourceMatcher
     from jikimi.signals.region_grid import region_grid
-    from jikimi.subject_sources import Source
+    from jikimi.signals.spread_features import SOURCE_PER_CELL, spread_features
+    from jikimi.subject_sources import MIN_SOURCE_POINTS, Source
 
     rng = random.Random(20261130)
     started = time.perf_counter()
@@ -469,13 +471,14 @@ def sources_main(args) -> None:
     registered = []
     for key, (name, picture) in enumerate(known.items()):
         pixels = np.asarray(picture)
-        features = local_features(pixels)
-        if len(features.descriptors) >= MIN_INLIERS:  # as `subject sources add` refuses plainer photos
+        features = spread_features(pixels, SOURCE_PER_CELL)
+        if len(features.descriptors) >= MIN_SOURCE_POINTS:  # as `subject sources add` refuses plainer photos
             registered.append(Source(key, key, name, 1, name, features, region_grid(pixels), picture.width, picture.height))
     matcher = SourceMatcher(registered)
     by_name = {s.label: s for s in registered}
     print(f"{len(registered)} source photos registered of {len(known)} known pictures "
-          f"(the others have fewer than {MIN_INLIERS} points); second stage {MIN_INLIERS} inliers")
+          f"(the others have fewer than {MIN_SOURCE_POINTS} points); {SOURCE_MIN_INLIERS} inliers, "
+          f"{MIN_KEPT} of the photo kept in one piece")
 
     def derived(picture: Picture) -> tuple[list, float]:
         pixels = post(picture, rng)
@@ -508,14 +511,19 @@ def sources_main(args) -> None:
 
     unrelated = unrelated_pictures(rng)
     family_names = list(FAMILIES)
-    false = []
+    false, closest = [], []
     for _ in range(args.distractors):
         source, picture = rng.choice(unrelated)
         family_name = rng.choice(family_names)
-        found, seconds = derived(FAMILIES[family_name](posted_size(picture, rng), rng))
-        timings.append(seconds)
-        false += [f"{source} ({family_name}) ~ {registered[[s.subject_id for s in registered].index(f.subject_id)].label}: "
-                  f"{f.detail['inliers']} inliers" for f in found]
+        pixels = post(FAMILIES[family_name](posted_size(picture, rng), rng), rng)
+        begun = time.perf_counter()
+        fits = matcher.candidates(pixels, MEASURED_INLIERS)
+        timings.append(time.perf_counter() - begun)
+        for registered_source, match, change in fits:
+            line = (match.inliers, change.kept_fraction, f"{source} ({family_name}) ~ {registered_source.label}")
+            closest.append(line)
+            if match.inliers >= SOURCE_MIN_INLIERS and change.kept_fraction >= MIN_KEPT:
+                false.append(line)
 
     print("\n| edit | posts | found as derived | median changed share | median error of the changed share |")
     print("|---|---|---|---|---|")
@@ -526,6 +534,10 @@ def sources_main(args) -> None:
           f"false derived matches {len(false)}")
     for line in false[:20]:
         print("  false:", line)
+    print(f"unrelated posts a plane fitted {MEASURED_INLIERS}+ pairs of: {len(closest)}; most inliers "
+          f"{max((c[0] for c in closest), default=0)}, largest kept part {max((c[1] for c in closest), default=0)}")
+    for line in sorted(closest, reverse=True)[:5] + sorted(closest, key=lambda c: -c[1])[:5]:
+        print("  closest:", line)
     print(f"matching per post (features given): p50 {1000 * np.median(timings):.1f} ms, "
           f"p99 {1000 * np.percentile(timings, 99):.1f} ms; ({time.perf_counter() - started:.0f} s)")
 

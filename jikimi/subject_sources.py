@@ -18,15 +18,21 @@ from jikimi import keys, messages
 from jikimi.audit import AuditLog
 from jikimi.cases import searched_rows
 from jikimi.errors import JikimiError, WorkspaceError
-from jikimi.index.local_features import MIN_INLIERS
 from jikimi.limits import Limits
 from jikimi.media.images import open_image
-from jikimi.signals.local_features import LocalFeatures, local_features
+from jikimi.signals.local_features import LocalFeatures
 from jikimi.signals.region_grid import RegionGrid, region_grid
+from jikimi.signals.spread_features import SOURCE_PER_CELL, spread_features
 from jikimi.store.models import Subject, SubjectSource
 from jikimi.workspace import Workspace
 
 MAX_LABEL = 200
+# Points spread over the photo (signals/spread_features.py) a source needs to be found again
+# after a large edit. Measured with benchmarks/derived_eval.py --mode sources: without spread
+# features, scikit-image's retina (a dark disc, now 117 points) and 150-px portraits (now
+# 129-260) had their 40 % edits found rarely (0-37 pairs); the one 150-px portrait above it
+# (461) was the only source unrelated posts fitted 10-32 pairs with; every other photo has 972-2,048.
+MIN_SOURCE_POINTS = 300
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ class Source:
 def add_sources(ws: Workspace, session: Session, subject: Subject, photos: list[Path], labels: list[str | None],
                 actor: str, limits: Limits = Limits()) -> list[SubjectSource]:
     """Register photos as her sources; every photo must be readable and distinctive enough to
-    be found again (MIN_INLIERS points), or nothing is stored."""
+    be found again (MIN_SOURCE_POINTS points), or nothing is stored."""
     if not photos:
         raise JikimiError.coded("sources.no_photo")
     computed = []
@@ -59,12 +65,10 @@ def add_sources(ws: Workspace, session: Session, subject: Subject, photos: list[
                 "enrol.photo_problem", file=photo.name, problem=e.message or str(e))) from None
         except OSError as e:
             raise JikimiError.coded("enrol.photo_unreadable", file=photo.name, why=e.strerror or str(e)) from None
-        # As many features as banked pictures keep: with 1,500 more large edits were found, but
-        # the stereo pair's other photo fitted 81 pairs (benchmarks/derived_eval.py --mode sources).
-        features = local_features(pixels)
-        if len(features.descriptors) < MIN_INLIERS:
+        features = spread_features(pixels, SOURCE_PER_CELL)
+        if len(features.descriptors) < MIN_SOURCE_POINTS:
             raise JikimiError.coded("sources.no_features", file=photo.name, found=len(features.descriptors),
-                                    need=MIN_INLIERS)
+                                    need=MIN_SOURCE_POINTS)
         computed.append(((label or photo.name).strip()[:MAX_LABEL], features, region_grid(pixels)))
     key = keys.workspace_key(ws.home)
     rows = []

@@ -6,6 +6,7 @@ recolouring, a crop with a caption, the face covered by a flat sticker shape. No
 put in place of another.
 """
 
+import io
 import json
 from pathlib import Path
 
@@ -14,13 +15,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from conftest import picture, save_jpeg
+from conftest import jpeg_bytes, picture, save_jpeg
 from jikimi import cases
 from jikimi.audit import AuditLog
 from jikimi.core import Actor, Jikimi
 from jikimi.errors import JikimiError
 from jikimi.reports.data import scan_report
 from jikimi.reports.render import render
+from jikimi.match_sources import MIN_INLIERS as SOURCE_MIN_INLIERS
+from jikimi.match_sources import MIN_KEPT
 from jikimi.scan import ScanOptions, start_scan
 from jikimi.store.models import SubjectSource
 from jikimi.signals.local_features import local_features
@@ -190,7 +193,7 @@ def test_edited_copies_of_her_photos_are_found_with_the_changed_region(ws, tmp_p
         match = derived[0]
         assert match["subject_id"] == subject_id and match["target"] == "Eileen" and match["source"] == label, name
         assert low <= match["changed_fraction"] <= high, (name, match["changed_fraction"])
-        assert match["inliers"] >= 80, name
+        assert match["inliers"] >= SOURCE_MIN_INLIERS and match["kept_fraction"] >= MIN_KEPT, name
         if box is not None:
             assert overlap(match["box"], box) >= 0.7, (name, match["box"], box)
         assert items[name]["priority"] // TIER_SPAN == DERIVED, name
@@ -200,6 +203,36 @@ def test_edited_copies_of_her_photos_are_found_with_the_changed_region(ws, tmp_p
     for name in ("unrelated_rocket.jpg", "unrelated_camera.jpg"):
         assert not items[name]["matches"] and items[name]["priority"] == 0
     assert DERIVED == SUBJECT_AND_SEXUAL - 1
+
+
+def large_edits() -> dict:
+    """40 % of a photo changed. A region filled with noise or pasted from another photo is all
+    corners: the post's 500 strongest features went there, and none to the kept part."""
+    s = sources()
+    return {
+        "noise_40.jpg": ("chelsea", s["chelsea"], box_of(s["chelsea"], 0.4, 0.5, 0.5), "noise"),
+        "paste_40.jpg": ("coffee", s["coffee"], box_of(s["coffee"], 0.4, 0.0, 1.0), "paste"),
+        "noise_40_corner.jpg": ("astronaut", s["astronaut"], box_of(s["astronaut"], 0.4, 1.0, 0.0), "noise"),
+        "paste_40_corner.jpg": ("grace_hopper", s["grace_hopper"], box_of(s["grace_hopper"], 0.4, 0.0, 0.0), "paste"),
+        "flat_40.jpg": ("coffee", s["coffee"], box_of(s["coffee"], 0.4, 1.0, 1.0), "flat"),
+        "blur_40.jpg": ("chelsea", s["chelsea"], box_of(s["chelsea"], 0.4, 0.0, 1.0), "blur"),
+    }
+
+
+def test_photos_with_40_percent_replaced_are_found_with_the_share_changed(ws, tmp_path, subject):
+    case_id, subject_id = subject
+    register(ws, tmp_path, subject_id)
+    posts = tmp_path / "room"
+    for name, (_, photo, box, how) in large_edits().items():
+        save_jpeg(repainted(photo, box, how), posts / name, quality=85)
+    scan_id = start_scan(ws, posts, ScanOptions(jobs=1, case_id=case_id, analyse=False))
+    with ws.session() as s:
+        items = {i["locators"][0]["path"]: i for i in scan_report(s, scan_id)["items"]}
+    for name, (label, _, box, _) in large_edits().items():
+        derived = [m for m in items[name]["matches"] if m["kind"] == "derived"]
+        assert [m["source"] for m in derived] == [label], (name, items[name]["matches"])
+        assert 0.3 <= derived[0]["changed_fraction"] <= 0.5, (name, derived[0]["changed_fraction"])
+        assert overlap(derived[0]["box"], box) >= 0.7, (name, derived[0]["box"], box)
 
 
 @pytest.mark.skipif(not JOHNS.exists(), reason="needs ../shared/data (faces/johns)")
@@ -277,3 +310,33 @@ def test_an_edited_copy_found_by_another_case_waits_in_hers_and_names_neither_he
     assert theirs["current"]["id"] == item_id
     seen_by_case_one = json.dumps(theirs["current"], ensure_ascii=False)
     assert label not in seen_by_case_one and "Eileen" not in seen_by_case_one
+
+
+def test_the_other_view_of_a_stereo_pair_fits_a_plane_but_is_not_an_edit():
+    """The same street seen a little to the side, 40 % replaced: a homography fits over 100
+    of its pairs with her photo, more than MIN_INLIERS, but parallax changes almost every cell,
+    so no large part of her photo is kept unchanged. A true 40 % edit keeps about 60 %."""
+    from skimage import data
+
+    from jikimi.match_sources import SourceMatcher
+    from jikimi.signals.region_grid import region_grid
+    from jikimi.signals.spread_features import SOURCE_PER_CELL, spread_features
+    from jikimi.subject_sources import Source
+
+    left, right = (Image.fromarray(view) for view in data.stereo_motorcycle()[:2])
+    pixels = np.asarray(left)
+    source = Source(1, 1, "Eileen", 1, "street", spread_features(pixels, SOURCE_PER_CELL), region_grid(pixels),
+                    left.width, left.height)
+    matcher = SourceMatcher([source])
+
+    def posted(p: Image.Image) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(jpeg_bytes(p, quality=85))).convert("RGB"))
+
+    other_view = posted(repainted(right, box_of(right, 0.4, 0.0, 1.0), "noise"))
+    fits = matcher.candidates(other_view)
+    assert [(s.label, m.inliers >= SOURCE_MIN_INLIERS) for s, m, _ in fits] == [("street", True)]
+    assert fits[0][2].kept_fraction < MIN_KEPT
+    assert matcher.match(b"a picture", lambda: other_view) == []
+    edit = posted(repainted(left, box_of(left, 0.4, 0.0, 1.0), "noise"))
+    found = matcher.match(b"a picture", lambda: edit)
+    assert [f.detail["source"] for f in found] == ["street"] and found[0].detail["kept_fraction"] >= 0.5

@@ -5,7 +5,9 @@ warped into the source's frame and both are cut into the same GRID x GRID cells.
 summarised by a 64-bit difference hash (signs of horizontal grey steps on 9 x 8 samples), its
 mean grey and its grey contrast. A cell changed when its texture differs (hash far apart), or
 when a textured cell became flat or a flat one textured, or a flat cell changed its brightness:
-repainted flat, blurred, filled with noise or pasted over.
+repainted flat, blurred, filled with noise or pasted over. The largest connected group of
+unchanged cells is also the check that the post is an edit of this photo at all: an edit
+keeps much of her photo in one piece, another photo of the same person or place does not.
 
 Only these numbers are kept for a source photo (about 2.5 KB, encrypted like face templates),
 never its pixels: 64 signs per cell, and a grey level and contrast per cell of a 16 x 16 grid.
@@ -56,6 +58,7 @@ class Change:
     changed_fraction: float  # of the source's area the post shows
     shown_fraction: float  # of the source's area the post shows at all (a crop shows less)
     box: dict | None  # the changed cells' bounding box in post pixels, None when nothing changed
+    kept_fraction: float = 0.0  # of the source's area: its largest connected part the post shows unchanged
 
 
 def region_grid(rgb: np.ndarray) -> RegionGrid:
@@ -94,7 +97,8 @@ def compare(source: RegionGrid, source_size: tuple[int, int], post_rgb: np.ndarr
     if not covered.any():
         return Change(0.0, 0.0, None)
     fraction = round(float(changed.sum() / covered.sum()), 3)
-    return Change(fraction, round(float(covered.mean()), 3), _box(changed, to_frame, grey.shape, shrink))
+    return Change(fraction, round(float(covered.mean()), 3), _box(changed, to_frame, grey.shape, shrink),
+                  _largest_part(covered & ~changed))
 
 
 def _changed_cells(source: RegionGrid, post: RegionGrid) -> np.ndarray:
@@ -115,6 +119,14 @@ def _without_strays(changed: np.ndarray) -> np.ndarray:
     covers a connected region, while resampling and JPEG flip single cells here and there."""
     counts = cv2.filter2D(changed.astype(np.float32), -1, np.ones((3, 3), np.float32), borderType=cv2.BORDER_CONSTANT)
     return changed & (counts - 1 >= MIN_CHANGED_NEIGHBOURS)
+
+
+def _largest_part(cells: np.ndarray) -> float:
+    """The largest 4-connected group of `cells`, as a share of the grid."""
+    count, labels = cv2.connectedComponents(cells.astype(np.uint8), connectivity=4)
+    if count < 2:
+        return 0.0
+    return round(float(np.bincount(labels[labels > 0]).max() / cells.size), 3)
 
 
 def _box(changed: np.ndarray, to_frame: np.ndarray, shrunk_shape: tuple[int, int], shrink: float) -> dict | None:
