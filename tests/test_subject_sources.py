@@ -26,7 +26,7 @@ from jikimi.match_sources import MIN_INLIERS as SOURCE_MIN_INLIERS
 from jikimi.match_sources import MIN_KEPT
 from jikimi.scan import ScanOptions, start_scan
 from jikimi.store.models import SubjectSource
-from jikimi.signals.local_features import local_features
+from jikimi.signals.spread_features import SOURCE_PER_CELL, spread_features
 from jikimi.subject_sources import load_sources
 from jikimi.triage import DERIVED, SUBJECT_AND_SEXUAL, TIER_SPAN
 
@@ -245,7 +245,7 @@ def test_another_photo_of_the_same_person_is_not_derived(ws, tmp_path, subject):
     photos = []
     for person in sorted(JOHNS.iterdir()):
         shown = {p.name: Image.open(p).convert("RGB").resize((640, 640), Image.LANCZOS) for p in sorted(person.glob("*.jpg"))}
-        richest = max(shown, key=lambda name: len(local_features(np.asarray(shown[name])).descriptors))
+        richest = max(shown, key=lambda name: len(spread_features(np.asarray(shown[name]), SOURCE_PER_CELL).descriptors))
         photos.append(save_jpeg(shown.pop(richest), folder / f"{person.name}.jpg", quality=95))
         for name, other in shown.items():
             save_jpeg(other, posts / f"{person.name}_{name}")
@@ -320,7 +320,6 @@ def test_the_other_view_of_a_stereo_pair_fits_a_plane_but_is_not_an_edit():
 
     from jikimi.match_sources import SourceMatcher
     from jikimi.signals.region_grid import region_grid
-    from jikimi.signals.spread_features import SOURCE_PER_CELL, spread_features
     from jikimi.subject_sources import Source
 
     left, right = (Image.fromarray(view) for view in data.stereo_motorcycle()[:2])
