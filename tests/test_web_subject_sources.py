@@ -95,3 +95,25 @@ def test_review_page_names_the_source_photo_and_outlines_the_changed_region(ws, 
     x, y, w, h = map(int, rect.groups())
     assert abs(x - 60) <= 40 and abs(y - 50) <= 30 and abs(w - 270) <= 80 and abs(h - 200) <= 60
     assert cora.get(f"/api/scans/{scan_id}").status_code == 200
+
+
+def test_review_page_outlines_where_a_cropped_copy_of_a_banked_picture_appears(ws, world, tmp_path):
+    from jikimi import banks
+
+    case_id, _ = world
+    known = picture("coffee")  # 600 x 400
+    save_jpeg(known, tmp_path / "known" / "coffee.jpg", quality=95)
+    with ws.session() as s:
+        banks.add_files(s, banks.create_bank(s, "known"), banks.files_under([tmp_path / "known"]))
+    post = Image.new("RGB", (1000, 800), (232, 226, 214))
+    post.paste(known.crop((30, 20, 570, 380)).rotate(4, Image.BICUBIC, fillcolor=(232, 226, 214)), (180, 140))
+    save_jpeg(post, tmp_path / "room" / "post.jpg", quality=85)
+    start_scan(ws, tmp_path / "room", ScanOptions(jobs=1, case_id=case_id, analyse=False))
+    cora, _ = signed_in(create_app(ws), ROLE_USERS["caseworker"])
+    page = cora.get(f"/review?case={case_id}&lang=ko").text
+    assert "known 목록의 “coffee.jpg”을(를) 자르거나 돌리거나 편집한 사본" in page and "파란 테두리" in page
+    rect = re.search(r'<svg class="copied-region" viewBox="0 0 1000 800"[^>]*><rect x="(\d+)" y="(\d+)" '
+                     r'width="(\d+)" height="(\d+)"', page)
+    assert rect, page[page.find('class="evidence"'):][:800]
+    x, y, w, h = map(int, rect.groups())  # the whole known picture, mapped into the post, clipped to it
+    assert abs(x - 150) <= 40 and abs(y - 120) <= 40 and abs(w - 600) <= 80 and abs(h - 400) <= 80
