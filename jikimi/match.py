@@ -27,7 +27,6 @@ a longer compilation, which abusers post as often as clips).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import time as unix_time
 from typing import TYPE_CHECKING
@@ -78,8 +77,10 @@ class Matcher:
 
     Loaded at the first refresh, then kept current from the banks' change feed (bank_feed.py),
     as the platform API's index is: a content added, deleted or disabled, or a bank's new
-    threshold, applies from the next refresh on, whichever process made it. A deleted
-    content's rows stay in the index, skipped."""
+    threshold, applies from the next refresh on, whichever process made it. A removal loads
+    the index again in full (removals are rare): SQLite gives a deleted row's id to the next
+    row, and a removed picture would still shape the second stage's answers, so a live matcher
+    must hold exactly what a fresh one would (a resumed scan answers as an uninterrupted one)."""
 
     def __init__(self, bank_ids: set[int] | None = None):
         self.bank_ids = bank_ids
@@ -94,16 +95,19 @@ class Matcher:
         self.partial_owner: dict[int, tuple[int, int]] = {}  # features row -> (bank, content)
         self.disabled: dict[int, int] = {}  # content -> disable_until_ts, for contents not plainly enabled
         self.seq: int | None = None  # the last change of the feed applied; None until loaded
+        self.removed = False  # a change applied since the load removed rows: load again
 
     def refresh(self, session: Session) -> None:
         """Apply the banks' changes since the last call (one query when there are none); load
-        in full the first time, or when the feed was compacted past what was applied."""
+        in full the first time, after a removal, or when the feed was compacted past what was applied."""
         if self.seq is not None:
             try:
                 self.seq, _ = bank_feed.follow(session, self.seq, lambda kind, ids: self._apply(session, kind, ids))
-                return
+                if not self.removed:
+                    return
             except bank_feed.FeedGap:
-                self._reset()
+                pass
+            self._reset()
         seq = bank_feed.latest(session)  # changes after it are applied next; twice does no harm
         self._read_banks(session)
         self.disabled = bank_feed.disabled_contents(session)
@@ -120,17 +124,17 @@ class Matcher:
             self.index.ensure_radius(max(b.pdq_threshold for b in self.banks.values()))
 
     def _apply(self, session: Session, kind: str, ids: list[int]) -> None:
-        if kind == "bank":
-            self._read_banks(session)
-            self._forget(lambda bank_id, _: bank_id not in self.banks)  # a deleted bank's rows go with it
+        if self.removed:  # loaded again in full once the feed is read
             return
-        if kind == "remove":
-            self._forget_contents(ids)
+        if kind == "bank":
+            banks = set(self.banks)
+            self._read_banks(session)
+            self.removed = not banks <= set(self.banks)  # a deleted bank's rows go with it
+            return
+        if kind == "remove" or bank_feed.read_states(session, ids, self.disabled):  # deleted (since)
+            self.removed = True
         elif kind == "add":
             self._add_contents(session, ids)
-        gone = bank_feed.read_states(session, ids, self.disabled)
-        if gone and kind != "remove":  # deleted since
-            self._forget_contents(gone)
 
     def _add_contents(self, session: Session, content_ids: list[int] | None) -> None:
         """PDQ and frame rows, and local features, of these contents (all when None) in the selected banks."""
@@ -161,18 +165,6 @@ class Matcher:
                 self.partial_owner[r.id] = (r.bank_id, r.content_id)
                 self.partial.add(r.id, LocalFeatures.from_bytes(r.features))
 
-    def _forget_contents(self, content_ids: list[int]) -> None:
-        gone = set(content_ids)
-        self._forget(lambda _, content_id: content_id in gone)
-
-    def _forget(self, dead: Callable[[int, int], bool]) -> None:
-        """Rows for which `dead(bank, content)` stop matching (SQLite may give their ids to new rows)."""
-        contents = {s.content_id for s in self.indexed.values() if dead(s.bank_id, s.content_id)}
-        self.indexed = {sid: s for sid, s in self.indexed.items() if not dead(s.bank_id, s.content_id)}
-        self.partial_owner = {row: owner for row, owner in self.partial_owner.items() if not dead(*owner)}
-        for content_id in contents:
-            self.video_frames.pop(content_id, None)
-
     def _enabled(self, content_id: int, now: float) -> bool:
         state = self.disabled.get(content_id)
         return state is None or bank_feed.is_enabled(state, now)
@@ -196,7 +188,7 @@ class Matcher:
     def _partial(self, features: LocalFeatures) -> list[Found]:
         now = unix_time()
         return [Found("partial", *self.partial_owner[m.key], None, m.detail()) for m in self.partial.search(features)
-                if m.key in self.partial_owner and self._enabled(self.partial_owner[m.key][1], now)]
+                if self._enabled(self.partial_owner[m.key][1], now)]
 
     def _exact(self, session: Session, content: Content) -> list[Found]:
         rows = session.execute(

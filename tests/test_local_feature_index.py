@@ -83,3 +83,17 @@ def test_pictures_banked_after_searches_are_found_without_a_rebuild(banked):
     index.add(2, banked["coffee"])  # found among the recent adds, before they are merged
     assert [m.key for m in index.search(altered()["coffee cropped and turned"][1])] == [2]
     assert all(0 < table._recent <= MERGE_AT for table in index._tables)
+
+
+@pytest.mark.parametrize("flat_limit", [FLAT_LIMIT, 0])
+def test_one_picture_banked_twice_is_found_under_both_keys(banked, flat_limit):
+    """As two pictures, each twin would be the other's second-nearest neighbour for every
+    descriptor, and the ratio test would refuse them both: the copy would be found by neither."""
+    index = LocalFeatureIndex(flat_limit=flat_limit)
+    for key, name in enumerate(BANKED):
+        index.add(key, banked[name])
+    index.add(100, banked["astronaut"])  # the same file, in another bank
+    assert len(index) == len(BANKED)
+    for query, (name, features) in altered().items():
+        expected = [BANKED.index(name), 100] if name == "astronaut" else [BANKED.index(name)]
+        assert sorted(m.key for m in index.search(features)) == expected, query

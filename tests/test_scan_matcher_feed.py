@@ -1,6 +1,6 @@
 """A scan's matcher (match.Matcher) follows the banks' change feed: a content deleted or
 disabled, or a bank's new threshold, made through the core by anyone while a scan runs, is
-honoured at the matcher's next refresh, without reloading; one that fell behind a compaction
+honoured at the matcher's next refresh (a removal by loading again); one that fell behind a compaction
 of the feed loads in full instead of missing changes. On SQLite, and on PostgreSQL with
 JIKIMI_TEST_DB=postgres."""
 
@@ -50,19 +50,42 @@ def test_deletes_disables_and_thresholds_made_while_a_matcher_is_live_apply_at_i
         assert _found(ws, matcher, pdq) == [("pdq", ids[name])]
     index = matcher.index
 
-    core.platform.delete_content(Actor.cli(), "known", ids["deleted"])
     core.platform.update_content(Actor.cli(), "known", ids["disabled"], {"disable_until_ts": 0})
     core.platform.update_bank(Actor.cli(), "known", {"pdq_threshold": 9})  # the hashes are 10 bits away
-    assert _found(ws, matcher, QUERIES["deleted"]) == []
     assert _found(ws, matcher, QUERIES["disabled"]) == []
     assert _found(ws, matcher, QUERIES["loosened"]) == []
+    assert matcher.index is index  # followed, not reloaded
+    core.platform.delete_content(Actor.cli(), "known", ids["deleted"])
+    assert _found(ws, matcher, QUERIES["deleted"]) == []
+    assert matcher.index is not index  # a removal loads again in full
+    index = matcher.index
 
     core.platform.update_bank(Actor.cli(), "known", {"pdq_threshold": 31})
     core.platform.update_content(Actor.cli(), "known", ids["disabled"], {"disable_until_ts": 1})
     assert _found(ws, matcher, QUERIES["disabled"]) == [("pdq", ids["disabled"])]
     assert _found(ws, matcher, QUERIES["loosened"]) == [("pdq", ids["loosened"])]
     assert _found(ws, matcher, QUERIES["deleted"]) == []
-    assert matcher.index is index  # followed, never reloaded
+    assert matcher.index is index  # followed, not reloaded
+
+
+def test_a_content_banked_after_a_deletion_is_not_found_for_the_deleted_hash(ws):
+    """SQLite gives the deleted newest row's id to the next row: a matcher that kept the
+    deleted hash's index row would now answer it with the new, unrelated content."""
+    core = Jikimi(ws)
+    core.banks.create(Actor.cli(), "known")
+
+    def bank(name: str, pdq: str) -> int:
+        with ws.session() as session:
+            known = session.scalar(select(Bank).where(Bank.name == "known"))
+            return bank_store.add_signal_rows(session, known, "image", name, [("pdq", pdq, 100, None)]).id
+
+    first = bank("first", QUERIES["deleted"])
+    matcher = Matcher()
+    assert _found(ws, matcher, QUERIES["deleted"]) == [("pdq", first)]
+    core.platform.delete_content(Actor.cli(), "known", first)
+    second = bank("second", QUERIES["kept"])
+    assert _found(ws, matcher, QUERIES["deleted"]) == []
+    assert _found(ws, matcher, QUERIES["kept"]) == [("pdq", second)]
 
 
 def test_a_disabled_content_is_not_matched_by_its_exact_hash_either(ws):
@@ -133,8 +156,8 @@ def test_a_matcher_that_kept_up_is_not_reloaded_by_a_compaction(ws):
     assert _found(ws, matcher, QUERIES["disabled"]) == []
     index = matcher.index
     _compact_everything_but_the_newest(ws)
-    core.platform.delete_content(Actor.cli(), "known", ids["deleted"])
-    assert _found(ws, matcher, QUERIES["deleted"]) == []
+    core.platform.update_content(Actor.cli(), "known", ids["disabled"], {"disable_until_ts": 1})
+    assert _found(ws, matcher, QUERIES["disabled"]) == [("pdq", ids["disabled"])]
     assert matcher.index is index
 
 

@@ -33,9 +33,10 @@ descriptors, never pixels, as in the database): only the few candidates are read
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import faiss
@@ -92,7 +93,8 @@ class LocalFeatureIndex:
         self._flat_limit = flat_limit
         self._index: faiss.IndexBinaryFlat | None = faiss.IndexBinaryFlat(DESCRIPTOR_BYTES * 8)  # up to flat_limit
         self._first_row: list[int] = []  # picture number -> its first descriptor row (flat search)
-        self._keys: list[int] = []
+        self._keys: list[list[int]] = []  # picture number -> the keys it was added under
+        self._picture_of: dict[bytes, int] = {}  # digest of a picture's features -> its number
         self._features = _FeatureFile()
         self._tables = [_HashTable() for _ in range(TABLES)]
         self._descriptors = 0
@@ -103,8 +105,15 @@ class LocalFeatureIndex:
     def add(self, key: int, features: LocalFeatures) -> None:
         if not len(features.descriptors):
             return
-        picture = len(self._keys)
-        self._keys.append(key)
+        # The same features added again (one file in two banks, or banked again) are one picture
+        # with several keys: as two pictures, each would be the other's second-nearest
+        # neighbour for every descriptor, and the ratio test would refuse them both.
+        digest = hashlib.blake2b(features.to_bytes(), digest_size=16).digest()
+        if digest in self._picture_of:
+            self._keys[self._picture_of[digest]].append(key)
+            return
+        picture = self._picture_of[digest] = len(self._keys)
+        self._keys.append([key])
         self._features.append(features)
         self._descriptors += len(features.descriptors)
         for table, keys in zip(self._tables, _hash_keys(features.descriptors).T):
@@ -140,7 +149,7 @@ class LocalFeatureIndex:
             match = self._verify(int(pictures[candidate]), query, query_rows[mine],
                                  banked_rows[mine] - first_row[candidate], min_inliers)
             if match:
-                found.append(match)
+                found += [replace(match, key=key) for key in self._keys[match.key]]
         return found
 
     def _candidates(self, descriptors: np.ndarray) -> np.ndarray:
@@ -175,7 +184,8 @@ class LocalFeatureIndex:
         transform = transform if refined is None else refined
         # Query pixels -> banked pixels, in original pixels of both pictures.
         to_banked = np.diag([1 / banked.scale, 1 / banked.scale, 1]) @ transform @ np.diag([query.scale, query.scale, 1])
-        return PartialMatch(self._keys[picture], inliers, np.round(to_banked, 5).tolist(), _box(to_banked, banked, query))
+        # Keyed by picture number here; `search` answers once per key the picture was added under.
+        return PartialMatch(picture, inliers, np.round(to_banked, 5).tolist(), _box(to_banked, banked, query))
 
 
 def _hash_keys(descriptors: np.ndarray) -> np.ndarray:
