@@ -235,3 +235,23 @@ def test_an_unwritable_snapshot_place_leaves_the_matcher_serving(ws, filled, tmp
     index = _loaded(ws, blocker / bank_snapshot.FILE_NAME)
     assert "not written" in caplog.text
     assert [[h[0] for h in hits] for hits in _answers(index, codes[:1])] == [[ids[0]]]
+
+
+def test_the_changes_replayed_at_a_restart_count_towards_the_next_snapshot(ws, filled, tmp_path):
+    """Else a server restarted more often than every SNAPSHOT_AFTER_CHANGES changes would never
+    write its snapshot again, and each restart would replay more."""
+    from jikimi.core.platform import LookupIndex
+
+    core, codes, ids, queries = filled
+    path = tmp_path / "snap" / bank_snapshot.FILE_NAME
+    _loaded(ws, path)
+    for content_id in ids[:3]:
+        core.platform.delete_content(Actor.cli(), "BANK", content_id)
+    restarted = LookupIndex(path)
+    assert not restarted.ready()  # not loaded: the first lookup loads in the threadpool
+    with ws.session() as session:
+        restarted.search(session, [codes[10].tobytes().hex()])
+    assert restarted.index.changes_since_snapshot == 3
+    assert restarted.ready()
+    restarted.mark_stale()  # a change through this process: the next lookup reads the feed,
+    assert not restarted.ready()  # which may write a snapshot, so not on the event loop

@@ -115,13 +115,17 @@ class LookupIndex:
         bind = session.get_bind()
         if self.listener is None and bind.dialect.name == "postgresql":
             self.listener = bank_feed.FeedListener(bind.url, self.mark_stale)
-        listening = self.listener is not None and self.listener.listening.is_set()
-        every = FEED_POLL_LISTENING_SECONDS if listening else FEED_POLL_SECONDS
-        if self.stale.is_set() or time.time() - self.polled_at >= every:
+        if self._feed_due():
             self.stale.clear()
-            self.index.changes_since_snapshot += self.index.catch_up(session)
+            applied = self.index.catch_up(session)  # may set the count itself (a load from the snapshot)
+            self.index.changes_since_snapshot += applied
             self.index.snapshot_if_behind(session)
             self.polled_at = time.time()
+
+    def _feed_due(self) -> bool:
+        listening = self.listener is not None and self.listener.listening.is_set()
+        every = FEED_POLL_LISTENING_SECONDS if listening else FEED_POLL_SECONDS
+        return self.stale.is_set() or time.time() - self.polled_at >= every
 
     def search(self, session: Session, pdqs: list[str]) -> list[list[Hit]]:
         """Per hash, every banked PDQ within its own bank's threshold."""
@@ -131,8 +135,9 @@ class LookupIndex:
         return [[Hit(h.content_id, h.bank_id, h.distance) for h in hits] for hits in found]
 
     def ready(self) -> bool:
-        """Loaded and not in use: a lookup now takes well under a millisecond, without waiting."""
-        return self.index.loaded and not self.lock.locked()
+        """Loaded, not in use and the feed not due: a lookup now takes well under a millisecond,
+        without waiting (reading the feed may mean writing a snapshot, or a full load)."""
+        return self.index.loaded and not self.lock.locked() and not self._feed_due()
 
     def enabled(self, hits: list[Hit]) -> list[Hit]:
         """Hits whose content is enabled now (HMA's disable_until_ts), from the feed's state."""

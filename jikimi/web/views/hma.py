@@ -52,13 +52,15 @@ class HMARoute(APIRoute):
 router = APIRouter(route_class=HMARoute)
 
 
-async def _lookup(request: Request, *args, **kwargs) -> list[dict]:
-    """`core.platform.lookup`, on the event loop when the index is ready (a hop to the threadpool
-    and back costs more than the lookup itself), in the threadpool while it loads or is busy."""
+async def _lookup(request: Request, actor, signal_type: str, signals: list[str], banks: set[str] | None,
+                  **options) -> list[dict]:
+    """`core.platform.lookup`, on the event loop when a PDQ lookup will not wait (a hop to the
+    threadpool and back costs more than the lookup itself); in the threadpool while the index
+    loads, is busy or reads the feed, and for exact hash types (they query the database)."""
     platform = request.app.state.core.platform
-    if platform.index.ready():
-        return platform.lookup(*args, **kwargs)
-    return await run_in_threadpool(platform.lookup, *args, **kwargs)
+    if signal_type == "pdq" and platform.index.ready():
+        return platform.lookup(actor, signal_type, signals, banks, **options)
+    return await run_in_threadpool(platform.lookup, actor, signal_type, signals, banks, **options)
 
 
 def _banks_param(banks: str | None) -> set[str] | None:
