@@ -217,10 +217,10 @@ def case_bank(session: Session, case_id: int) -> Bank:
     return bank
 
 
-def add_content(session: Session, bank: Bank, content: Content, label: str, vault: Vault | None = None) -> BankContent:
+def add_content(session: Session, bank: Bank, content: Content, label: str, features: bytes | None = None) -> BankContent:
     """Bank a scanned file's hashes (a confirmed item), so re-uploads match from now on; with
-    the `vault` holding the file, a picture's local features too, so that its crops, turns and
-    screenshots match as well (the second stage)."""
+    its local `features` (`vault_features`), its crops, turns and screenshots match as well
+    (the second stage)."""
     existing = session.scalar(
         select(BankContent).join(BankSignal)
         .where(BankContent.bank_id == bank.id, BankSignal.signal_type == "sha256", BankSignal.value == content.sha256)
@@ -233,16 +233,17 @@ def add_content(session: Session, bank: Bank, content: Content, label: str, vaul
     rows += [("vpdq", f.pdq, f.quality, f.timestamp) for f in content.frames]
     banked = BankContent(bank=bank, kind=content.kind, label=label)
     _add_signals(session, bank, banked, rows)
-    features = _vault_features(vault, content) if vault is not None and content.kind == "image" else None
     if features:
         session.add(BankFeatures(bank_id=bank.id, content_id=banked.id, features=features))
     bank_feed.record(session, "add", bank.id, [banked.id])
     return banked
 
 
-def _vault_features(vault: Vault, content: Content) -> bytes | None:
+def vault_features(vault: Vault, content: Content) -> bytes | None:
     """Local features of a scanned picture from its vault copy; None when the vault does not
     hold it (a scan that kept no originals) or it cannot be decoded: its hashes still count."""
+    if content.kind != "image":
+        return None
     try:
         with vault.plain_file(content.sha256) as path:
             return compute_signals(path, Limits(), analyse=False, for_bank=True).local_features

@@ -33,6 +33,10 @@ def record_decision(session: Session, home: Path, item_id: int, verdict: str, ac
     case_id = case_id or item.scan.case_id
     if case_id is not None and session.get(Case, case_id) is None:
         raise WorkspaceError(f"no case with id {case_id}: see `jikimi case list`")
+    banking = verdict == "confirm" and case_id is not None and item.sha256
+    content = session.get(Content, item.sha256) if banking else None
+    # Decoded before the custody log's lock is taken (it is held to the commit): seconds on a big picture.
+    features = banks.vault_features(Vault(home / "vault", home), content) if content is not None else None
     decision = Decision(item_id=item_id, case_id=case_id, verdict=verdict, note=note, actor=actor)
     session.add(decision)
     session.flush()
@@ -44,10 +48,8 @@ def record_decision(session: Session, home: Path, item_id: int, verdict: str, ac
          **({"exchange_feedback": fed_back} if fed_back else {})},
         case_id=case_id, actor=actor,
     )
-    if verdict == "confirm" and case_id is not None and item.sha256:
-        content = session.get(Content, item.sha256)
-        banks.add_content(session, banks.case_bank(session, case_id), content, f"confirmed item {item_id}",
-                          Vault(home / "vault", home))
+    if content is not None:
+        banks.add_content(session, banks.case_bank(session, case_id), content, f"confirmed item {item_id}", features)
     return decision
 
 
