@@ -171,8 +171,23 @@ def _not_a_snapshot(path):
     path.write_bytes(b"PK\x03\x04 something else entirely")
 
 
+def _absurd_shape(path):
+    _rewrite_header(path, lambda h: h["arrays"][0].update(shape=[10 ** 15, 32]))  # must not be allocated
+
+
+def _writable_by_others(path):
+    path.chmod(0o666)
+
+
+def _a_link(path):
+    """A link planted in its place (to a snapshot that would otherwise be good)."""
+    target = path.with_name("elsewhere")
+    path.rename(target)
+    path.symlink_to(target)
+
+
 @pytest.mark.parametrize("damage", [_damage_cut, _damage_flip, _other_version, _other_layout, _other_database,
-                                    _not_a_snapshot])
+                                    _not_a_snapshot, _absurd_shape, _writable_by_others, _a_link])
 def test_a_doubtful_snapshot_is_not_used(ws, filled, tmp_path, caplog, damage):
     core, codes, ids, queries = filled
     path = tmp_path / bank_snapshot.FILE_NAME

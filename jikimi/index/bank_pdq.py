@@ -116,7 +116,7 @@ class BankPDQIndex:
             arrays, numbers = bank_snapshot.read(self.snapshot, session)
             size = numbers["pdq"]["table_size"]
             if not all(len(arrays[name]) == len(arrays["ids"]) for name in ("codes", "content", "bank", "alive")) \
-                    or size > len(arrays["ids"]):
+                    or size > len(arrays["ids"]) or len(arrays["disabled_content"]) != len(arrays["disabled_until"]):
                 raise bank_snapshot.Unusable("arrays of different lengths")
             self.index = PDQIndex.from_arrays(arrays, numbers["pdq"])
         except (bank_snapshot.Unusable, KeyError, ValueError) as why:

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -65,9 +67,12 @@ def write(path: Path, arrays: dict[str, np.ndarray], numbers: dict, anchor: dict
                           "crc32": _crc32(array)} for name, array in arrays.items()]}
     encoded = json.dumps(header).encode()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # A new file of ours (O_EXCL, 0600), never one planted under a name we would pick: the
+    # directory may be shared ($JIKIMI_INDEX_SNAPSHOT_DIR). The rename replaces a link, never follows it.
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Path(name)
     try:
-        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+        with open(handle, "wb") as f:
             f.write(MAGIC + struct.pack("<I", len(encoded)) + encoded)
             for array in arrays.values():
                 f.write(_bytes(array))
@@ -81,7 +86,8 @@ def write(path: Path, arrays: dict[str, np.ndarray], numbers: dict, anchor: dict
 def read(path: Path, session: Session) -> tuple[dict[str, np.ndarray], dict]:
     """The arrays and numbers of a snapshot still good for this database; raises Unusable."""
     try:
-        with open(path, "rb") as f:
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
+            _check_owner(os.fstat(f.fileno()))
             header = _header(f)
             _check_anchor(session, header["anchor"])
             arrays = {spec["name"]: _array(f, spec) for spec in header["arrays"]}
@@ -89,9 +95,15 @@ def read(path: Path, session: Session) -> tuple[dict[str, np.ndarray], dict]:
                 raise Unusable("bytes after its last array")
     except FileNotFoundError:
         raise Unusable("none yet") from None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise Unusable(f"unreadable ({error})") from None
+    except (OSError, ValueError, KeyError, TypeError, MemoryError) as error:
+        raise Unusable(f"unreadable ({type(error).__name__}: {error})") from None
     return arrays, header["numbers"]
+
+
+def _check_owner(status: os.stat_result) -> None:
+    """Only a file this user owns and nobody else may write: a checksum is no signature."""
+    if status.st_uid != os.getuid() or status.st_mode & 0o022:
+        raise Unusable("not owned by this user, or writable by others")
 
 
 def anchor(session: Session, seq: int) -> dict | None:
@@ -128,7 +140,13 @@ def _check_anchor(session: Session, recorded: dict) -> None:
 
 
 def _array(f, spec: dict) -> np.ndarray:
-    array = np.empty(spec["shape"], dtype=np.dtype(spec["dtype"]))
+    dtype, shape = np.dtype(spec["dtype"]), spec["shape"]
+    if not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise Unusable(f"damaged shape of {spec['name']}")
+    left = os.fstat(f.fileno()).st_size - f.tell()
+    if math.prod(shape) * dtype.itemsize > left:  # before allocating: a damaged header may claim petabytes
+        raise Unusable("cut short")
+    array = np.empty(shape, dtype=dtype)
     view, crc = _bytes(array), 0
     for start in range(0, len(view), READ_CHUNK):
         chunk = view[start:start + READ_CHUNK]
