@@ -27,9 +27,8 @@ from jikimi import bank_feed
 from jikimi.index import bank_snapshot
 from jikimi.index.pdq import PDQ_BYTES, PDQIndex
 from jikimi.signals.pdq import PDQ_QUALITY_THRESHOLD
-from jikimi.store.models import Bank, BankContent, BankSignal
+from jikimi.store.models import Bank, BankSignal
 
-ENABLED = 1  # BankContent.disable_until_ts of an enabled content (HMA's magic value)
 LOAD_CHUNK = 200_000  # rows per step of the start-up read: bounded memory on the way in
 LOAD_CURSOR = "jikimi_pdq_load"  # PostgreSQL server-side cursor of the start-up read
 INDEXED_TYPES = ("pdq", "vpdq")  # a picture is also found as a frame of a known video
@@ -151,8 +150,7 @@ class BankPDQIndex:
     def _load_in_full(self, session: Session) -> None:
         seq = bank_feed.latest(session)  # changes after it are applied next; twice does no harm
         self._read_banks(session)
-        self.disabled = dict(session.execute(select(BankContent.id, BankContent.disable_until_ts)
-                                             .where(BankContent.disable_until_ts != ENABLED)).all())
+        self.disabled = bank_feed.disabled_contents(session)
         parts = list(_read_columns(session))
         if parts:
             # Each column joined, its parts freed, and the arrays taken as they are (no copy
