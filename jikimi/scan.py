@@ -398,7 +398,7 @@ class _ResultWriter:
         item = session.get(Item, item_id)
         if content.kind == "other" and content.error is None and _posted_as_media(item):
             item.error = "not a readable image or video, although it was posted as one"
-        features = signals.local_features if signals else None  # a content hashed by an earlier scan has none
+        features = signals.local_features if signals else self._known_features(content)
         found, allow = self._found(content, features)
         if allow:  # known harmless (e.g. her own public photos): neither hashes nor faces are reported
             item.allowed_by = ", ".join(allow)
@@ -422,6 +422,18 @@ class _ResultWriter:
             self._add(item, [f for f in found if _match_key(f) not in had])
         self.progress.advance()
         self.session.maybe_commit()
+
+    def _known_features(self, content: Content) -> bytes | None:
+        """Local features of a picture hashed before (another post of the same file, maybe before
+        a kill and resume): not stored, so computed again from its vault copy when a second
+        stage will ask. Else a resumed scan would miss the partial matches an uninterrupted
+        one finds in the second post of a file."""
+        if content.kind != "image" or content.error is not None:
+            return None
+        self.matcher.refresh(self.session)
+        if not len(self.matcher.partial) and not len(self.sources.index):
+            return None
+        return _vault_features(self.ws.vault, content.sha256, self.limits)
 
     def _backfill_sha1(self, content: Content) -> None:
         """A content hashed before SHA-1 was kept (migration 0016) gets it from the vault when
@@ -492,6 +504,18 @@ class _ResultWriter:
             face.embedding = encrypt(self.key, found.embedding, face_associated_data(face.id))
         self.session.flush()
         return content
+
+
+def _vault_features(vault: Vault, sha256: str, limits: Limits) -> bytes | None:
+    """The local features the scan computed when it first hashed this picture (the same code
+    on the same bytes); None when it cannot be decoded."""
+    try:
+        with vault.plain_file(sha256) as path:
+            return compute_signals(path, limits, analyse=False).local_features
+    except StorageError:
+        raise
+    except (JikimiError, OSError):
+        return None
 
 
 def _post_pixels(vault: Vault, sha256: str, limits: Limits):
