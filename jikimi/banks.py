@@ -19,7 +19,7 @@ from jikimi import bank_feed, hashlists
 from jikimi.errors import ExportFormatError, JikimiError, WorkspaceError
 from jikimi.exchange.records import FrameSignal, ListedContent, Origin
 from jikimi.limits import Limits
-from jikimi.signals.content import compute_signals
+from jikimi.signals.content import ContentSignals, compute_signals
 from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
 from jikimi.store.exchange_models import ExchangeRecord
 from jikimi.store.models import Bank, BankContent, BankFeatures, BankSignal, Content, utcnow
@@ -104,7 +104,8 @@ def add_files(
         rows += [("vpdq", f.pdq, f.quality, f.timestamp) for f in signals.frames]
         _add_signals(session, bank, content, rows)
         if signals.local_features:  # the second stage's features; the file itself is not kept
-            session.add(BankFeatures(bank_id=bank.id, content_id=content.id, features=signals.local_features))
+            session.add(BankFeatures(bank_id=bank.id, content_id=content.id, features=signals.local_features,
+                                     regions=signals.regions))
         if signals.error:
             result.warnings.append(f"{path}: added by exact hash only ({signals.error})")
         result.added += 1
@@ -233,19 +234,20 @@ def add_content(session: Session, bank: Bank, content: Content, label: str, vaul
     rows += [("vpdq", f.pdq, f.quality, f.timestamp) for f in content.frames]
     banked = BankContent(bank=bank, kind=content.kind, label=label)
     _add_signals(session, bank, banked, rows)
-    features = _vault_features(vault, content) if vault is not None and content.kind == "image" else None
-    if features:
-        session.add(BankFeatures(bank_id=bank.id, content_id=banked.id, features=features))
+    signals = _vault_signals(vault, content) if vault is not None and content.kind == "image" else None
+    if signals and signals.local_features:
+        session.add(BankFeatures(bank_id=bank.id, content_id=banked.id, features=signals.local_features,
+                                 regions=signals.regions))
     bank_feed.record(session, "add", bank.id, [banked.id])
     return banked
 
 
-def _vault_features(vault: Vault, content: Content) -> bytes | None:
-    """Local features of a scanned picture from its vault copy; None when the vault does not
+def _vault_signals(vault: Vault, content: Content) -> ContentSignals | None:
+    """Local features and region grid of a scanned picture from its vault copy; None when the vault does not
     hold it (a scan that kept no originals) or it cannot be decoded: its hashes still count."""
     try:
         with vault.plain_file(content.sha256) as path:
-            return compute_signals(path, Limits(), analyse=False, for_bank=True).local_features
+            return compute_signals(path, Limits(), analyse=False, for_bank=True)
     except (JikimiError, OSError):
         return None
 

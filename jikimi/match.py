@@ -42,6 +42,7 @@ from jikimi.index.faces import FaceIndex
 from jikimi.index.local_features import LocalFeatureIndex
 from jikimi.index.pdq import PDQIndex, pdq_hex_to_bytes
 from jikimi.keys import decrypt
+from jikimi.match_edits import banked_regions, edited_copies
 from jikimi.signals.face_embedding import FaceEmbedder, embedder, mean_template
 from jikimi.signals.pdq import PDQ_QUALITY_THRESHOLD
 from jikimi.signals.local_features import LocalFeatures
@@ -92,6 +93,7 @@ class Matcher:
         self.video_frames: dict[int, set[str]] = defaultdict(set)  # bank video -> unique frames
         self.partial = LocalFeatureIndex()
         self.partial_owner: dict[int, tuple[int, int]] = {}  # features row -> (bank, content)
+        self.with_regions: set[int] = set()  # features rows stored with a region grid (match_edits.py)
         self.disabled: dict[int, int] = {}  # content -> disable_until_ts, for contents not plainly enabled
         self.seq: int | None = None  # the last change of the feed applied; None until loaded
 
@@ -141,7 +143,8 @@ class Matcher:
         signals = (select(BankSignal.id, BankSignal.bank_id, BankSignal.content_id, BankSignal.signal_type,
                           BankSignal.value, BankSignal.quality, BankSignal.timestamp)
                    .where(BankSignal.bank_id.in_(self.banks)).order_by(BankSignal.id))
-        features = (select(BankFeatures.id, BankFeatures.bank_id, BankFeatures.content_id, BankFeatures.features)
+        features = (select(BankFeatures.id, BankFeatures.bank_id, BankFeatures.content_id, BankFeatures.features,
+                           BankFeatures.regions.is_not(None).label("has_regions"))
                     .where(BankFeatures.bank_id.in_(self.banks)).order_by(BankFeatures.id))
         if content_ids is not None:
             signals = signals.where(BankSignal.content_id.in_(content_ids))
@@ -160,6 +163,8 @@ class Matcher:
             if r.id not in self.partial_owner:
                 self.partial_owner[r.id] = (r.bank_id, r.content_id)
                 self.partial.add(r.id, LocalFeatures.from_bytes(r.features))
+                if r.has_regions:
+                    self.with_regions.add(r.id)
 
     def _forget_contents(self, content_ids: list[int]) -> None:
         gone = set(content_ids)
@@ -170,6 +175,7 @@ class Matcher:
         contents = {s.content_id for s in self.indexed.values() if dead(s.bank_id, s.content_id)}
         self.indexed = {sid: s for sid, s in self.indexed.items() if not dead(s.bank_id, s.content_id)}
         self.partial_owner = {row: owner for row, owner in self.partial_owner.items() if not dead(*owner)}
+        self.with_regions &= self.partial_owner.keys()
         for content_id in contents:
             self.video_frames.pop(content_id, None)
 
@@ -177,8 +183,10 @@ class Matcher:
         state = self.disabled.get(content_id)
         return state is None or bank_feed.is_enabled(state, now)
 
-    def match(self, session: Session, content: Content, local_features: bytes | None = None) -> list[Found]:
-        """`local_features` (of a content just hashed) enable the second stage."""
+    def match(self, session: Session, content: Content, local_features: bytes | None = None,
+              pixels: Callable[[], np.ndarray | None] | None = None) -> list[Found]:
+        """`local_features` (of a content just hashed) enable the second stage; `pixels`
+        (decoding it) the search for edited copies when nothing else matched."""
         self.refresh(session)
         if not self.banks:
             return []
@@ -191,12 +199,33 @@ class Matcher:
             found += self._video(content)
         if local_features and not found and len(self.partial):
             found += self._partial(LocalFeatures.from_bytes(local_features))
+        if local_features and not found and pixels is not None and self.with_regions:
+            post = pixels()
+            if post is not None:
+                found += self._edited(session, post)
         return found
 
     def _partial(self, features: LocalFeatures) -> list[Found]:
         now = unix_time()
         return [Found("partial", *self.partial_owner[m.key], None, m.detail()) for m in self.partial.search(features)
                 if m.key in self.partial_owner and self._enabled(self.partial_owner[m.key][1], now)]
+
+    def _edited(self, session: Session, post: np.ndarray) -> list[Found]:
+        """Banked pictures the post is an edited copy of (match_edits.py): still "partial",
+        with what share of the banked picture was changed."""
+        def regions(row: int):
+            if row not in self.with_regions:
+                return None
+            stored = session.get(BankFeatures, row)
+            return None if stored is None or stored.regions is None else banked_regions(stored.features, stored.regions)
+
+        now, found = unix_time(), []
+        for match, change in edited_copies(self.partial, regions, post):
+            if match.key in self.partial_owner and self._enabled(self.partial_owner[match.key][1], now):
+                detail = {**match.detail(), "changed_fraction": change.changed_fraction,
+                          "kept_fraction": change.kept_fraction}
+                found.append(Found("partial", *self.partial_owner[match.key], None, detail))
+        return found
 
     def _exact(self, session: Session, content: Content) -> list[Found]:
         rows = session.execute(

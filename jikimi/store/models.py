@@ -76,6 +76,8 @@ class BankFeatures(Base):
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
     content_id: Mapped[int] = mapped_column(ForeignKey("bank_contents.id"), index=True)
     features: Mapped[bytes] = mapped_column(LargeBinary)  # LocalFeatures.to_bytes()
+    # RegionGrid.to_bytes(): finds edited copies (match_edits.py); None for rows stored before 0019.
+    regions: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class BankSignal(Base):
