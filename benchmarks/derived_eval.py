@@ -291,7 +291,8 @@ def distances(hashes: list[str], bank: np.ndarray) -> np.ndarray:
 MEASURED_INLIERS = 8
 
 
-def query(pixels: np.ndarray, bank: np.ndarray, partial: LocalFeatureIndex, regions: dict, threshold: int) -> dict:
+def query(pixels: np.ndarray, bank: np.ndarray, partial: LocalFeatureIndex, edits: LocalFeatureIndex, regions: dict,
+          threshold: int) -> dict:
     """Distances to every known picture: the plain hash alone, and the best over all variants;
     the second stage's inliers per known picture; and, as the Matcher does when nothing else
     matched, the unchanged part kept of each known picture it finds edited copies of."""
@@ -302,7 +303,7 @@ def query(pixels: np.ndarray, bank: np.ndarray, partial: LocalFeatureIndex, regi
     result = _distances(pixels, pdq, variants, bank)
     result["inliers"], result["kept"] = inliers, np.zeros(len(bank))
     if not found(result, threshold)[2].any():
-        for match, change in edited_copies(partial, regions.get, pixels, min_kept=0):
+        for match, change in edited_copies(edits, regions.get, pixels, min_kept=0):
             result["kept"][match.key] = max(result["kept"][match.key], change.kept_fraction)
     return result
 
@@ -334,9 +335,10 @@ def main() -> None:
     known = known_pictures()
     names = list(known)
     bank = pdq_hex_to_bytes([pdq_from_array(np.asarray(p)).hex for p in known.values()])
-    partial, regions = LocalFeatureIndex(), {}
+    partial, edits, regions = LocalFeatureIndex(), LocalFeatureIndex(), {}
     for key, picture in enumerate(known.values()):  # as banks store them (signals/content.py, for_bank)
-        partial.add(key, spread_features(np.asarray(picture), BANK_PER_CELL))
+        partial.add(key, local_features(np.asarray(picture)))
+        edits.add(key, spread_features(np.asarray(picture), BANK_PER_CELL))
         regions[key] = (region_grid(np.asarray(picture)), picture.size)
     print(f"{len(known)} known pictures; PDQ threshold {args.threshold}, second stage {MIN_INLIERS} inliers, "
           f"edited copies {EDIT_MIN_INLIERS} inliers and {MIN_KEPT:.0%} kept")
@@ -349,7 +351,7 @@ def main() -> None:
     for family_name, family in FAMILIES.items():
         for index, (name, picture) in enumerate(known.items()):
             for _ in range(args.repeats):
-                result = query(post(family(posted_size(picture, rng), rng), rng), bank, partial, regions, args.threshold)
+                result = query(post(family(posted_size(picture, rng), rng), rng), bank, partial, edits, regions, args.threshold)
                 hits = found(result, args.threshold)
                 recall[family_name].append(tuple(h[index] for h in hits))
                 true_inliers[family_name].append(int(result["inliers"][index]))
@@ -371,7 +373,7 @@ def main() -> None:
     for _ in range(args.distractors):
         source, picture = rng.choice(unrelated)
         family_name = rng.choice(family_names)
-        result = query(post(FAMILIES[family_name](posted_size(picture, rng), rng), rng), bank, partial, regions, args.threshold)
+        result = query(post(FAMILIES[family_name](posted_size(picture, rng), rng), rng), bank, partial, edits, regions, args.threshold)
         closest = {key: min(closest[key], int(result[key].min())) for key in closest}
         most_inliers = max(most_inliers, int(result["inliers"].max()))
         most_kept = max(most_kept, float(result["kept"].max()))

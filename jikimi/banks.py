@@ -105,7 +105,7 @@ def add_files(
         _add_signals(session, bank, content, rows)
         if signals.local_features:  # the second stage's features; the file itself is not kept
             session.add(BankFeatures(bank_id=bank.id, content_id=content.id, features=signals.local_features,
-                                     regions=signals.regions))
+                                     edit_features=signals.edit_features, regions=signals.regions))
         if signals.error:
             result.warnings.append(f"{path}: added by exact hash only ({signals.error})")
         result.added += 1
@@ -237,7 +237,7 @@ def add_content(session: Session, bank: Bank, content: Content, label: str, vaul
     signals = _vault_signals(vault, content) if vault is not None and content.kind == "image" else None
     if signals and signals.local_features:
         session.add(BankFeatures(bank_id=bank.id, content_id=banked.id, features=signals.local_features,
-                                 regions=signals.regions))
+                                 edit_features=signals.edit_features, regions=signals.regions))
     bank_feed.record(session, "add", bank.id, [banked.id])
     return banked
 

@@ -93,7 +93,7 @@ class Matcher:
         self.video_frames: dict[int, set[str]] = defaultdict(set)  # bank video -> unique frames
         self.partial = LocalFeatureIndex()
         self.partial_owner: dict[int, tuple[int, int]] = {}  # features row -> (bank, content)
-        self.with_regions: set[int] = set()  # features rows stored with a region grid (match_edits.py)
+        self.edits = LocalFeatureIndex()  # spread features of rows stored with a region grid (match_edits.py)
         self.disabled: dict[int, int] = {}  # content -> disable_until_ts, for contents not plainly enabled
         self.seq: int | None = None  # the last change of the feed applied; None until loaded
 
@@ -144,7 +144,7 @@ class Matcher:
                           BankSignal.value, BankSignal.quality, BankSignal.timestamp)
                    .where(BankSignal.bank_id.in_(self.banks)).order_by(BankSignal.id))
         features = (select(BankFeatures.id, BankFeatures.bank_id, BankFeatures.content_id, BankFeatures.features,
-                           BankFeatures.regions.is_not(None).label("has_regions"))
+                           BankFeatures.edit_features, BankFeatures.regions.is_not(None).label("has_regions"))
                     .where(BankFeatures.bank_id.in_(self.banks)).order_by(BankFeatures.id))
         if content_ids is not None:
             signals = signals.where(BankSignal.content_id.in_(content_ids))
@@ -163,8 +163,8 @@ class Matcher:
             if r.id not in self.partial_owner:
                 self.partial_owner[r.id] = (r.bank_id, r.content_id)
                 self.partial.add(r.id, LocalFeatures.from_bytes(r.features))
-                if r.has_regions:
-                    self.with_regions.add(r.id)
+                if r.edit_features and r.has_regions:
+                    self.edits.add(r.id, LocalFeatures.from_bytes(r.edit_features))
 
     def _forget_contents(self, content_ids: list[int]) -> None:
         gone = set(content_ids)
@@ -175,7 +175,6 @@ class Matcher:
         contents = {s.content_id for s in self.indexed.values() if dead(s.bank_id, s.content_id)}
         self.indexed = {sid: s for sid, s in self.indexed.items() if not dead(s.bank_id, s.content_id)}
         self.partial_owner = {row: owner for row, owner in self.partial_owner.items() if not dead(*owner)}
-        self.with_regions &= self.partial_owner.keys()
         for content_id in contents:
             self.video_frames.pop(content_id, None)
 
@@ -199,7 +198,7 @@ class Matcher:
             found += self._video(content)
         if local_features and not found and len(self.partial):
             found += self._partial(LocalFeatures.from_bytes(local_features))
-        if local_features and not found and pixels is not None and self.with_regions:
+        if local_features and not found and pixels is not None and len(self.edits):
             post = pixels()
             if post is not None:
                 found += self._edited(session, post)
@@ -214,13 +213,11 @@ class Matcher:
         """Banked pictures the post is an edited copy of (match_edits.py): still "partial",
         with what share of the banked picture was changed."""
         def regions(row: int):
-            if row not in self.with_regions:
-                return None
             stored = session.get(BankFeatures, row)
-            return None if stored is None or stored.regions is None else banked_regions(stored.features, stored.regions)
+            return None if stored is None or stored.regions is None else banked_regions(stored.edit_features, stored.regions)
 
         now, found = unix_time(), []
-        for match, change in edited_copies(self.partial, regions, post):
+        for match, change in edited_copies(self.edits, regions, post):
             if match.key in self.partial_owner and self._enabled(self.partial_owner[match.key][1], now):
                 detail = {**match.detail(), "changed_fraction": change.changed_fraction,
                           "kept_fraction": change.kept_fraction}

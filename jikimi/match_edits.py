@@ -8,10 +8,11 @@ source photos (match_sources.py): features spread over the whole picture on both
 other photos of the same scene through, the region check (signals/region_grid.py): warped into
 the banked picture's frame, a true edit shows a large connected part of it unchanged.
 
-Banked pictures added since migration 0019 carry spread features (as many as the plain ones:
-the shortlist's memory does not grow) and a region grid; older rows keep matching through the
-plain second stage only. The post's spread features are computed only for a picture that
-nothing else matched.
+Banked pictures added since migration 0019 carry spread features (BANK_PER_CELL, in an index
+of their own: in place of the plain ones they cut the plain stage's recall of 20 % crops from
+0.96 to 0.34, as a picture whose texture lies in a few cells keeps few of them) and a region
+grid; older rows keep matching through the plain second stage only. The post's spread
+features are computed only for a picture that nothing else matched.
 """
 
 from __future__ import annotations

@@ -78,7 +78,8 @@ class ContentSignals:
     pdq_quality: int | None = None
     pdq_variants: list[dict] = field(default_factory=list)  # extra query hashes (turns, mirrors, inner picture)
     local_features: bytes | None = None  # ORB keypoints and descriptors (signals/local_features.py)
-    regions: bytes | None = None  # a banked picture's region grid (match_edits.py), for_bank only
+    edit_features: bytes | None = None  # for_bank: spread features and region grid (match_edits.py)
+    regions: bytes | None = None
     frames: list[FrameHash] = field(default_factory=list)
     thumbnail: bytes | None = None  # blurred JPEG, never the clear picture
     nudity: dict | None = None  # max_exposed, best score per class, strongest detections
@@ -141,11 +142,10 @@ def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals, anal
     if _analysable(*img.size):  # a strip has no shape worth matching, and ORB refuses it
         rgb = np.asarray(img)
         inner = inner_rect(signals.pdq_variants or [], img.width / sized.width)
-        if for_bank:  # spread features and a region grid also find copies with a region replaced
-            signals.local_features = spread_features(rgb, BANK_PER_CELL).to_bytes()
+        signals.local_features = local_features(rgb, inner).to_bytes()
+        if for_bank:  # they also find copies with a large region replaced
+            signals.edit_features = spread_features(rgb, BANK_PER_CELL).to_bytes()
             signals.regions = region_grid(rgb).to_bytes()
-        else:
-            signals.local_features = local_features(rgb, inner).to_bytes()
         if analyse:
             signals.nudity = _nudity_dict([(None, _analyse_picture(rgb, None, signals))])
     if analyse:
