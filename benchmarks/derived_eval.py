@@ -8,7 +8,9 @@ matplotlib's grace_hopper.jpg, the group photos of ../shared/data/faces/groups a
 of the 11 photos of each person in ../shared/data/faces/johns.
 
 Posted copies: each known picture altered by each family below (random parameters), saved
-as JPEG (quality 75-92) and hashed as a scan hashes it (fast PDQ + variants).
+as JPEG (quality 75-92) and hashed as a scan hashes it (fast PDQ + variants). The last
+column adds what the Matcher looks up when nothing else matched: edited copies
+(jikimi/match_edits.py, against the known pictures' spread features and region grids).
 
 Unrelated posts (false matches): the other 10 photos of each person in the johns folders
 (same people, same kind of framing: the hardest distractors), the right motorcycle of the

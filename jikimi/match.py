@@ -14,7 +14,9 @@ hash-only entries imported from other organisations.
 A picture no hash matched goes to the second stage (index/local_features.py): its local
 features against those of every banked picture whose file was seen. It finds crops, small
 turns and copies with a region replaced, and reports ``{"kind": "partial", "inliers": n,
-"transform": 3 x 3, "box": where the known picture lies in the post}``.
+"transform": 3 x 3, "box": where the known picture lies in the post}``. A post still unmatched
+is looked up for edited copies (match_edits.py: a large region replaced), reported the same
+way with ``changed_fraction`` and ``kept_fraction``.
 
 Video-to-video rule (Meta's vpdq README): frames are deduplicated and frames of quality
 below 50 dropped; a frame matches when it is within the bank's PDQ threshold of any frame of
