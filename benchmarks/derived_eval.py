@@ -8,7 +8,9 @@ matplotlib's grace_hopper.jpg, the group photos of ../shared/data/faces/groups a
 of the 11 photos of each person in ../shared/data/faces/johns.
 
 Posted copies: each known picture altered by each family below (random parameters), saved
-as JPEG (quality 75-92) and hashed as a scan hashes it (fast PDQ + variants).
+as JPEG (quality 75-92) and hashed as a scan hashes it (fast PDQ + variants). The last
+column adds what the Matcher looks up when nothing else matched: edited copies
+(jikimi/match_edits.py, against the known pictures' spread features and region grids).
 
 Unrelated posts (false matches): the other 10 photos of each person in the johns folders
 (same people, same kind of framing: the hardest distractors), the right motorcycle of the
@@ -46,11 +48,15 @@ from skimage import data
 from jikimi.demo.sample_export import SCENE_SIZES, SCENES, font
 from jikimi.index.local_features import MIN_INLIERS, LocalFeatureIndex
 from jikimi.index.pdq import pdq_hex_to_bytes
+from jikimi.match_edits import MIN_INLIERS as EDIT_MIN_INLIERS
+from jikimi.match_edits import MIN_KEPT, edited_copies
 from jikimi.limits import Limits
 from jikimi.media.video import sample_frames
 from jikimi.signals.local_features import local_features
 from jikimi.signals.pdq import PDQ_QUALITY_THRESHOLD, pdq_from_array
 from jikimi.signals.pdq_variants import inner_rect, pdq_with_variants
+from jikimi.signals.region_grid import region_grid
+from jikimi.signals.spread_features import BANK_PER_CELL, spread_features
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not SHARED.exists():
@@ -287,22 +293,33 @@ def distances(hashes: list[str], bank: np.ndarray) -> np.ndarray:
 MEASURED_INLIERS = 8
 
 
-def query(pixels: np.ndarray, bank: np.ndarray, partial: LocalFeatureIndex) -> dict:
+def query(pixels: np.ndarray, bank: np.ndarray, partial: LocalFeatureIndex, edits: LocalFeatureIndex, regions: dict,
+          threshold: int) -> dict:
     """Distances to every known picture: the plain hash alone, and the best over all variants;
-    and the second stage's inliers per known picture."""
+    the second stage's inliers per known picture; and, as the Matcher does when nothing else
+    matched, the unchanged part kept of each known picture it finds edited copies of."""
     pdq, variants = pdq_with_variants(pixels)
     inliers = np.zeros(len(bank), int)
     for match in partial.search(local_features(pixels, inner_rect(variants)), MEASURED_INLIERS):
         inliers[match.key] = match.inliers
+    result = _distances(pixels, pdq, variants, bank)
+    result["inliers"], result["kept"] = inliers, np.zeros(len(bank))
+    if not found(result, threshold)[2].any():
+        for match, change in edited_copies(edits, regions.get, pixels, min_kept=0):
+            result["kept"][match.key] = max(result["kept"][match.key], change.kept_fraction)
+    return result
+
+
+def _distances(pixels: np.ndarray, pdq, variants: list[dict], bank: np.ndarray) -> dict:
     usable_plain = pdq.quality >= PDQ_QUALITY_THRESHOLD
     plain = distances([pdq.hex], bank)[0] if usable_plain else np.full(len(bank), 256)
     names = (["plain"] if usable_plain else []) + [v["variant"] for v in variants]
     hashes = ([pdq.hex] if usable_plain else []) + [v["pdq"] for v in variants]
     if not hashes:
-        return {"plain": plain, "best": plain, "via": ["-"] * len(bank), "inliers": inliers}
+        return {"plain": plain, "best": plain, "via": ["-"] * len(bank)}
     all_d = distances(hashes, bank)
     best_row = all_d.argmin(axis=0)
-    return {"plain": plain, "best": all_d.min(axis=0), "via": [names[i] for i in best_row], "inliers": inliers}
+    return {"plain": plain, "best": all_d.min(axis=0), "via": [names[i] for i in best_row]}
 
 
 def main() -> None:
@@ -320,12 +337,15 @@ def main() -> None:
     known = known_pictures()
     names = list(known)
     bank = pdq_hex_to_bytes([pdq_from_array(np.asarray(p)).hex for p in known.values()])
-    partial = LocalFeatureIndex()
-    for key, picture in enumerate(known.values()):
+    partial, edits, regions = LocalFeatureIndex(), LocalFeatureIndex(), {}
+    for key, picture in enumerate(known.values()):  # as banks store them (signals/content.py, for_bank)
         partial.add(key, local_features(np.asarray(picture)))
-    print(f"{len(known)} known pictures; PDQ threshold {args.threshold}, second stage {MIN_INLIERS} inliers")
+        edits.add(key, spread_features(np.asarray(picture), BANK_PER_CELL))
+        regions[key] = (region_grid(np.asarray(picture)), picture.size)
+    print(f"{len(known)} known pictures; PDQ threshold {args.threshold}, second stage {MIN_INLIERS} inliers, "
+          f"edited copies {EDIT_MIN_INLIERS} inliers and {MIN_KEPT:.0%} kept")
 
-    methods = ("plain PDQ", "PDQ + variants", "+ second stage")
+    methods = ("plain PDQ", "PDQ + variants", "+ second stage", "+ edited copies")
     recall: dict[str, list[tuple[bool, ...]]] = defaultdict(list)
     wrong_known = dict.fromkeys(methods, 0)
     true_inliers: dict[str, list[int]] = defaultdict(list)
@@ -333,7 +353,7 @@ def main() -> None:
     for family_name, family in FAMILIES.items():
         for index, (name, picture) in enumerate(known.items()):
             for _ in range(args.repeats):
-                result = query(post(family(posted_size(picture, rng), rng), rng), bank, partial)
+                result = query(post(family(posted_size(picture, rng), rng), rng), bank, partial, edits, regions, args.threshold)
                 hits = found(result, args.threshold)
                 recall[family_name].append(tuple(h[index] for h in hits))
                 true_inliers[family_name].append(int(result["inliers"][index]))
@@ -341,6 +361,8 @@ def main() -> None:
                     via_counts[family_name][result["via"][index]] += 1
                 elif hits[2][index]:
                     via_counts[family_name]["second stage"] += 1
+                elif hits[3][index]:
+                    via_counts[family_name]["edited copy"] += 1
                 others = np.arange(len(names)) != index
                 for method, h in zip(methods, hits):
                     wrong_known[method] += int(h[others].any())
@@ -349,21 +371,22 @@ def main() -> None:
     family_names = list(FAMILIES)
     false: dict[str, list[str]] = {method: [] for method in methods}
     closest = {"plain": 256, "best": 256}
-    most_inliers = 0
+    most_inliers, most_kept = 0, 0.0
     for _ in range(args.distractors):
         source, picture = rng.choice(unrelated)
         family_name = rng.choice(family_names)
-        result = query(post(FAMILIES[family_name](posted_size(picture, rng), rng), rng), bank, partial)
+        result = query(post(FAMILIES[family_name](posted_size(picture, rng), rng), rng), bank, partial, edits, regions, args.threshold)
         closest = {key: min(closest[key], int(result[key].min())) for key in closest}
         most_inliers = max(most_inliers, int(result["inliers"].max()))
+        most_kept = max(most_kept, float(result["kept"].max()))
         for method, h in zip(methods, found(result, args.threshold)):
             for known_index in np.flatnonzero(h):
                 false[method].append(f"{source} ({family_name}) ~ {names[known_index]}: distance "
                                      f"{result['best'][known_index]} via {result['via'][known_index]}, "
                                      f"{result['inliers'][known_index]} inliers")
 
-    print("\n| family | copies | plain PDQ | PDQ + variants | + second stage | found via | median inliers |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| family | copies | plain PDQ | PDQ + variants | + second stage | + edited copies | found via | median inliers |")
+    print("|---|---|---|---|---|---|---|---|")
     for family_name, hits in recall.items():
         rates = " | ".join(f"{sum(h[m] for h in hits) / len(hits):.2f}" for m in range(len(methods)))
         via = ", ".join(f"{k} {v}" for k, v in sorted(via_counts[family_name].items(), key=lambda kv: -kv[1]))
@@ -374,17 +397,19 @@ def main() -> None:
           f"{sum(s.startswith('johns') for s, _ in unrelated)} other photos of the known people): false matches "
           + ", ".join(f"{method} {len(lines)}" for method, lines in false.items()))
     print(f"closest unrelated PDQ distance: plain {closest['plain']}, with variants {closest['best']}; "
-          f"most second-stage inliers of an unrelated post: {most_inliers}")
+          f"most second-stage inliers of an unrelated post: {most_inliers}; largest unchanged part of a known "
+          f"picture in an unrelated post with {EDIT_MIN_INLIERS}+ spread inliers: {most_kept:.0%}")
     for line in false[methods[-1]][:20]:
         print("  false:", line)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
-def found(result: dict, threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def found(result: dict, threshold: int) -> tuple[np.ndarray, ...]:
     """Per known picture, whether each method reports it."""
     plain = result["plain"] <= threshold
     variants = result["best"] <= threshold
-    return plain, variants, variants | (result["inliers"] >= MIN_INLIERS)
+    second = variants | (result["inliers"] >= MIN_INLIERS)
+    return (plain, variants, second) + ((second | (result["kept"] >= MIN_KEPT),) if "kept" in result else ())
 
 
 # --- edited derivatives of a subject's source photos (--mode sources) ----------------------

@@ -19,7 +19,7 @@ from jikimi import bank_feed, hashlists
 from jikimi.errors import ExportFormatError, JikimiError, WorkspaceError
 from jikimi.exchange.records import FrameSignal, ListedContent, Origin
 from jikimi.limits import Limits
-from jikimi.signals.content import compute_signals
+from jikimi.signals.content import ContentSignals, compute_signals
 from jikimi.signals.pdq import PDQ_DEFAULT_THRESHOLD
 from jikimi.store.exchange_models import ExchangeRecord
 from jikimi.store.models import Bank, BankContent, BankFeatures, BankSignal, Content, utcnow
@@ -104,7 +104,8 @@ def add_files(
         rows += [("vpdq", f.pdq, f.quality, f.timestamp) for f in signals.frames]
         _add_signals(session, bank, content, rows)
         if signals.local_features:  # the second stage's features; the file itself is not kept
-            session.add(BankFeatures(bank_id=bank.id, content_id=content.id, features=signals.local_features))
+            session.add(BankFeatures(bank_id=bank.id, content_id=content.id, features=signals.local_features,
+                                     edit_features=signals.edit_features, regions=signals.regions))
         if signals.error:
             result.warnings.append(f"{path}: added by exact hash only ({signals.error})")
         result.added += 1
@@ -217,10 +218,11 @@ def case_bank(session: Session, case_id: int) -> Bank:
     return bank
 
 
-def add_content(session: Session, bank: Bank, content: Content, label: str, features: bytes | None = None) -> BankContent:
+def add_content(session: Session, bank: Bank, content: Content, label: str,
+                signals: ContentSignals | None = None) -> BankContent:
     """Bank a scanned file's hashes (a confirmed item), so re-uploads match from now on; with
-    its local `features` (`vault_features`), its crops, turns and screenshots match as well
-    (the second stage)."""
+    its local features (`signals` from `vault_signals`), its crops, turns, screenshots and
+    edited copies match as well (the second stage)."""
     existing = session.scalar(
         select(BankContent).join(BankSignal)
         .where(BankContent.bank_id == bank.id, BankSignal.signal_type == "sha256", BankSignal.value == content.sha256)
@@ -233,20 +235,21 @@ def add_content(session: Session, bank: Bank, content: Content, label: str, feat
     rows += [("vpdq", f.pdq, f.quality, f.timestamp) for f in content.frames]
     banked = BankContent(bank=bank, kind=content.kind, label=label)
     _add_signals(session, bank, banked, rows)
-    if features:
-        session.add(BankFeatures(bank_id=bank.id, content_id=banked.id, features=features))
+    if signals and signals.local_features:
+        session.add(BankFeatures(bank_id=bank.id, content_id=banked.id, features=signals.local_features,
+                                 edit_features=signals.edit_features, regions=signals.regions))
     bank_feed.record(session, "add", bank.id, [banked.id])
     return banked
 
 
-def vault_features(vault: Vault, content: Content) -> bytes | None:
-    """Local features of a scanned picture from its vault copy; None when the vault does not
+def vault_signals(vault: Vault, content: Content) -> ContentSignals | None:
+    """Local features and region grid of a scanned picture from its vault copy; None when the vault does not
     hold it (a scan that kept no originals) or it cannot be decoded: its hashes still count."""
     if content.kind != "image":
         return None
     try:
         with vault.plain_file(content.sha256) as path:
-            return compute_signals(path, Limits(), analyse=False, for_bank=True).local_features
+            return compute_signals(path, Limits(), analyse=False, for_bank=True)
     except (JikimiError, OSError):
         return None
 

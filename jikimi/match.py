@@ -14,7 +14,9 @@ hash-only entries imported from other organisations.
 A picture no hash matched goes to the second stage (index/local_features.py): its local
 features against those of every banked picture whose file was seen. It finds crops, small
 turns and copies with a region replaced, and reports ``{"kind": "partial", "inliers": n,
-"transform": 3 x 3, "box": where the known picture lies in the post}``.
+"transform": 3 x 3, "box": where the known picture lies in the post}``. A post still unmatched
+is looked up for edited copies (match_edits.py: a large region replaced), reported the same
+way with ``changed_fraction`` and ``kept_fraction``.
 
 Video-to-video rule (Meta's vpdq README): frames are deduplicated and frames of quality
 below 50 dropped; a frame matches when it is within the bank's PDQ threshold of any frame of
@@ -27,6 +29,7 @@ a longer compilation, which abusers post as often as clips).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import time as unix_time
 from typing import TYPE_CHECKING
@@ -41,6 +44,7 @@ from jikimi.index.faces import FaceIndex
 from jikimi.index.local_features import LocalFeatureIndex
 from jikimi.index.pdq import PDQIndex, pdq_hex_to_bytes
 from jikimi.keys import decrypt
+from jikimi.match_edits import banked_regions, edited_copies
 from jikimi.signals.face_embedding import FaceEmbedder, embedder, mean_template
 from jikimi.signals.pdq import PDQ_QUALITY_THRESHOLD
 from jikimi.signals.local_features import LocalFeatures
@@ -93,6 +97,7 @@ class Matcher:
         self.video_frames: dict[int, set[str]] = defaultdict(set)  # bank video -> unique frames
         self.partial = LocalFeatureIndex()
         self.partial_owner: dict[int, tuple[int, int]] = {}  # features row -> (bank, content)
+        self.edits = LocalFeatureIndex()  # spread features of rows stored with a region grid (match_edits.py)
         self.disabled: dict[int, int] = {}  # content -> disable_until_ts, for contents not plainly enabled
         self.seq: int | None = None  # the last change of the feed applied; None until loaded
         self.removed = False  # a change applied since the load removed rows: load again
@@ -145,7 +150,8 @@ class Matcher:
         signals = (select(BankSignal.id, BankSignal.bank_id, BankSignal.content_id, BankSignal.signal_type,
                           BankSignal.value, BankSignal.quality, BankSignal.timestamp)
                    .where(BankSignal.bank_id.in_(self.banks)).order_by(BankSignal.id))
-        features = (select(BankFeatures.id, BankFeatures.bank_id, BankFeatures.content_id, BankFeatures.features)
+        features = (select(BankFeatures.id, BankFeatures.bank_id, BankFeatures.content_id, BankFeatures.features,
+                           BankFeatures.edit_features, BankFeatures.regions.is_not(None).label("has_regions"))
                     .where(BankFeatures.bank_id.in_(self.banks)).order_by(BankFeatures.id))
         if content_ids is not None:
             signals = signals.where(BankSignal.content_id.in_(content_ids))
@@ -164,13 +170,17 @@ class Matcher:
             if r.id not in self.partial_owner:
                 self.partial_owner[r.id] = (r.bank_id, r.content_id)
                 self.partial.add(r.id, LocalFeatures.from_bytes(r.features))
+                if r.edit_features and r.has_regions:
+                    self.edits.add(r.id, LocalFeatures.from_bytes(r.edit_features))
 
     def _enabled(self, content_id: int, now: float) -> bool:
         state = self.disabled.get(content_id)
         return state is None or bank_feed.is_enabled(state, now)
 
-    def match(self, session: Session, content: Content, local_features: bytes | None = None) -> list[Found]:
-        """`local_features` (of a content just hashed) enable the second stage."""
+    def match(self, session: Session, content: Content, local_features: bytes | None = None,
+              pixels: Callable[[], np.ndarray | None] | None = None) -> list[Found]:
+        """`local_features` (of a content just hashed) enable the second stage; `pixels`
+        (decoding it) the search for edited copies when nothing else matched."""
         self.refresh(session)
         if not self.banks:
             return []
@@ -183,12 +193,31 @@ class Matcher:
             found += self._video(content)
         if local_features and not found and len(self.partial):
             found += self._partial(LocalFeatures.from_bytes(local_features))
+        if local_features and not found and pixels is not None and len(self.edits):
+            post = pixels()
+            if post is not None:
+                found += self._edited(session, post)
         return found
 
     def _partial(self, features: LocalFeatures) -> list[Found]:
         now = unix_time()
         return [Found("partial", *self.partial_owner[m.key], None, m.detail()) for m in self.partial.search(features)
                 if self._enabled(self.partial_owner[m.key][1], now)]
+
+    def _edited(self, session: Session, post: np.ndarray) -> list[Found]:
+        """Banked pictures the post is an edited copy of (match_edits.py): still "partial",
+        with what share of the banked picture was changed."""
+        def regions(row: int):
+            stored = session.get(BankFeatures, row)
+            return None if stored is None or stored.regions is None else banked_regions(stored.edit_features, stored.regions)
+
+        now, found = unix_time(), []
+        for match, change in edited_copies(self.edits, regions, post):
+            if match.key in self.partial_owner and self._enabled(self.partial_owner[match.key][1], now):
+                detail = {**match.detail(), "changed_fraction": change.changed_fraction,
+                          "kept_fraction": change.kept_fraction}
+                found.append(Found("partial", *self.partial_owner[match.key], None, detail))
+        return found
 
     def _exact(self, session: Session, content: Content) -> list[Found]:
         rows = session.execute(

@@ -36,7 +36,7 @@ def record_decision(session: Session, home: Path, item_id: int, verdict: str, ac
     banking = verdict == "confirm" and case_id is not None and item.sha256
     content = session.get(Content, item.sha256) if banking else None
     # Decoded before the custody log's lock is taken (it is held to the commit): seconds on a big picture.
-    features = banks.vault_features(Vault(home / "vault", home), content) if content is not None else None
+    signals = banks.vault_signals(Vault(home / "vault", home), content) if content is not None else None
     decision = Decision(item_id=item_id, case_id=case_id, verdict=verdict, note=note, actor=actor)
     session.add(decision)
     session.flush()
@@ -49,7 +49,7 @@ def record_decision(session: Session, home: Path, item_id: int, verdict: str, ac
         case_id=case_id, actor=actor,
     )
     if content is not None:
-        banks.add_content(session, banks.case_bank(session, case_id), content, f"confirmed item {item_id}", features)
+        banks.add_content(session, banks.case_bank(session, case_id), content, f"confirmed item {item_id}", signals)
     return decision
 
 

@@ -446,7 +446,8 @@ class _ResultWriter:
         """What the content matches, and the allow banks that clear it (then nothing else counts)."""
         if content.error is not None:
             return [], []
-        found = self.matcher.match(self.session, content, features)
+        pixels = _once(lambda: _post_pixels(self.ws.vault, content.sha256, self.limits))
+        found = self.matcher.match(self.session, content, features, pixels)
         banks = self.matcher.banks
         allow = sorted({banks[f.bank_id].name for f in found if banks[f.bank_id].is_allow})
         if allow:
@@ -456,7 +457,7 @@ class _ResultWriter:
         found += [f for f in self.subjects.match(content)
                   if f.subject_id in self.own or f.detail["level"] == "confident"]
         if features:
-            found += self.sources.match(features, lambda: _post_pixels(self.ws.vault, content.sha256, self.limits))
+            found += self.sources.match(features, pixels)
         return found, []
 
     def _add(self, item: Item, found: list[Found]) -> None:
@@ -516,6 +517,17 @@ def _vault_features(vault: Vault, sha256: str, limits: Limits) -> bytes | None:
         raise
     except (JikimiError, OSError):
         return None
+
+
+def _once(decode: Callable[[], np.ndarray | None]) -> Callable[[], np.ndarray | None]:
+    """`decode` run at most once: edited copies of banked pictures and of source photos both look."""
+    done: list = []
+
+    def pixels():
+        if not done:
+            done.append(decode())
+        return done[0]
+    return pixels
 
 
 def _post_pixels(vault: Vault, sha256: str, limits: Limits):

@@ -2,6 +2,7 @@
 features and a RANSAC homography, with no false match on unrelated pictures."""
 
 import matplotlib.cbook
+import numpy as np
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
@@ -105,3 +106,32 @@ def test_a_confirmed_item_is_banked_with_its_local_features_so_its_crops_match(w
         [item] = scan_report(s, second)["items"]
     [match] = item["matches"]
     assert match["kind"] == "partial" and match["inliers"] >= MIN_INLIERS
+
+
+def test_copies_with_40_percent_replaced_by_noise_or_another_photo_are_found(ws, tmp_path):
+    """match_edits.py: the plain second stage's strongest corners fall into the replaced part
+    (noise, a pasted photo); spread features and the region grid find the banked picture and
+    say how much of it changed. Another photo edited the same way matches nothing."""
+    known = picture("chelsea").resize((900, 600))
+    save_jpeg(known, tmp_path / "known" / "chelsea.jpg")
+    with ws.session() as s:
+        banks.add_files(s, banks.create_bank(s, "known"), banks.files_under([tmp_path / "known"]))
+        [stored] = s.scalars(select(BankFeatures)).all()
+        assert stored.regions and stored.edit_features  # numbers, not the picture
+    noise = Image.fromarray(np.random.default_rng(7).integers(0, 256, (360, 600, 3), dtype=np.uint8))
+    pasted = picture("coffee").resize((600, 360))  # another photo: a cup of coffee
+    src = tmp_path / "source"
+    for name, base, patch in (("noise.jpg", known, noise), ("pasted.jpg", known, pasted),
+                              ("other_with_noise.jpg", picture("rocket").resize((600, 900)), noise)):
+        edited = base.copy()
+        edited.paste(patch, (150, 120))  # 600 x 360 of 900 x 600: 40 %
+        save_jpeg(edited, src / name)
+    scan_id = start_scan(ws, src, ScanOptions(jobs=1, analyse=False))
+    with ws.session() as s:
+        report = scan_report(s, scan_id)
+    matches = {item["locators"][0]["path"]: item["matches"] for item in report["items"]}
+    assert matches["other_with_noise.jpg"] == []
+    for path in ("noise.jpg", "pasted.jpg"):
+        [match] = matches[path]
+        assert match["kind"] == "partial" and match["target"] == "chelsea.jpg", (path, match)
+        assert 0.3 <= match["changed_fraction"] <= 0.6 and len(match["transform"]) == 3, (path, match)

@@ -21,6 +21,8 @@ from jikimi.signals.local_features import local_features
 from jikimi.signals.pdq import pdq_from_image
 from jikimi.signals.pdq_variants import inner_rect, pdq_with_variants
 from jikimi.signals.provenance import provenance_hints
+from jikimi.signals.region_grid import region_grid
+from jikimi.signals.spread_features import BANK_PER_CELL, spread_features
 from jikimi.text import one_line
 from jikimi.signals.video import FrameHash, frame_hash
 
@@ -76,6 +78,8 @@ class ContentSignals:
     pdq_quality: int | None = None
     pdq_variants: list[dict] = field(default_factory=list)  # extra query hashes (turns, mirrors, inner picture)
     local_features: bytes | None = None  # ORB keypoints and descriptors (signals/local_features.py)
+    edit_features: bytes | None = None  # for_bank: spread features and region grid (match_edits.py)
+    regions: bytes | None = None
     frames: list[FrameHash] = field(default_factory=list)
     thumbnail: bytes | None = None  # blurred JPEG, never the clear picture
     nudity: dict | None = None  # max_exposed, best score per class, strongest detections
@@ -139,6 +143,9 @@ def _add_image_signals(path: Path, limits: Limits, signals: ContentSignals, anal
         rgb = np.asarray(img)
         inner = inner_rect(signals.pdq_variants or [], img.width / sized.width)
         signals.local_features = local_features(rgb, inner).to_bytes()
+        if for_bank:  # they also find copies with a large region replaced
+            signals.edit_features = spread_features(rgb, BANK_PER_CELL).to_bytes()
+            signals.regions = region_grid(rgb).to_bytes()
         if analyse:
             signals.nudity = _nudity_dict([(None, _analyse_picture(rgb, None, signals))])
     if analyse:

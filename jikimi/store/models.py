@@ -76,6 +76,10 @@ class BankFeatures(Base):
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
     content_id: Mapped[int] = mapped_column(ForeignKey("bank_contents.id"), index=True)
     features: Mapped[bytes] = mapped_column(LargeBinary)  # LocalFeatures.to_bytes()
+    # Spread features and region grid (match_edits.py): they find copies with a large region
+    # replaced; None for rows stored before migration 0019, which the plain features still find.
+    edit_features: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # LocalFeatures.to_bytes()
+    regions: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # RegionGrid.to_bytes()
 
 
 class BankSignal(Base):
