@@ -171,10 +171,12 @@ def make_hashes(size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fill_workspace(home: Path, stored: np.ndarray) -> str:
-    """One bank holding every hash (one content each), and an admin API token."""
+    """One bank holding every hash (one content each), and an admin API token. The first
+    server loads every hash and writes the index snapshot; the next ones start from it, as a
+    restart does (with several processes, mapping its pages once for all)."""
     from sqlalchemy import insert
 
-    from jikimi import accounts
+    from jikimi import accounts, bank_feed
     from jikimi.store.models import Bank, BankContent, BankSignal
     from jikimi.workspace import Workspace
 
@@ -184,6 +186,7 @@ def fill_workspace(home: Path, stored: np.ndarray) -> str:
         user = accounts.add_user(session, "bench", "admin", "correct horse battery")
         token = accounts.create_token(session, user, "bench", scopes=("lookup", "curate"))
         session.add(Bank(id=1, name="BENCH", pdq_threshold=31))
+        bank_feed.record(session, "bank", 1)  # as creating it through the API does: a snapshot is anchored to it
     chunk = 50000
     with ws.engine.begin() as connection:
         for start in range(0, len(stored), chunk):
