@@ -10,7 +10,7 @@ worker; with `--workers 1 2` once per count, several as `jikimi serve --workers 
 and measures:
 - single lookups: 50 concurrent clients (httpx, asyncio) for `--seconds`, half the queries
   a stored hash with 1-15 bits flipped, half random; lookups/s, p50 and p99 latency;
-- batch lookups: `POST /m/lookup/batch` with 1,000 hashes, hashes/s;
+- batch lookups: `POST /m/lookup/batch` with 1,000 hashes from 4 clients at once, hashes/s;
 - the server's peak RSS (VmHWM) and its RSS after warm-up;
 - the CPU the server and the clients used (cores, and server CPU per lookup or per hash: on a
   machine shared with other work, what a lookup costs is the steadier figure);
@@ -42,6 +42,7 @@ import numpy as np
 
 CLIENTS = 50
 BATCH = 1000
+BATCH_CLIENTS = 4
 QUERY_POOL = 20000
 SERVER = """
 import sys, uvicorn
@@ -250,18 +251,29 @@ async def single_lookups(base: str, token: str, queries: list[str], seconds: flo
 
 
 def batch_lookups(base: str, token: str, queries: list[str], seconds: float) -> dict:
+    """BATCH_CLIENTS clients, each posting one batch after the other (several, so that several
+    server processes can be busy at once; the same count for every run)."""
     import httpx
+    from concurrent.futures import ThreadPoolExecutor
 
-    done, matched, deadline = 0, 0, time.perf_counter() + seconds
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
-        started, i = time.perf_counter(), 0
-        while time.perf_counter() < deadline:
-            batch = [queries[(i + k) % len(queries)] for k in range(BATCH)]
-            answer = client.post("/m/lookup/batch", json={"signal_type": "pdq", "signals": batch})
-            answer.raise_for_status()
-            matched += sum(bool(r.get("matches")) for r in answer.json()["results"])
-            done, i = done + BATCH, i + BATCH
-        elapsed = time.perf_counter() - started
+    deadline = time.perf_counter() + seconds
+
+    def one_client(k: int) -> tuple[int, int]:
+        done, matched, i = 0, 0, k * BATCH
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
+            while time.perf_counter() < deadline:
+                batch = [queries[(i + j) % len(queries)] for j in range(BATCH)]
+                answer = client.post("/m/lookup/batch", json={"signal_type": "pdq", "signals": batch})
+                answer.raise_for_status()
+                matched += sum(bool(r.get("matches")) for r in answer.json()["results"])
+                done, i = done + BATCH, i + BATCH * BATCH_CLIENTS
+        return done, matched
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(BATCH_CLIENTS) as pool:
+        counts = list(pool.map(one_client, range(BATCH_CLIENTS)))
+    elapsed = time.perf_counter() - started
+    done, matched = sum(c[0] for c in counts), sum(c[1] for c in counts)
     return {"hashes": done, "hashes_per_s": done / elapsed, "matched": matched / done}
 
 
@@ -349,7 +361,8 @@ def main() -> None:
     if args.compare_with:
         runs[f"{args.compare_with} (h11, asyncio)"] = serve_and_measure(
             args.compare_with.resolve(), root / "home", token, query_hex, args.seconds, "h11", "asyncio")
-    print(f"\n{args.size:,} stored hashes; {CLIENTS} concurrent HTTP clients; batch of {BATCH}")
+    print(f"\n{args.size:,} stored hashes; {CLIENTS} concurrent HTTP clients; {BATCH_CLIENTS} batch clients, "
+          f"batch of {BATCH}")
     for name, run in runs.items():
         report(name, run)
     ours_name, ours = next(iter(runs.items()))
