@@ -34,6 +34,10 @@ BACKGROUND = {"worker": ["worker"], "webhooks": ["webhook", "send", "--watch"]}
 CLUSTER_HELP = ("Hash and analyse the web's scans on the workers of this Dask scheduler (e.g. tcp://10.0.0.5:8786); "
                 "they must see this workspace at the same path.")
 
+WORKERS_HELP = ("Server processes answering requests on the one port (uvicorn's supervisor replaces one that dies). "
+                "Each holds its own lookup index, kept current from the banks' change feed: one per free core "
+                "for the platform API's lookups (see docs/api.md). The worker and webhook sender are started once.")
+SERVER_APP_FACTORY = "jikimi.web.app:create_app_for_server"  # what each of --workers N processes imports
 
 
 @app.command()
@@ -49,13 +53,16 @@ def serve(
     webhooks: Annotated[bool, typer.Option(help="Also start the webhook sender (`jikimi webhook send --watch`), "
                                                 "which posts the webhooks of matches and decisions.")] = True,
     cluster: Annotated[Optional[str], typer.Option(envvar="JIKIMI_CLUSTER", help=CLUSTER_HELP)] = None,
+    workers: Annotated[int, typer.Option(min=1, help=WORKERS_HELP)] = 1,
 ) -> None:
     """Serve the web app on this workspace: cases, scans, banks, the review queue."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from jikimi.web import create_app
 
     ws = open_workspace()
+    os.environ["JIKIMI_HOME"] = str(ws.home)  # the server processes open this same workspace
     typer.echo(f"Jikimi on http://{host}:{port}/ (workspace {ws.home}); stop with Ctrl-C", err=True)
     # uvicorn re-raises the SIGTERM it caught once it has shut down: with the default handler
     # the process would die there, leaving its children behind, instead of stopping them below.
@@ -65,7 +72,11 @@ def serve(
                                    *(["--cluster", cluster] if cluster and name == "worker" else [])])
                  for name, on in wanted.items() if on]
     try:
-        uvicorn.Server(server_config(create_app(ws), host, port, forwarded_allow_ips)).run()
+        if workers == 1:
+            uvicorn.Server(server_config(create_app(ws), host, port, forwarded_allow_ips)).run()
+        else:  # uvicorn's supervisor: one listening socket, a process that dies is replaced
+            config = server_config(SERVER_APP_FACTORY, host, port, forwarded_allow_ips, workers=workers)
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
     finally:
         for process in processes:
             process.terminate()  # the running scan is recorded as interrupted; the next worker resumes it
@@ -73,7 +84,7 @@ def serve(
             process.wait(WORKER_STOP_SECONDS)
 
 
-def server_config(app, host: str, port: int, forwarded_allow_ips: str = ""):
+def server_config(app, host: str, port: int, forwarded_allow_ips: str = "", workers: int = 1):
     """uvicorn's settings for `serve`: forwarded headers only from the proxies named.
 
     uvicorn's own default trusts X-Forwarded-For from 127.0.0.1, so any local client could
@@ -82,7 +93,8 @@ def server_config(app, host: str, port: int, forwarded_allow_ips: str = ""):
 
     trusted = [ip.strip() for ip in forwarded_allow_ips.split(",") if ip.strip()]
     return uvicorn.Config(app, host=host, port=port, proxy_headers=bool(trusted),
-                          forwarded_allow_ips=trusted or "", server_header=False, log_level="warning")
+                          forwarded_allow_ips=trusted or "", server_header=False, log_level="warning",
+                          workers=workers, factory=isinstance(app, str))
 
 
 @app.command("worker")

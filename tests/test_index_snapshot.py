@@ -270,3 +270,27 @@ def test_the_changes_replayed_at_a_restart_count_towards_the_next_snapshot(ws, f
     assert restarted.ready()
     restarted.mark_stale()  # a change through this process: the next lookup reads the feed,
     assert not restarted.ready()  # which may write a snapshot, so not on the event loop
+
+
+def test_two_matchers_map_one_snapshot_and_their_changes_stay_their_own(ws, filled, tmp_path):
+    """Restored arrays are the file's pages mapped copy-on-write (shared by the processes of
+    `jikimi serve --workers N`): a deletion applied after the restore marks rows dead in this
+    matcher only, never in the file or in another matcher that mapped it."""
+    core, codes, ids, _ = filled
+    path = tmp_path / bank_snapshot.FILE_NAME
+    _loaded(ws, path)
+    written = path.read_bytes()
+    first, second = _loaded(ws, path), _loaded(ws, path)
+    assert all(_mapped(array) for array in (first._alive, first._content, first.index._codes, first.index._ids))
+    core.platform.delete_content(Actor.cli(), "BANK", ids[0])
+    with ws.session() as session:
+        first.catch_up(session)
+    assert _answers(first, codes[:1]) == [[]] and [h[0] for h in _answers(second, codes[:1])[0]] == [ids[0]]
+    assert path.read_bytes() == written
+
+
+def _mapped(array: np.ndarray) -> bool:
+    """Whether the array's memory is a file mapping (itself, or what it is a view of)."""
+    while array is not None and not isinstance(array, np.memmap):
+        array = getattr(array, "base", None)
+    return array is not None

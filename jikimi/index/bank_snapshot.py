@@ -47,7 +47,7 @@ DIRECTORY_VARIABLE = "JIKIMI_INDEX_SNAPSHOT_DIR"  # where snapshots go; default 
 # What the arrays mean depends on these: a snapshot taken with others is not used.
 LAYOUT = {"num_substrings": pdq.NUM_SUBSTRINGS, "pdq_bytes": pdq.PDQ_BYTES,
           "quality_threshold": PDQ_QUALITY_THRESHOLD}
-READ_CHUNK = 64 * 1024 * 1024  # bytes per read and checksum step: no second copy of a large array
+READ_CHUNK = 64 * 1024 * 1024  # bytes per checksum step: no second copy of a large array
 HEADER_LIMIT = 1024 * 1024  # a longer header is damage
 
 
@@ -84,14 +84,24 @@ def write(path: Path, arrays: dict[str, np.ndarray], numbers: dict, anchor: dict
 
 
 def read(path: Path, session: Session) -> tuple[dict[str, np.ndarray], dict]:
-    """The arrays and numbers of a snapshot still good for this database; raises Unusable."""
+    """The arrays and numbers of a snapshot still good for this database; raises Unusable.
+
+    The arrays are the file's pages mapped copy-on-write, not read into memory: the processes
+    of `jikimi serve --workers N` loading the same snapshot share one copy of them (the
+    kernel's page cache), and a page one of them changes (a content's row marked dead) becomes
+    its own. The file is never written in place (`write` renames a new one over it), so a
+    mapping always sees the file it checked."""
     try:
         with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
             _check_owner(os.fstat(f.fileno()))
             header = _header(f)
             _check_anchor(session, header["anchor"])
-            arrays = {spec["name"]: _array(f, spec) for spec in header["arrays"]}
-            if f.read(1):
+            offset, size = f.tell(), os.fstat(f.fileno()).st_size
+            arrays = {}
+            for spec in header["arrays"]:
+                arrays[spec["name"]] = _array(f, spec, offset, size)
+                offset += arrays[spec["name"]].nbytes
+            if size > offset:
                 raise Unusable("bytes after its last array")
     except FileNotFoundError:
         raise Unusable("none yet") from None
@@ -139,27 +149,25 @@ def _check_anchor(session: Session, recorded: dict) -> None:
                        "(another database, or the feed was compacted past it)")
 
 
-def _array(f, spec: dict) -> np.ndarray:
+def _array(f, spec: dict, offset: int, size: int) -> np.ndarray:
+    """One array mapped from the file at `offset` (copy-on-write), its checksum checked."""
     dtype, shape = np.dtype(spec["dtype"]), spec["shape"]
     if not all(isinstance(n, int) and n >= 0 for n in shape):
         raise Unusable(f"damaged shape of {spec['name']}")
-    left = os.fstat(f.fileno()).st_size - f.tell()
-    if math.prod(shape) * dtype.itemsize > left:  # before allocating: a damaged header may claim petabytes
+    nbytes = dtype.itemsize * math.prod(shape)
+    if offset + nbytes > size:  # before mapping: a damaged header may claim petabytes
         raise Unusable("cut short")
-    array = np.empty(shape, dtype=dtype)
-    view, crc = _bytes(array), 0
-    for start in range(0, len(view), READ_CHUNK):
-        chunk = view[start:start + READ_CHUNK]
-        if f.readinto(chunk) != len(chunk):
-            raise Unusable("cut short")
-        crc = zlib.crc32(chunk, crc)
-    if crc != spec["crc32"]:
+    if nbytes == 0:  # nothing to map (an empty mapping is refused)
+        array = np.empty(shape, dtype=dtype)
+    else:
+        array = np.memmap(f, dtype=dtype, mode="c", offset=offset, shape=tuple(shape))
+    if _crc32(array) != spec["crc32"]:
         raise Unusable(f"wrong checksum of {spec['name']}")
     return array
 
 
 def _bytes(array: np.ndarray) -> np.ndarray:
-    """The array's bytes, flat, without a copy (written to when reading)."""
+    """The array's bytes, flat, without a copy."""
     return np.ascontiguousarray(array).reshape(-1).view(np.uint8)
 
 

@@ -6,6 +6,7 @@ Pages are drawn on the server and work without JavaScript; each has a JSON twin 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -28,7 +29,7 @@ from jikimi.web.security import SecurityHeaders
 from jikimi.web.uploads import UploadTooLarge
 from jikimi.web.views import (admin, audit, banks, cases, evidence, hma, items, media, review, scans, subject_sources,
                               takedown, webhooks)
-from jikimi.workspace import Workspace
+from jikimi.workspace import DATABASE_FILE, Workspace
 
 STATIC = Path(__file__).parent / "static"
 PUBLIC_PATHS = ("/healthz", "/login", "/static")
@@ -54,6 +55,16 @@ def create_app(ws: Workspace, max_upload_bytes: int = scans.MAX_SOURCE_BYTES,
                    subject_sources):
         app.include_router(module.router)
     return app
+
+
+def create_app_for_server() -> FastAPI:
+    """The app of one of `jikimi serve --workers N`'s processes, on the workspace at $JIKIMI_HOME
+    (the parent set it up before starting them: no schema upgrade runs N times at once)."""
+    ws = Workspace()
+    database = ws.home / DATABASE_FILE
+    if ws.database_url == f"sqlite:///{database}" and not os.access(database, os.W_OK):
+        ws.open_read_only(database)
+    return create_app(ws)
 
 
 def _add_core_routes(app: FastAPI) -> None:
