@@ -25,15 +25,21 @@ POLL_SECONDS = 0.01
 BANK = "SHARED"
 
 
-@pytest.fixture(scope="module")
-def instances(tmp_path_factory):
-    """(A, B): HTTP clients of two server processes on one workspace database."""
-    ws = Workspace(tmp_path_factory.mktemp("feed") / "home")
+def platform_workspace(root) -> tuple[Workspace, str]:
+    """A new workspace with an admin `platform` and its lookup and curate token, closed for servers to open."""
+    ws = Workspace(root / "home")
     ws.init()
     with ws.session() as session:
         user = accounts.add_user(session, "platform", "admin", PASSWORD)
         token = accounts.create_token(session, user, "platform", scopes=("lookup", "curate"))
     ws.engine.dispose()
+    return ws, token
+
+
+@pytest.fixture(scope="module")
+def instances(tmp_path_factory):
+    """(A, B): HTTP clients of two server processes on one workspace database."""
+    ws, token = platform_workspace(tmp_path_factory.mktemp("feed"))
     headers = {"Authorization": f"Bearer {token}"}
     with served_app(ws.home, "--no-worker", "--no-webhooks") as a, \
             served_app(ws.home, "--no-worker", "--no-webhooks") as b:

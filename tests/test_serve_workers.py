@@ -20,11 +20,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from jikimi import accounts
-from jikimi.workspace import Workspace
 from served_app import child_commands, served_app
-from test_matcher_feed import FRESHNESS_SECONDS, random_pdq
-from test_web_support import PASSWORD
+from test_matcher_feed import FRESHNESS_SECONDS, platform_workspace, random_pdq
 
 WORKERS = 2
 MAX_CONNECTIONS = 200  # the kernel hands each new connection to whichever worker accepts first
@@ -37,12 +34,7 @@ ESTABLISHED = "01"
 def served(tmp_path_factory):
     """(the serve process, its worker pids, a token) of `jikimi serve --workers 2` with its
     background worker and webhook sender, as deployed."""
-    ws = Workspace(tmp_path_factory.mktemp("workers") / "home")
-    ws.init()
-    with ws.session() as session:
-        user = accounts.add_user(session, "platform", "admin", PASSWORD)
-        token = accounts.create_token(session, user, "platform", scopes=("lookup", "curate"))
-    ws.engine.dispose()
+    ws, token = platform_workspace(tmp_path_factory.mktemp("workers"))
     with served_app(ws.home, "--workers", str(WORKERS)) as server:
         yield server, server_processes(server.pid), token
 
