@@ -36,12 +36,13 @@ MIN_KEPT = 0.25
 
 
 def edited_copies(index: LocalFeatureIndex, regions: Callable[[int], tuple[RegionGrid, tuple[int, int]] | None],
-                  post: np.ndarray, min_kept: float = MIN_KEPT) -> list[tuple[PartialMatch, Change]]:
-    """Banked pictures (index keys) the post is an edited copy of; `regions(key)` gives a
-    banked picture's region grid and size, None for rows stored without one. `min_kept` is
-    lowered only to measure."""
+                  post: np.ndarray, min_kept: float = MIN_KEPT,
+                  min_inliers: int = MIN_INLIERS) -> list[tuple[PartialMatch, Change]]:
+    """Pictures (index keys: banked pictures, or a subject's source photos) the post is an
+    edited copy of; `regions(key)` gives a picture's region grid and size, None for rows
+    stored without one. The thresholds are lowered only to measure."""
     found = []
-    for match in index.search(spread_features(post, POST_PER_CELL), MIN_INLIERS):
+    for match in index.search(spread_features(post, POST_PER_CELL), min_inliers):
         banked = regions(match.key)
         if banked is None:
             continue

@@ -20,8 +20,8 @@ import numpy as np
 
 from jikimi.index.local_features import LocalFeatureIndex, PartialMatch
 from jikimi.match import Found
-from jikimi.signals.region_grid import Change, compare
-from jikimi.signals.spread_features import POST_PER_CELL, spread_features
+from jikimi.match_edits import edited_copies
+from jikimi.signals.region_grid import Change
 from jikimi.subject_sources import Source
 
 # Measured with benchmarks/derived_eval.py --mode sources (docs/scanning.md).
@@ -59,9 +59,9 @@ class SourceMatcher:
     def candidates(self, post: np.ndarray, min_inliers: int = MIN_INLIERS) -> list[tuple[Source, PartialMatch, Change]]:
         """Source photos a plane fits `min_inliers` pairs of, with what changed (before the
         MIN_KEPT check); `min_inliers` is lowered only to measure."""
-        found = []
-        for match in self.index.search(spread_features(post, POST_PER_CELL), min_inliers):
-            source = self.sources[match.key]
-            found.append((source, match, compare(source.regions, (source.width, source.height), post,
-                                                 np.array(match.transform))))
-        return found
+        def regions(key: int):
+            source = self.sources[key]
+            return source.regions, (source.width, source.height)
+
+        return [(self.sources[match.key], match, change)
+                for match, change in edited_copies(self.index, regions, post, min_kept=0.0, min_inliers=min_inliers)]
